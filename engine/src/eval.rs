@@ -1,0 +1,467 @@
+//! Evaluation: expressions → values, and a resource's expressions → its inputs, conformed to its schema.
+//!
+//! The evaluator is pure apart from reading files (`fn::readFile`, Lambda code). What other resources'
+//! attributes are comes from a [`ResourceValues`]: during planning an attribute that only apply will know is
+//! `Unknown`; during apply it is the real output.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::asset;
+use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::schema::{PropType, Property, ResourceSchema};
+use crate::stack::expr::{Call, Expr, Function, Reference, TemplatePart};
+use crate::stack::{Resource, Stack};
+use crate::value::{PathSegment, Value};
+
+/// The `${stackr.*}` values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Builtins {
+    pub stack: String,
+    pub region: Option<String>,
+    /// Unknown until stackr has asked AWS who it is.
+    pub account_id: Option<String>,
+}
+
+/// What the evaluator may know about other resources.
+pub trait ResourceValues {
+    /// The value of `${resource.attribute}`: `Value::Unknown` when it is not known yet.
+    fn attribute(&self, resource: &str, attribute: &str) -> Value;
+}
+
+/// Knows nothing: every resource attribute is unknown (what `validate` checks with).
+pub struct NothingKnown;
+
+impl ResourceValues for NothingKnown {
+    fn attribute(&self, _: &str, _: &str) -> Value {
+        Value::Unknown
+    }
+}
+
+pub struct Evaluator<'a> {
+    stack: &'a Stack,
+    builtins: &'a Builtins,
+    resources: &'a dyn ResourceValues,
+    variables: RefCell<BTreeMap<String, Result<Value, Diagnostic>>>,
+    files_read: RefCell<BTreeSet<PathBuf>>,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(stack: &'a Stack, builtins: &'a Builtins, resources: &'a dyn ResourceValues) -> Evaluator<'a> {
+        Evaluator {
+            stack,
+            builtins,
+            resources,
+            variables: RefCell::new(BTreeMap::new()),
+            files_read: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    /// Files read by `fn::readFile` and assets so far (they are inputs of the plan).
+    pub fn files_read(&self) -> BTreeSet<PathBuf> {
+        self.files_read.borrow().clone()
+    }
+
+    pub fn eval(&self, expr: &Expr) -> Result<Value, Diagnostic> {
+        match expr {
+            Expr::Null => Ok(Value::Null),
+            Expr::Bool(b) => Ok(Value::Bool(*b)),
+            Expr::Number(n) => Ok(Value::Number(n.clone())),
+            Expr::String(s) => Ok(Value::String(s.clone())),
+            Expr::List(items) => items.iter().map(|e| self.eval(e)).collect::<Result<_, _>>().map(Value::List),
+            Expr::Map(map) => map
+                .iter()
+                .map(|(k, e)| self.eval(e).map(|v| (k.clone(), v)))
+                .collect::<Result<_, _>>()
+                .map(Value::Map),
+            Expr::Template(template) => {
+                if let Some(reference) = template.sole_reference() {
+                    return self.reference(reference);
+                }
+                let mut text = String::new();
+                let mut secret = false;
+                for part in &template.parts {
+                    match part {
+                        TemplatePart::Text(t) => text.push_str(t),
+                        TemplatePart::Ref(r) => {
+                            let value = self.reference(r)?;
+                            secret |= value.has_secret();
+                            match value.interpolate() {
+                                Some(s) if !value.has_unknown() => text.push_str(&s),
+                                _ => return Ok(Value::Unknown),
+                            }
+                        }
+                    }
+                }
+                Ok(if secret { Value::String(text).into_secret() } else { Value::String(text) })
+            }
+            Expr::Call(call) => self.call(call),
+        }
+    }
+
+    fn reference(&self, r: &Reference) -> Result<Value, Diagnostic> {
+        let error = |message: String| Diagnostic::new(r.location.clone(), r.doc_path.clone(), message);
+        let (base, path): (Value, &[PathSegment]) = if r.root == "stackr" {
+            let value = match r.attribute() {
+                Some("stack") => Value::String(self.builtins.stack.clone()),
+                Some("region") => self.builtins.region.clone().map(Value::String).unwrap_or(Value::Unknown),
+                Some("accountId") => self.builtins.account_id.clone().map(Value::String).unwrap_or(Value::Unknown),
+                _ => return Err(error(format!("`${{{}}}` is not a built-in value", r.text()))),
+            };
+            (value, &r.path[1..])
+        } else if let Some(value) = self.stack.config.get(&r.root) {
+            (value.clone(), &r.path[..])
+        } else if let Some(expr) = self.stack.variables.get(&r.root) {
+            (self.variable(&r.root, expr)?, &r.path[..])
+        } else if self.stack.resources.contains_key(&r.root) {
+            let Some(attribute) = r.attribute() else {
+                return Err(error(format!("`${{{}}}` needs an attribute", r.text())));
+            };
+            (self.resources.attribute(&r.root, attribute), &r.path[1..])
+        } else {
+            return Err(error(format!("`{}` is not a parameter, variable or resource", r.root)));
+        };
+        if path.is_empty() {
+            return Ok(base);
+        }
+        let secret = base.has_secret();
+        let mut current = &base;
+        for (i, segment) in path.iter().enumerate() {
+            if let Value::Secret(inner) = current {
+                current = inner;
+            }
+            if matches!(current, Value::Unknown) {
+                return Ok(Value::Unknown);
+            }
+            current = match (current, segment) {
+                (Value::Map(map), PathSegment::Key(k)) => match map.get(k) {
+                    Some(v) => v,
+                    None => {
+                        let mut d = error(format!("`${{{}}}`: there is no `{k}` here", r.text()));
+                        if let Some(best) = crate::diagnostic::suggest(k, map.keys().map(String::as_str)) {
+                            d = d.with_hint(format!("did you mean `{best}`?"));
+                        }
+                        return Err(d);
+                    }
+                },
+                (Value::List(items), PathSegment::Index(n)) => match items.get(*n) {
+                    Some(v) => v,
+                    None => {
+                        return Err(error(format!(
+                            "`${{{}}}`: index {n} is out of range (the list has {} items)",
+                            r.text(),
+                            items.len()
+                        )))
+                    }
+                },
+                (other, _) => {
+                    let done = crate::value::format_path(&path[..i]);
+                    return Err(error(format!(
+                        "`${{{}}}`: cannot look inside {} {}",
+                        r.text(),
+                        other.kind(),
+                        if done.is_empty() { String::new() } else { format!("(at `{done}`)") }
+                    )));
+                }
+            };
+        }
+        let value = current.clone();
+        Ok(if secret { value.into_secret() } else { value })
+    }
+
+    fn variable(&self, name: &str, expr: &Expr) -> Result<Value, Diagnostic> {
+        if let Some(cached) = self.variables.borrow().get(name) {
+            return cached.clone();
+        }
+        let result = self.eval(expr);
+        self.variables.borrow_mut().insert(name.to_string(), result.clone());
+        result
+    }
+
+    fn call(&self, call: &Call) -> Result<Value, Diagnostic> {
+        let error = |message: String| Diagnostic::new(call.location.clone(), call.doc_path.clone(), message);
+        match &call.function {
+            Function::Secret(inner) => Ok(self.eval(inner)?.into_secret()),
+            Function::ToJson(inner) => {
+                let value = self.eval(inner)?;
+                if value.has_unknown() {
+                    return Ok(Value::Unknown);
+                }
+                let text = serde_json::to_string(&value.reveal().to_json()).map_err(|e| error(e.to_string()))?;
+                Ok(if value.has_secret() { Value::String(text).into_secret() } else { Value::String(text) })
+            }
+            Function::Join { separator, items } => {
+                let separator = self.eval(separator)?;
+                let items = self.eval(items)?;
+                if separator.has_unknown() || items.has_unknown() {
+                    return Ok(Value::Unknown);
+                }
+                let Some(separator_text) = separator.as_str() else {
+                    return Err(error(format!("fn::join: the separator must be a string, found {}", separator.kind())));
+                };
+                let secret = separator.has_secret() || items.has_secret();
+                let list = match &items {
+                    Value::List(list) => list,
+                    Value::Secret(inner) => match inner.as_ref() {
+                        Value::List(list) => list,
+                        other => return Err(error(format!("fn::join: expected a list, found {}", other.kind()))),
+                    },
+                    other => return Err(error(format!("fn::join: expected a list, found {}", other.kind()))),
+                };
+                let mut parts = Vec::with_capacity(list.len());
+                for item in list {
+                    match item {
+                        Value::List(_) | Value::Map(_) => {
+                            return Err(error(format!("fn::join: items must be text, found {}", item.kind())))
+                        }
+                        _ => parts.push(item.interpolate().unwrap_or_default()),
+                    }
+                }
+                let text = parts.join(separator_text);
+                Ok(if secret { Value::String(text).into_secret() } else { Value::String(text) })
+            }
+            Function::ReadFile { path, base_dir } => {
+                let value = self.eval(path)?;
+                if value.has_unknown() {
+                    return Ok(Value::Unknown);
+                }
+                let Some(relative) = value.as_str() else {
+                    return Err(error(format!("fn::readFile: expected a path, found {}", value.kind())));
+                };
+                let full = base_dir.join(relative);
+                let text = std::fs::read_to_string(&full)
+                    .map_err(|e| error(format!("fn::readFile: cannot read {}: {e}", full.display())))?;
+                self.files_read.borrow_mut().insert(full);
+                Ok(Value::String(text))
+            }
+        }
+    }
+
+    /// A resource's inputs: every property evaluated, defaults filled in, `defaultTags` merged, each value
+    /// checked against the schema. All problems are returned together.
+    pub fn resource_inputs(&self, resource: &Resource, schema: &ResourceSchema) -> Result<Value, Diagnostics> {
+        let mut diags = Diagnostics::default();
+        let mut inputs = BTreeMap::new();
+        let base_dir = resource.location.file.parent().map(Path::to_path_buf).unwrap_or_default();
+        for property in &schema.properties {
+            let value = match resource.properties.get(property.name) {
+                Some(expr) => match self.eval(expr) {
+                    Ok(value) => value,
+                    Err(d) => {
+                        diags.push(d);
+                        continue;
+                    }
+                },
+                None => Value::Null,
+            };
+            let value = if property.name == "tags" && schema.has_tags() {
+                match self.merge_default_tags(value) {
+                    Ok(v) => v,
+                    Err(d) => {
+                        diags.push(d);
+                        continue;
+                    }
+                }
+            } else {
+                value
+            };
+            let mut conform = Conform { resource, base_dir: &base_dir, files_read: &self.files_read, diags: &mut diags };
+            if let Some(value) = conform.property(property, value, property.name) {
+                inputs.insert(property.name.to_string(), value);
+            }
+        }
+        if diags.is_empty() {
+            Ok(Value::Map(inputs))
+        } else {
+            Err(diags)
+        }
+    }
+
+    fn merge_default_tags(&self, own: Value) -> Result<Value, Diagnostic> {
+        let Some(default_tags) = &self.stack.default_tags else { return Ok(own) };
+        let defaults = self.eval(default_tags)?;
+        let mut merged = match defaults {
+            Value::Map(map) => map,
+            _ => BTreeMap::new(),
+        };
+        match own {
+            Value::Map(map) => merged.extend(map),
+            Value::Null => {}
+            Value::Unknown => return Ok(Value::Unknown),
+            other => return Ok(other),
+        }
+        Ok(if merged.is_empty() { Value::Null } else { Value::Map(merged) })
+    }
+}
+
+/// Checks and normalises one resource's values against its schema.
+struct Conform<'a, 'd> {
+    resource: &'a Resource,
+    base_dir: &'a Path,
+    files_read: &'a RefCell<BTreeSet<PathBuf>>,
+    diags: &'d mut Diagnostics,
+}
+
+impl Conform<'_, '_> {
+    fn error(&mut self, path: &str, message: String) -> Option<Value> {
+        self.diags.push(Diagnostic::new(self.location(path), self.resource.doc_path(path), message));
+        None
+    }
+
+    fn location(&self, path: &str) -> Location {
+        self.resource.location_of(path)
+    }
+
+    /// `None` when the property is absent (and has no default) or invalid (a diagnostic was pushed).
+    fn property(&mut self, property: &Property, value: Value, path: &str) -> Option<Value> {
+        let value = match value {
+            Value::Null => property.default.clone()?,
+            other => other,
+        };
+        let value = self.value(&property.ty, value, path)?;
+        if let Some(v) = plain(&value) {
+            if !property.allowed.is_empty() {
+                let text = match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                };
+                if let Some(text) = text {
+                    if !property.allowed.contains(&text.as_str()) {
+                        let mut d = Diagnostic::new(
+                            self.location(path),
+                            self.resource.doc_path(path),
+                            format!("{v} is not an allowed value; expected one of {}", property.allowed.join(", ")),
+                        );
+                        if let Some(best) = crate::diagnostic::suggest(&text, property.allowed.iter().copied()) {
+                            d = d.with_hint(format!("did you mean `{best}`?"));
+                        }
+                        self.diags.push(d);
+                        return None;
+                    }
+                }
+            }
+            if let (Some((min, max)), Some(n)) = (property.range, v.as_i64()) {
+                if n < min || n > max {
+                    return self.error(path, format!("{n} is out of range; expected {min} to {max}"));
+                }
+            }
+        }
+        Some(if property.secret { value.into_secret() } else { value })
+    }
+
+    fn value(&mut self, ty: &PropType, value: Value, path: &str) -> Option<Value> {
+        match value {
+            Value::Unknown => return Some(Value::Unknown),
+            Value::Secret(inner) => return self.value(ty, *inner, path).map(Value::into_secret),
+            _ => {}
+        }
+        let found = |v: &Value| match v {
+            Value::String(s) if s.chars().count() <= 40 => format!("the string {s:?}"),
+            Value::Bool(b) => format!("`{b}`"),
+            other => other.kind().to_string(),
+        };
+        match (ty, value) {
+            (PropType::String, Value::String(s)) => Some(Value::String(s)),
+            (PropType::String, Value::Number(n)) => Some(Value::String(n.to_string())),
+            (PropType::String, Value::Bool(b)) => Some(Value::String(b.to_string())),
+            (PropType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Some(Value::Number(n)),
+            (PropType::Integer, Value::Number(n)) if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9e15) => {
+                n.as_f64().map(|f| Value::from(f as i64))
+            }
+            (PropType::Number, Value::Number(n)) => Some(Value::Number(n)),
+            (PropType::Boolean, Value::Bool(b)) => Some(Value::Bool(b)),
+            (PropType::List(item), Value::List(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for (i, v) in items.into_iter().enumerate() {
+                    match self.value(item, v, &format!("{path}[{i}]")) {
+                        Some(v) => out.push(v),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Value::List(out))
+            }
+            (PropType::Map(item), Value::Map(map)) => {
+                let mut out = BTreeMap::new();
+                let mut ok = true;
+                for (k, v) in map {
+                    match self.value(item, v, &format!("{path}.{k}")) {
+                        Some(v) => {
+                            out.insert(k, v);
+                        }
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Value::Map(out))
+            }
+            (PropType::Object(fields), Value::Map(mut map)) => {
+                let mut out = BTreeMap::new();
+                let mut ok = true;
+                for field in fields {
+                    let field_path = format!("{path}.{}", field.name);
+                    let given = map.remove(field.name);
+                    if given.is_none() && field.required {
+                        self.error(path, format!("missing required field `{}` ({})", field.name, field.ty.describe()));
+                        ok = false;
+                        continue;
+                    }
+                    let before = self.diags.len();
+                    if let Some(v) = self.property(field, given.unwrap_or(Value::Null), &field_path) {
+                        out.insert(field.name.to_string(), v);
+                    } else if self.diags.len() > before {
+                        ok = false;
+                    }
+                }
+                for unknown in map.keys() {
+                    let mut d = Diagnostic::new(
+                        self.location(&format!("{path}.{unknown}")),
+                        self.resource.doc_path(&format!("{path}.{unknown}")),
+                        format!("unknown field `{unknown}`"),
+                    );
+                    if let Some(best) = crate::diagnostic::suggest(unknown, fields.iter().map(|f| f.name)) {
+                        d = d.with_hint(format!("did you mean `{best}`?"));
+                    } else {
+                        let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+                        d = d.with_hint(format!("fields are: {}", names.join(", ")));
+                    }
+                    self.diags.push(d);
+                    ok = false;
+                }
+                ok.then_some(Value::Map(out))
+            }
+            (PropType::Json, Value::String(text)) => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(json @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => Some(Value::from_json(&json)),
+                _ => self.error(path, "expected a JSON document (a map, or a string holding JSON)".to_string()),
+            },
+            (PropType::Json, v @ (Value::Map(_) | Value::List(_))) => Some(v),
+            (PropType::Asset, Value::String(relative)) => {
+                let full = self.base_dir.join(&relative);
+                match asset::content_hash(&full) {
+                    Ok(sha256) => {
+                        self.files_read.borrow_mut().insert(full);
+                        Some(Value::Map(BTreeMap::from([
+                            ("path".to_string(), Value::String(relative)),
+                            ("sha256".to_string(), Value::String(sha256)),
+                        ])))
+                    }
+                    Err(e) => self.error(path, format!("cannot read {}: {e}", full.display())),
+                }
+            }
+            (ty, v) => {
+                let message = format!("expected {}, found {}", ty.describe(), found(&v));
+                self.error(path, message)
+            }
+        }
+    }
+}
+
+/// The value without its secret wrapper, unless unknown.
+fn plain(value: &Value) -> Option<&Value> {
+    match value {
+        Value::Unknown => None,
+        Value::Secret(inner) => plain(inner),
+        other => Some(other),
+    }
+}

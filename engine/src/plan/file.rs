@@ -1,0 +1,182 @@
+//! The saved plan (`.stackr/plans/<stack>.plan.json`): the plan's decisions plus what they were made against,
+//! the state's lineage and serial and a digest of every input (stack and included files, files read by
+//! `fn::readFile`, Lambda code, config values, built-ins). Apply recomputes the digests and refuses the plan,
+//! naming what moved, when any differs.
+//!
+//! Secret values never appear: planned inputs are stored redacted, and secret config values contribute to one
+//! salted digest only.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Action, Plan, ReplaceOrder};
+use crate::eval::Builtins;
+use crate::stack::Stack;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanFile {
+    pub format_version: u32,
+    pub stack: String,
+    /// The stack file the plan was made from, as given on the command line.
+    pub stack_file: PathBuf,
+    pub lineage: Option<String>,
+    pub serial: u64,
+    pub destroy: bool,
+    pub targets: Vec<String>,
+    /// SHA-256 over every input digest.
+    pub inputs_hash: String,
+    /// Each input by name (`file:stacks/dev.yaml`, `config:environment`, `builtin:region`).
+    pub inputs: BTreeMap<String, String>,
+    pub steps: Vec<PlannedStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedStep {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_order: Option<ReplaceOrder>,
+    pub data_loss: bool,
+    pub retain: bool,
+    pub dependencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_id: Option<String>,
+    /// The planned inputs, redacted: `(secret)` and `(known after apply)` in place of such values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("the plan file is not valid: {0}")]
+    Syntax(String),
+    #[error("the plan file was written by a newer stackr (format version {0})")]
+    Newer(u64),
+}
+
+impl PlanFile {
+    pub fn new(plan: &Plan, stack_file: &Path, inputs: BTreeMap<String, String>) -> PlanFile {
+        PlanFile {
+            format_version: FORMAT_VERSION,
+            stack: plan.stack.clone(),
+            stack_file: stack_file.to_path_buf(),
+            lineage: plan.lineage.clone(),
+            serial: plan.serial,
+            destroy: plan.destroy,
+            targets: plan.targets.clone(),
+            inputs_hash: combined_hash(&inputs),
+            inputs,
+            steps: plan
+                .changes
+                .iter()
+                .map(|c| PlannedStep {
+                    name: c.name.clone(),
+                    type_name: c.type_name.clone(),
+                    action: c.action,
+                    replace_order: c.replace_order,
+                    data_loss: c.data_loss,
+                    retain: c.retain,
+                    dependencies: c.dependencies.clone(),
+                    prior_id: c.prior_id.clone(),
+                    inputs: c.inputs.as_ref().map(|v| v.to_redacted_json()),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<PlanFile, PlanFileError> {
+        let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| PlanFileError::Syntax(e.to_string()))?;
+        let version = raw.get("formatVersion").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        if version > u64::from(FORMAT_VERSION) {
+            return Err(PlanFileError::Newer(version));
+        }
+        serde_json::from_value(raw).map_err(|e| PlanFileError::Syntax(e.to_string()))
+    }
+
+    /// What differs between the inputs this plan was made from and `current`, in words.
+    pub fn moved_inputs(&self, current: &BTreeMap<String, String>) -> Vec<String> {
+        let mut moved = Vec::new();
+        for (name, digest) in &self.inputs {
+            match current.get(name) {
+                Some(now) if now == digest => {}
+                Some(_) => moved.push(format!("{name} changed")),
+                None => moved.push(format!("{name} is no longer an input")),
+            }
+        }
+        for name in current.keys().filter(|n| !self.inputs.contains_key(*n)) {
+            moved.push(format!("{name} is a new input"));
+        }
+        moved
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn combined_hash(inputs: &BTreeMap<String, String>) -> String {
+    let mut hasher = Sha256::new();
+    for (name, digest) in inputs {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(digest.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// The digest of every input a plan depends on. `salt` keys the digest of secret config values so a plan file
+/// does not carry a plain hash of a secret.
+pub fn input_digests(
+    stack: &Stack,
+    files_read: &[PathBuf],
+    builtins: &Builtins,
+    salt: &str,
+) -> Result<BTreeMap<String, String>, std::io::Error> {
+    let mut inputs = BTreeMap::new();
+    for file in &stack.files {
+        inputs.insert(format!("file:{}", file.path.display()), file.sha256.clone());
+    }
+    for path in files_read {
+        let digest = if path.is_dir() || path.is_file() {
+            crate::asset::content_hash(path)?
+        } else {
+            "missing".to_string()
+        };
+        inputs.insert(format!("file:{}", path.display()), digest);
+    }
+    let mut secrets = Sha256::new();
+    secrets.update(salt.as_bytes());
+    let mut any_secret = false;
+    for (name, value) in &stack.config {
+        if value.has_secret() {
+            any_secret = true;
+            secrets.update(name.as_bytes());
+            secrets.update([0]);
+            secrets.update(value.reveal().to_json().to_string().as_bytes());
+            secrets.update([0]);
+        } else {
+            inputs.insert(format!("config:{name}"), sha256_hex(value.to_json().to_string().as_bytes()));
+        }
+    }
+    if any_secret {
+        inputs.insert("config:(secret values)".to_string(), hex::encode(secrets.finalize()));
+    }
+    inputs.insert("builtin:region".to_string(), sha256_hex(builtins.region.clone().unwrap_or_default().as_bytes()));
+    Ok(inputs)
+}

@@ -1,0 +1,142 @@
+//! The seam between the engine and the clouds it manages: the [`Provider`] trait one resource type
+//! implements, and the [`Registry`] of types the engine knows.
+//!
+//! The registry always knows every built-in schema (see `catalog`), so `validate` and `plan` work without any
+//! AWS code; a provider crate attaches implementations by type name. Applying a type without an implementation
+//! is an error, never a silent success.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::catalog;
+use crate::schema::ResourceSchema;
+use crate::value::Value;
+
+/// What a provider call knows about where it runs.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub stack: String,
+    /// The logical name of the resource in the stack.
+    pub resource: String,
+    /// A token unique to this create attempt. Providers tag what they create with it where AWS allows, so a run
+    /// that died between the call and recording its result can find and adopt the resource.
+    pub create_token: Option<String>,
+}
+
+/// A resource that now exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub id: String,
+    pub outputs: Value,
+}
+
+/// What AWS says a resource looks like now, in the user's form (normalised so that an unchanged resource
+/// reads back equal to its inputs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub id: String,
+    pub inputs: Value,
+    pub outputs: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{operation} failed: {code}: {message}")]
+    Api { operation: String, code: String, message: String, retryable: bool },
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("stackr cannot manage {type_name} resources yet: this build has no provider for the type")]
+    Unsupported { type_name: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn schema(&self) -> &ResourceSchema;
+
+    /// Pure: puts desired inputs in canonical form before they are diffed (e.g. an ARN where AWS accepts an
+    /// id). The default keeps them as written.
+    fn normalize(&self, inputs: Value) -> Value {
+        inputs
+    }
+
+    async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError>;
+
+    /// `Ok(None)` when the resource is gone.
+    async fn read(&self, cx: &CallContext, id: &str, prior_inputs: &Value) -> Result<Option<Observed>, ProviderError>;
+
+    /// Applies in place the properties named in `changed` (top-level names); returns the new outputs.
+    async fn update(
+        &self,
+        cx: &CallContext,
+        id: &str,
+        prior: &Value,
+        desired: &Value,
+        changed: &[String],
+    ) -> Result<Value, ProviderError>;
+
+    async fn delete(&self, cx: &CallContext, id: &str, prior: &Value) -> Result<(), ProviderError>;
+
+    /// Looks a resource up by the id, ARN or name a user gives to `stackr import`.
+    async fn import(&self, cx: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError>;
+
+    /// Finds what an interrupted create may have made, by name or by its create token.
+    async fn find(&self, cx: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError>;
+}
+
+/// One resource type the engine knows: its schema and, when this build has one, its implementation.
+#[derive(Clone)]
+pub struct RegisteredType {
+    pub schema: Arc<ResourceSchema>,
+    pub provider: Option<Arc<dyn Provider>>,
+}
+
+/// Every resource type, by name (`aws:dynamodb:Table`).
+#[derive(Clone, Default)]
+pub struct Registry {
+    types: BTreeMap<String, RegisteredType>,
+}
+
+impl Registry {
+    /// The built-in schemas, with no implementations attached.
+    pub fn builtin() -> Registry {
+        let mut registry = Registry::default();
+        for schema in catalog::schemas() {
+            registry.add_schema(schema);
+        }
+        registry
+    }
+
+    pub fn add_schema(&mut self, schema: ResourceSchema) {
+        self.types
+            .insert(schema.type_name.to_string(), RegisteredType { schema: Arc::new(schema), provider: None });
+    }
+
+    /// Registers an implementation; its schema replaces any schema-only entry of the same type.
+    pub fn add_provider(&mut self, provider: Arc<dyn Provider>) {
+        let schema = Arc::new(provider.schema().clone());
+        self.types.insert(schema.type_name.to_string(), RegisteredType { schema, provider: Some(provider) });
+    }
+
+    pub fn get(&self, type_name: &str) -> Option<&RegisteredType> {
+        self.types.get(type_name)
+    }
+
+    pub fn schema(&self, type_name: &str) -> Option<&ResourceSchema> {
+        self.types.get(type_name).map(|t| t.schema.as_ref())
+    }
+
+    pub fn type_names(&self) -> impl Iterator<Item = &str> {
+        self.types.keys().map(String::as_str)
+    }
+
+    pub fn provider(&self, type_name: &str) -> Result<Arc<dyn Provider>, ProviderError> {
+        self.types
+            .get(type_name)
+            .and_then(|t| t.provider.clone())
+            .ok_or_else(|| ProviderError::Unsupported { type_name: type_name.to_string() })
+    }
+}

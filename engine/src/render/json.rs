@@ -1,0 +1,58 @@
+//! The plan as JSON (`--format json`, SPEC §4): `formatVersion` 1, stable field names, secrets redacted.
+
+use serde_json::{json, Value as Json};
+
+use crate::diff::PropertyChange;
+use crate::plan::{Drift, Plan};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+pub fn to_json(plan: &Plan) -> Json {
+    let summary = plan.summary();
+    json!({
+        "formatVersion": FORMAT_VERSION,
+        "stack": plan.stack,
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "changes": plan.changes_by_name().into_iter().map(|c| json!({
+            "name": c.name,
+            "type": c.type_name,
+            "action": c.action.name(),
+            "reasons": c.reasons,
+            "dataLoss": c.data_loss,
+            "diff": c.diff.iter().map(property).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "drift": plan.drift.iter().map(drift).collect::<Vec<_>>(),
+        "summary": {
+            "create": summary.create,
+            "update": summary.update,
+            "replace": summary.replace,
+            "delete": summary.delete,
+            "unchanged": summary.unchanged,
+        },
+    })
+}
+
+pub fn render(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(&to_json(plan)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}
+
+fn property(change: &PropertyChange) -> Json {
+    json!({
+        "path": change.path,
+        "before": change.before.as_ref().map(|v| v.to_redacted_json()),
+        "after": change.after.as_ref().map(|v| v.to_redacted_json()),
+        "forcesReplacement": change.forces_replacement,
+    })
+}
+
+fn drift(entry: &Drift) -> Json {
+    json!({
+        "name": entry.name,
+        "type": entry.type_name,
+        "gone": entry.gone,
+        "diff": entry.diff.iter().map(property).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,89 @@
+//! Everything a person reads: plans as text, markdown and JSON, and graphs as dot or mermaid. Renderers
+//! return strings; only the binary's printer writes to the terminal. The same plan always renders to the same
+//! bytes. Secret values print as `(secret)`.
+
+pub mod graph;
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use crate::value::Value;
+
+/// Colour or not: decided once by the printer (terminal, `NO_COLOR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub const PLAIN: Style = Style { color: false };
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    pub fn green(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    pub fn yellow(self, text: &str) -> String {
+        self.paint("33", text)
+    }
+    pub fn red(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+    pub fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    pub fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+}
+
+/// Values whose one-line form is longer than this are shown on several lines and diffed line by line.
+const INLINE_WIDTH: usize = 72;
+
+/// A value as lines: one line when short, pretty-printed JSON otherwise; multi-line strings split on newlines.
+pub fn value_lines(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) if s.contains('\n') => s.lines().map(str::to_string).collect(),
+        Value::List(_) | Value::Map(_) => {
+            let one_line = value.to_string();
+            if one_line.chars().count() <= INLINE_WIDTH {
+                vec![one_line]
+            } else {
+                serde_json::to_string_pretty(&value.to_redacted_json())
+                    .map(|s| s.lines().map(str::to_string).collect())
+                    .unwrap_or_else(|_| vec![one_line])
+            }
+        }
+        other => vec![other.to_string()],
+    }
+}
+
+/// A line-by-line diff of two multi-line values: each line prefixed `-`, `+` or ` `, with three lines of
+/// context around changes and `…` between distant hunks.
+pub fn line_diff(before: &[String], after: &[String]) -> Vec<(char, String)> {
+    let old = before.join("\n") + "\n";
+    let new = after.join("\n") + "\n";
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    let mut out = Vec::new();
+    for (i, group) in diff.grouped_ops(3).iter().enumerate() {
+        if i > 0 {
+            out.push((' ', "…".to_string()));
+        }
+        for op in group {
+            for change in diff.iter_changes(op) {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Equal => ' ',
+                };
+                out.push((sign, change.value().trim_end_matches('\n').to_string()));
+            }
+        }
+    }
+    out
+}

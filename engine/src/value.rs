@@ -1,0 +1,291 @@
+//! The engine's value: JSON plus two markers the planner needs, `Secret` (never printed) and `Unknown`
+//! (an output that only apply will know). Maps are `BTreeMap`s so every iteration order is deterministic.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::Number;
+
+/// The JSON key under which a secret value is wrapped when values cross into plain JSON (state, provider calls).
+pub const SECRET_KEY: &str = "@secret";
+
+/// What `(known after apply)` stands for.
+pub const UNKNOWN_TEXT: &str = "(known after apply)";
+/// What every secret value prints as.
+pub const SECRET_TEXT: &str = "(secret)";
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+    /// A value that must never be shown; compared by its content.
+    Secret(Box<Value>),
+    /// Not known until apply (an output of a resource that does not exist yet).
+    Unknown,
+}
+
+impl Value {
+    pub fn string(s: impl Into<String>) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::List(_) => "a list",
+            Value::Map(_) => "a map",
+            Value::Secret(inner) => inner.kind(),
+            Value::Unknown => "an unknown value",
+        }
+    }
+
+    /// True when any part of the value is unknown.
+    pub fn has_unknown(&self) -> bool {
+        match self {
+            Value::Unknown => true,
+            Value::List(items) => items.iter().any(Value::has_unknown),
+            Value::Map(map) => map.values().any(Value::has_unknown),
+            Value::Secret(inner) => inner.has_unknown(),
+            _ => false,
+        }
+    }
+
+    /// True when any part of the value is secret.
+    pub fn has_secret(&self) -> bool {
+        match self {
+            Value::Secret(_) => true,
+            Value::List(items) => items.iter().any(Value::has_secret),
+            Value::Map(map) => map.values().any(Value::has_secret),
+            _ => false,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            Value::Secret(inner) => inner.as_str(),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::Secret(inner) => inner.as_bool(),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Number(n) => n.as_i64(),
+            Value::Secret(inner) => inner.as_i64(),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Wraps the value as secret (idempotent).
+    pub fn into_secret(self) -> Value {
+        match self {
+            Value::Secret(_) | Value::Unknown => self,
+            other => Value::Secret(Box::new(other)),
+        }
+    }
+
+    /// The value with every secret marker removed: what a provider sends to AWS.
+    pub fn reveal(&self) -> Value {
+        match self {
+            Value::Secret(inner) => inner.reveal(),
+            Value::List(items) => Value::List(items.iter().map(Value::reveal).collect()),
+            Value::Map(map) => Value::Map(map.iter().map(|(k, v)| (k.clone(), v.reveal())).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// Follows a path of map keys and list indexes.
+    pub fn get_path(&self, path: &[PathSegment]) -> Option<&Value> {
+        let mut current = self;
+        for segment in path {
+            current = match (current, segment) {
+                (Value::Secret(inner), _) => return inner.get_path(std::slice::from_ref(segment)),
+                (Value::Map(map), PathSegment::Key(key)) => map.get(key)?,
+                (Value::List(items), PathSegment::Index(i)) => items.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(current)
+    }
+
+    /// JSON with secrets kept as `{"@secret": …}` and unknowns as null: the form stored in state.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null | Value::Unknown => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => serde_json::Value::Number(n.clone()),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
+            Value::Map(map) => serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Secret(inner) => {
+                let mut wrapper = serde_json::Map::new();
+                wrapper.insert(SECRET_KEY.to_string(), inner.to_json());
+                serde_json::Value::Object(wrapper)
+            }
+        }
+    }
+
+    /// JSON fit to print: secrets become `(secret)`, unknowns `(known after apply)`.
+    pub fn to_redacted_json(&self) -> serde_json::Value {
+        match self {
+            Value::Unknown => serde_json::Value::String(UNKNOWN_TEXT.to_string()),
+            Value::Secret(_) => serde_json::Value::String(SECRET_TEXT.to_string()),
+            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_redacted_json).collect()),
+            Value::Map(map) => {
+                serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_redacted_json())).collect())
+            }
+            other => other.to_json(),
+        }
+    }
+
+    /// The inverse of [`Value::to_json`]: `{"@secret": …}` becomes a secret again.
+    pub fn from_json(json: &serde_json::Value) -> Value {
+        match json {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Number(n.clone()),
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(map) => {
+                if map.len() == 1 {
+                    if let Some(inner) = map.get(SECRET_KEY) {
+                        return Value::Secret(Box::new(Value::from_json(inner)));
+                    }
+                }
+                Value::Map(map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+            }
+        }
+    }
+
+    /// Text used when the value is interpolated into a string (`"prefix-${x}"`).
+    pub fn interpolate(&self) -> Option<String> {
+        match self {
+            Value::Null => Some(String::new()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::String(s) => Some(s.clone()),
+            Value::List(_) | Value::Map(_) => serde_json::to_string(&self.to_json()).ok(),
+            Value::Secret(inner) => inner.interpolate(),
+            Value::Unknown => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::String(s.to_string())
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Value {
+        Value::Number(n.into())
+    }
+}
+
+/// One step of a path into a value: `.key` or `[index]`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+/// Formats a path as `a.b[0].c`.
+pub fn format_path(segments: &[PathSegment]) -> String {
+    let mut out = String::new();
+    for segment in segments {
+        match segment {
+            PathSegment::Key(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            PathSegment::Index(i) => {
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
+        }
+    }
+    out
+}
+
+impl fmt::Display for Value {
+    /// A one-line, redacted rendering: strings quoted, secrets `(secret)`, unknowns `(known after apply)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Unknown => f.write_str(UNKNOWN_TEXT),
+            Value::Secret(_) => f.write_str(SECRET_TEXT),
+            other => {
+                let json = other.to_redacted_json();
+                let text = serde_json::to_string(&json).map_err(|_| fmt::Error)?;
+                f.write_str(&text)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_json_round_trips() {
+        let v = Value::Map(BTreeMap::from([("k".to_string(), Value::string("s").into_secret())]));
+        let json = v.to_json();
+        assert_eq!(json.to_string(), r#"{"k":{"@secret":"s"}}"#);
+        assert_eq!(Value::from_json(&json), v);
+    }
+
+    #[test]
+    fn display_redacts() {
+        let v = Value::List(vec![Value::string("a").into_secret(), Value::Unknown, Value::from(3)]);
+        assert_eq!(v.to_string(), r#"["(secret)","(known after apply)",3]"#);
+        assert!(v.has_secret());
+        assert!(v.has_unknown());
+    }
+
+    #[test]
+    fn paths_format() {
+        let p = [PathSegment::Key("a".into()), PathSegment::Index(2), PathSegment::Key("b".into())];
+        assert_eq!(format_path(&p), "a[2].b");
+    }
+}

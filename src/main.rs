@@ -1,0 +1,26 @@
+//! stackr: declarative infrastructure for serverless backends on AWS.
+//!
+//! The binary is thin: it parses arguments (`cli`), wires the engine to state and providers (`workspace`),
+//! runs one command (`commands`) and prints through one `printer`. Failures are reported by `report`.
+
+mod cli;
+mod commands;
+mod printer;
+mod report;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let printer = printer::Printer::from_environment();
+    match commands::run(cli.command, &printer) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            report::print(&printer, &failure);
+            ExitCode::from(1)
+        }
+    }
+}

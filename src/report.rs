@@ -1,0 +1,58 @@
+//! How failures reach the user: `error: …`, the chain of causes, and a hint saying what to do.
+
+use stackr_engine::diagnostic::Diagnostics;
+
+use crate::printer::Printer;
+
+/// Something that stops a command.
+#[derive(Debug)]
+pub enum Failure {
+    /// Problems in the stack, each located.
+    Invalid(Diagnostics),
+    /// Any other error, with an optional hint.
+    Error { error: anyhow::Error, hint: Option<String> },
+}
+
+impl Failure {
+    pub fn hint(error: impl Into<anyhow::Error>, hint: impl Into<String>) -> Failure {
+        Failure::Error { error: error.into(), hint: Some(hint.into()) }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        Failure::Error { error: error.into(), hint: None }
+    }
+}
+
+pub fn print(printer: &Printer, failure: &Failure) {
+    let style = printer.stderr_style;
+    let label = style.red(&style.bold("error"));
+    match failure {
+        Failure::Invalid(diagnostics) => {
+            for d in diagnostics.iter() {
+                let mut line = format!("{label}: {}: ", d.location);
+                if !d.path.is_empty() {
+                    line.push_str(&d.path);
+                    line.push_str(": ");
+                }
+                line.push_str(&d.message);
+                printer.err_line(&line);
+                if let Some(hint) = &d.hint {
+                    printer.err_line(&format!("  {}: {hint}", style.bold("hint")));
+                }
+            }
+            let n = diagnostics.len();
+            printer.err_line(&format!("{label}: found {n} {} in the stack", if n == 1 { "problem" } else { "problems" }));
+        }
+        Failure::Error { error, hint } => {
+            printer.err_line(&format!("{label}: {error}"));
+            for cause in error.chain().skip(1) {
+                printer.err_line(&format!("  Caused by: {cause}"));
+            }
+            if let Some(hint) = hint {
+                printer.err_line(&format!("  {}: {hint}", style.bold("hint")));
+            }
+        }
+    }
+}

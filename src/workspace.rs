@@ -1,0 +1,59 @@
+//! Where a command finds things: the stack, its state backend, the registry of resource types, and the
+//! `${stackr.*}` built-ins.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use stackr_engine::eval::Builtins;
+use stackr_engine::provider::Registry;
+use stackr_engine::stack::{self, ProcessEnvironment, Stack};
+use stackr_state::{Backend, LocalBackend, StateFile};
+
+use crate::report::Failure;
+
+/// The directory stackr keeps its files in, relative to the working directory.
+pub const STACKR_DIR: &str = ".stackr";
+
+pub fn registry() -> Registry {
+    Registry::builtin()
+}
+
+pub fn load_stack(path: &Path, registry: &Registry) -> Result<Stack, Failure> {
+    stack::load(path, registry, &ProcessEnvironment).map_err(Failure::Invalid)
+}
+
+/// The stack's backend: `backend:` in the stack, or `.stackr/` in the working directory.
+pub fn backend(stack: &Stack) -> Result<Box<dyn Backend>, Failure> {
+    let url = stack.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}"));
+    if url.starts_with("s3://") {
+        return Err(Failure::hint(
+            anyhow::anyhow!("the S3 backend ({url}) is not available in this build"),
+            "use the default local backend (remove `backend:`) until S3 state lands",
+        ));
+    }
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let backend = LocalBackend::from_url(&url, &cwd)?;
+    Ok(Box::new(backend))
+}
+
+pub fn load_state(stack: &Stack, backend: &dyn Backend) -> Result<Option<StateFile>, Failure> {
+    backend.load(&stack.name).map_err(|e| {
+        Failure::hint(
+            e,
+            "stackr never overwrites a state file it cannot read; restore it from the .bak beside it or from version control",
+        )
+    })
+}
+
+pub fn builtins(stack: &Stack) -> Builtins {
+    Builtins {
+        stack: stack.name.clone(),
+        region: stack.region.clone().or_else(|| std::env::var("AWS_REGION").ok()).or_else(|| std::env::var("AWS_DEFAULT_REGION").ok()),
+        account_id: None,
+    }
+}
+
+/// `.stackr/plans/<stack>.plan.json` in the working directory.
+pub fn default_plan_path(stack: &str) -> PathBuf {
+    Path::new(STACKR_DIR).join("plans").join(format!("{stack}.plan.json"))
+}
