@@ -43,7 +43,8 @@ pub fn print(printer: &Printer, failure: &Failure) {
                 }
             }
             let n = diagnostics.len();
-            printer.err_line(&format!("{label}: found {n} {} in the stack", if n == 1 { "problem" } else { "problems" }));
+            printer
+                .err_line(&format!("{label}: found {n} {} in the stack", if n == 1 { "problem" } else { "problems" }));
         }
         Failure::Error { error, hint } => {
             printer.err_line(&format!("{label}: {error}"));

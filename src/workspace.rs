@@ -48,7 +48,11 @@ pub fn load_state(stack: &Stack, backend: &dyn Backend) -> Result<Option<StateFi
 pub fn builtins(stack: &Stack) -> Builtins {
     Builtins {
         stack: stack.name.clone(),
-        region: stack.region.clone().or_else(|| std::env::var("AWS_REGION").ok()).or_else(|| std::env::var("AWS_DEFAULT_REGION").ok()),
+        region: stack
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok()),
         account_id: None,
     }
 }

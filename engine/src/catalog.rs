@@ -78,9 +78,7 @@ pub fn kms_key() -> ResourceSchema {
                 .range(7, 30)
                 .describe("Days a deleted key waits before KMS destroys it"),
         )
-        .property(
-            Property::string("keyUsage").default("ENCRYPT_DECRYPT").allowed(KEY_USAGES).forces_replacement(),
-        )
+        .property(Property::string("keyUsage").default("ENCRYPT_DECRYPT").allowed(KEY_USAGES).forces_replacement())
         .property(Property::string("keySpec").default("SYMMETRIC_DEFAULT").allowed(KEY_SPECS).forces_replacement())
         .property(Property::json("policy").describe("Key policy; KMS's default policy when absent"))
         .property(Property::tags())

@@ -43,8 +43,29 @@ fn diff_properties(
             }
             continue;
         }
+        if let (PropType::Map(_), Some(Value::Map(b)), Some(Value::Map(a))) = (&property.ty, before, after) {
+            // String maps (tags, environment variables) are diffed per key, so the plan names `tags.Owner`.
+            let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for key in keys {
+                let (old, new) = (b.get(key), a.get(key));
+                if !same(old, new) {
+                    out.push(PropertyChange {
+                        path: format!("{path}.{key}"),
+                        before: old.cloned(),
+                        after: new.cloned(),
+                        forces_replacement: forces,
+                    });
+                }
+            }
+            continue;
+        }
         if !same(before, after) {
-            out.push(PropertyChange { path, before: before.cloned(), after: after.cloned(), forces_replacement: forces });
+            out.push(PropertyChange {
+                path,
+                before: before.cloned(),
+                after: after.cloned(),
+                forces_replacement: forces,
+            });
         }
     }
 }
@@ -162,6 +183,15 @@ mod tests {
     }
 
     #[test]
+    fn string_maps_diff_per_key() {
+        let schema = catalog::sns_topic();
+        let prior = v(json!({"name": "t", "tags": {"Owner": "a", "Gone": "x"}}));
+        let desired = v(json!({"name": "t", "tags": {"Owner": "b", "New": "y"}}));
+        let paths: Vec<String> = diff_inputs(&schema, &prior, &desired).into_iter().map(|c| c.path).collect();
+        assert_eq!(paths, ["tags.Gone", "tags.New", "tags.Owner"]);
+    }
+
+    #[test]
     fn json_documents_compare_as_values() {
         let schema = catalog::iam_role();
         let prior = v(json!({"name": "r", "assumeRolePolicy": {"Version": "2012-10-17", "Statement": []}}));
@@ -180,13 +210,20 @@ mod tests {
     fn ignore_changes_keeps_prior_values() {
         let prior = v(json!({"tags": {"a": "1"}, "secretString": "old", "ttl": {"enabled": true}}));
         let mut desired = v(json!({"tags": {"a": "2"}, "secretString": "new", "ttl": {"enabled": false}}));
-        apply_ignore_changes(&mut desired, &prior, &["tags".into(), "ttl.enabled".into(), "missing".into()]);
+        apply_ignore_changes(
+            &mut desired,
+            &prior,
+            &["tags".into(), "ttl.enabled".into(), "secretString".into(), "missing".into()],
+        );
         assert_eq!(desired, prior);
-        assert_eq!(parse_path("a.b[2].c"), vec![
-            PathSegment::Key("a".into()),
-            PathSegment::Key("b".into()),
-            PathSegment::Index(2),
-            PathSegment::Key("c".into())
-        ]);
+        assert_eq!(
+            parse_path("a.b[2].c"),
+            vec![
+                PathSegment::Key("a".into()),
+                PathSegment::Key("b".into()),
+                PathSegment::Index(2),
+                PathSegment::Key("c".into())
+            ]
+        );
     }
 }

@@ -70,11 +70,9 @@ impl<'a> Evaluator<'a> {
             Expr::Number(n) => Ok(Value::Number(n.clone())),
             Expr::String(s) => Ok(Value::String(s.clone())),
             Expr::List(items) => items.iter().map(|e| self.eval(e)).collect::<Result<_, _>>().map(Value::List),
-            Expr::Map(map) => map
-                .iter()
-                .map(|(k, e)| self.eval(e).map(|v| (k.clone(), v)))
-                .collect::<Result<_, _>>()
-                .map(Value::Map),
+            Expr::Map(map) => {
+                map.iter().map(|(k, e)| self.eval(e).map(|v| (k.clone(), v))).collect::<Result<_, _>>().map(Value::Map)
+            }
             Expr::Template(template) => {
                 if let Some(reference) = template.sole_reference() {
                     return self.reference(reference);
@@ -266,7 +264,8 @@ impl<'a> Evaluator<'a> {
             } else {
                 value
             };
-            let mut conform = Conform { resource, base_dir: &base_dir, files_read: &self.files_read, diags: &mut diags };
+            let mut conform =
+                Conform { resource, base_dir: &base_dir, files_read: &self.files_read, diags: &mut diags };
             if let Some(value) = conform.property(property, value, property.name) {
                 inputs.insert(property.name.to_string(), value);
             }
@@ -432,7 +431,9 @@ impl Conform<'_, '_> {
                 ok.then_some(Value::Map(out))
             }
             (PropType::Json, Value::String(text)) => match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(json @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => Some(Value::from_json(&json)),
+                Ok(json @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => {
+                    Some(Value::from_json(&json))
+                }
                 _ => self.error(path, "expected a JSON document (a map, or a string holding JSON)".to_string()),
             },
             (PropType::Json, v @ (Value::Map(_) | Value::List(_))) => Some(v),

@@ -147,16 +147,15 @@ mod tests {
     use super::*;
 
     fn graph(spec: &[(&str, &[&str])]) -> DependencyGraph {
-        let owned: Vec<(String, BTreeSet<String>)> = spec
-            .iter()
-            .map(|(n, deps)| (n.to_string(), deps.iter().map(|d| d.to_string()).collect()))
-            .collect();
+        let owned: Vec<(String, BTreeSet<String>)> =
+            spec.iter().map(|(n, deps)| (n.to_string(), deps.iter().map(|d| d.to_string()).collect())).collect();
         DependencyGraph::new(owned.iter().map(|(n, d)| (n.as_str(), d)))
     }
 
     #[test]
     fn orders_dependencies_first_and_breaks_ties_by_name() {
-        let g = graph(&[("fn", &["role", "table"]), ("table", &["key"]), ("role", &[]), ("key", &[]), ("api", &["fn"])]);
+        let g =
+            graph(&[("fn", &["role", "table"]), ("table", &["key"]), ("role", &[]), ("key", &[]), ("api", &["fn"])]);
         assert_eq!(g.order(), Ok(vec!["key".into(), "role".into(), "table".into(), "fn".into(), "api".into()]));
     }
 

@@ -111,8 +111,7 @@ impl Registry {
     }
 
     pub fn add_schema(&mut self, schema: ResourceSchema) {
-        self.types
-            .insert(schema.type_name.to_string(), RegisteredType { schema: Arc::new(schema), provider: None });
+        self.types.insert(schema.type_name.to_string(), RegisteredType { schema: Arc::new(schema), provider: None });
     }
 
     /// Registers an implementation; its schema replaces any schema-only entry of the same type.

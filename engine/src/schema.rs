@@ -205,9 +205,7 @@ impl ResourceSchema {
 
     /// Names that `${resource.NAME}` may refer to: `id`, every property and every output.
     pub fn attribute_names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once("id")
-            .chain(self.properties.iter().map(|p| p.name))
-            .chain(self.outputs.iter().map(|o| o.name))
+        std::iter::once("id").chain(self.properties.iter().map(|p| p.name)).chain(self.outputs.iter().map(|o| o.name))
     }
 }
 

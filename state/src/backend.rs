@@ -73,9 +73,12 @@ impl Backend for LocalBackend {
 
     fn persist(&self, state: &StateFile) -> Result<(), StateError> {
         let path = self.state_path(&state.stack);
-        let bytes =
-            format::encode(state).map_err(|error| StateError::Format { path: path.clone(), error })?;
-        fs::create_dir_all(&self.dir).map_err(|source| StateError::Io { action: "create", path: self.dir.clone(), source })?;
+        let bytes = format::encode(state).map_err(|error| StateError::Format { path: path.clone(), error })?;
+        fs::create_dir_all(&self.dir).map_err(|source| StateError::Io {
+            action: "create",
+            path: self.dir.clone(),
+            source,
+        })?;
         if path.exists() {
             let backup = path.with_extension("json.bak");
             fs::copy(&path, &backup).map_err(|source| StateError::Io { action: "back up", path: backup, source })?;

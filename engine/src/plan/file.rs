@@ -153,11 +153,8 @@ pub fn input_digests(
         inputs.insert(format!("file:{}", file.path.display()), file.sha256.clone());
     }
     for path in files_read {
-        let digest = if path.is_dir() || path.is_file() {
-            crate::asset::content_hash(path)?
-        } else {
-            "missing".to_string()
-        };
+        let digest =
+            if path.is_dir() || path.is_file() { crate::asset::content_hash(path)? } else { "missing".to_string() };
         inputs.insert(format!("file:{}", path.display()), digest);
     }
     let mut secrets = Sha256::new();

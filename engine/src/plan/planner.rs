@@ -167,7 +167,11 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
             let prior_inputs = Value::from_json(&prior.inputs);
             apply_ignore_changes(&mut desired, &prior_inputs, &resource.options.ignore_changes);
             let type_changed = prior.type_name != resource.type_name;
-            let diff = if type_changed { diff_inputs(schema, &Value::Null, &desired) } else { diff_inputs(schema, &prior_inputs, &desired) };
+            let diff = if type_changed {
+                diff_inputs(schema, &Value::Null, &desired)
+            } else {
+                diff_inputs(schema, &prior_inputs, &desired)
+            };
             if diff.is_empty() && !type_changed {
                 planned.insert(name.clone(), prior_view(prior));
                 unchanged.push(name.clone());
@@ -261,8 +265,11 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
         let prior = &state.resources[&name];
         let holds_data = request.registry.schema(&prior.type_name).is_some_and(|s| s.holds_data);
         let retain = prior.retain_on_delete;
-        let mut reasons =
-            vec![if request.destroy { "the stack is being destroyed".to_string() } else { "removed from the stack".to_string() }];
+        let mut reasons = vec![if request.destroy {
+            "the stack is being destroyed".to_string()
+        } else {
+            "removed from the stack".to_string()
+        }];
         if retain {
             reasons.push("retainOnDelete: forgotten by stackr, left in AWS".into());
         } else if holds_data {

@@ -31,14 +31,21 @@ pub fn render_with_limit(plan: &Plan, limit: usize) -> String {
     if !data_loss.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "> [!CAUTION]");
-        let _ = writeln!(out, "> **Data loss.** Applying this plan destroys data; `stackr apply` needs `--allow-data-loss`:");
+        let _ = writeln!(
+            out,
+            "> **Data loss.** Applying this plan destroys data; `stackr apply` needs `--allow-data-loss`:"
+        );
         for change in &data_loss {
             let _ = writeln!(out, "> - `{}` ({}) will be {}d", change.name, change.type_name, change.action.name());
         }
     }
     if !plan.drift.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "**Changed outside stackr:** {}", plan.drift.iter().map(|d| format!("`{}`", d.name)).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            out,
+            "**Changed outside stackr:** {}",
+            plan.drift.iter().map(|d| format!("`{}`", d.name)).collect::<Vec<_>>().join(", ")
+        );
     }
     if !plan.has_changes() {
         let _ = writeln!(out);

@@ -56,7 +56,9 @@ fn headline(change: &ResourceChange) -> String {
     let what = match (change.action, change.replace_order) {
         (Action::Create, _) => "will be created".to_string(),
         (Action::Update, _) => "will be updated in place".to_string(),
-        (Action::Replace, Some(ReplaceOrder::DeleteBeforeCreate)) => "will be replaced (delete, then create)".to_string(),
+        (Action::Replace, Some(ReplaceOrder::DeleteBeforeCreate)) => {
+            "will be replaced (delete, then create)".to_string()
+        }
         (Action::Replace, _) => "will be replaced (create, then delete)".to_string(),
         (Action::Delete, _) if change.retain => "will be forgotten (retainOnDelete: it stays in AWS)".to_string(),
         (Action::Delete, _) => "will be deleted".to_string(),
@@ -96,7 +98,12 @@ fn render_property(out: &mut String, action: Action, change: &PropertyChange, st
     match (before, after) {
         (None, Some(after)) => {
             if after.len() == 1 {
-                let _ = writeln!(out, "    {}{}", style.green(&format!("+ {}: {}", change.path, after[0])), style.dim(marker));
+                let _ = writeln!(
+                    out,
+                    "    {}{}",
+                    style.green(&format!("+ {}: {}", change.path, after[0])),
+                    style.dim(marker)
+                );
             } else {
                 let _ = writeln!(out, "    {}{}", style.green(&format!("+ {}:", change.path)), style.dim(marker));
                 for line in after {
@@ -106,7 +113,12 @@ fn render_property(out: &mut String, action: Action, change: &PropertyChange, st
         }
         (Some(before), None) => {
             if before.len() == 1 {
-                let _ = writeln!(out, "    {}{}", style.red(&format!("- {}: {}", change.path, before[0])), style.dim(marker));
+                let _ = writeln!(
+                    out,
+                    "    {}{}",
+                    style.red(&format!("- {}: {}", change.path, before[0])),
+                    style.dim(marker)
+                );
             } else {
                 let _ = writeln!(out, "    {}{}", style.red(&format!("- {}:", change.path)), style.dim(marker));
                 for line in before {

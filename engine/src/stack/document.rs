@@ -313,7 +313,8 @@ pub fn to_expr(scope: &FileScope, node: &Node, path: &str, diags: &mut Diagnosti
             items.iter().enumerate().map(|(i, item)| to_expr(scope, item, &format!("{path}[{i}]"), diags)).collect(),
         ),
         NodeKind::Map(entries) => {
-            let function_keys: Vec<&Key> = entries.iter().map(|(k, _)| k).filter(|k| k.name.starts_with("fn::")).collect();
+            let function_keys: Vec<&Key> =
+                entries.iter().map(|(k, _)| k).filter(|k| k.name.starts_with("fn::")).collect();
             if let Some(first) = function_keys.first() {
                 if entries.len() > 1 {
                     diags.push(scope.error(

@@ -13,10 +13,11 @@ use super::document::{
 use super::expr::{Expr, Reference};
 use super::yaml::{Key, Node, NodeKind};
 use super::{
-    Resource, ResourceOptions, SourceFile, Stack, BUILTINS, OPTION_KEYS, PARAMETER_KEYS, PARAMETER_TYPES,
-    RESOURCE_KEYS,
+    Resource, ResourceOptions, SourceFile, Stack, BUILTINS, OPTION_KEYS, PARAMETER_KEYS, PARAMETER_TYPES, RESOURCE_KEYS,
 };
 use crate::diagnostic::{suggest, Diagnostic, Diagnostics, Location, Pos};
+use crate::eval::{Builtins, Evaluator, NothingKnown};
+use crate::graph::DependencyGraph;
 use crate::provider::Registry;
 use crate::value::{PathSegment, Value};
 
@@ -60,12 +61,61 @@ pub fn load(path: &Path, registry: &Registry, env: &dyn Environment) -> Result<S
         return Err(diags.finish());
     }
     let stack = assemble(files, sources, registry, env, &mut diags);
-    if diags.is_empty() {
-        if let Some(stack) = stack {
-            return Ok(stack);
+    if let Some(stack) = &stack {
+        check_values(stack, registry, &mut diags);
+        check_graph(stack, &mut diags);
+    }
+    match stack {
+        Some(stack) if diags.is_empty() => Ok(stack),
+        _ => Err(diags.finish()),
+    }
+}
+
+/// Evaluates every resource with other resources' attributes unknown, so type errors in literal and config
+/// values are found now rather than at plan time. Resources that already have problems are skipped: their
+/// errors would only repeat.
+fn check_values(stack: &Stack, registry: &Registry, diags: &mut Diagnostics) {
+    if diags.iter().any(|d| d.path.starts_with("variables.") || d.path.starts_with("defaultTags")) {
+        return;
+    }
+    let builtins = Builtins { stack: stack.name.clone(), region: stack.region.clone(), account_id: None };
+    let evaluator = Evaluator::new(stack, &builtins, &NothingKnown);
+    let mut found = Diagnostics::default();
+    for resource in stack.resources.values() {
+        let prefix = format!("resources.{}.", resource.name);
+        if diags.iter().any(|d| d.path.starts_with(&prefix)) {
+            continue;
+        }
+        if let Some(schema) = registry.schema(&resource.type_name) {
+            if let Err(d) = evaluator.resource_inputs(resource, schema) {
+                found.extend(d);
+            }
         }
     }
-    Err(diags.finish())
+    for expr in stack.outputs.values() {
+        let mut broken = false;
+        expr.for_each_reference(&mut |r| broken |= diags.iter().any(|d| d.location == r.location));
+        if !broken {
+            if let Err(d) = evaluator.eval(expr) {
+                found.push(d);
+            }
+        }
+    }
+    diags.extend(found);
+}
+
+/// A dependency cycle, reported at the first member's declaration.
+fn check_graph(stack: &Stack, diags: &mut Diagnostics) {
+    let graph = DependencyGraph::new(stack.resources.values().map(|r| (r.name.as_str(), &r.dependencies)));
+    if let Err(cycle) = graph.order() {
+        let first = cycle.members.first().and_then(|m| stack.resources.get(m));
+        let location = first.map(|r| r.location.clone()).unwrap_or_else(|| Location::file_only(""));
+        let path = first.map(|r| format!("resources.{}", r.name)).unwrap_or_default();
+        diags.push(
+            Diagnostic::new(location, path, cycle.to_string())
+                .with_hint("break the cycle: remove a reference or a dependsOn entry"),
+        );
+    }
 }
 
 /// Depth-first over includes; `chain` is the include path for loop detection.
@@ -170,9 +220,11 @@ fn assemble(
             name
         }
         None => {
-            diags.push(root_scope.error(Pos { line: 1, col: 1 }, "name", "the stack has no `name`").with_hint(
-                "add `name: my-stack` at the top; it is the key under which state is stored",
-            ));
+            diags.push(
+                root_scope
+                    .error(Pos { line: 1, col: 1 }, "name", "the stack has no `name`")
+                    .with_hint("add `name: my-stack` at the top; it is the key under which state is stored"),
+            );
             String::new()
         }
     };
@@ -471,8 +523,7 @@ fn resolve_config(
             NodeKind::Map(entries) if entries.iter().any(|(k, _)| k.name == "fromEnv") => {
                 let mut reader = MapReader::new(entries.clone());
                 let var_node = reader.take("fromEnv");
-                let secret =
-                    reader.take("secret").and_then(|n| bool_of(root, &n, &join_path(&path, "secret"), diags));
+                let secret = reader.take("secret").and_then(|n| bool_of(root, &n, &join_path(&path, "secret"), diags));
                 reader.finish(root, &path, &["fromEnv", "secret"], diags);
                 let Some(var) = var_node.and_then(|n| string_of(root, &n, &join_path(&path, "fromEnv"), diags)) else {
                     continue;
@@ -517,7 +568,11 @@ fn resolve_config(
                 None => {
                     diags.push(
                         decl.scope
-                            .error(decl.key.pos, format!("parameters.{name}"), format!("no value for parameter `{name}`"))
+                            .error(
+                                decl.key.pos,
+                                format!("parameters.{name}"),
+                                format!("no value for parameter `{name}`"),
+                            )
                             .with_hint(format!("set `config: {{{name}: ...}}` in the stack file or give it a default")),
                     );
                     continue;
@@ -584,7 +639,9 @@ fn read_resource(name: &str, d: Declared, registry: &Registry, diags: &mut Diagn
     reader.finish(&d.scope, &path, RESOURCE_KEYS, diags);
 
     let Some(type_node) = type_node else {
-        diags.push(d.scope.error(d.key.pos, &path, "the resource has no `type`").with_hint("e.g. `type: aws:dynamodb:Table`"));
+        diags.push(
+            d.scope.error(d.key.pos, &path, "the resource has no `type`").with_hint("e.g. `type: aws:dynamodb:Table`"),
+        );
         return None;
     };
     let type_name = string_of(&d.scope, &type_node, &join_path(&path, "type"), diags)?;
@@ -600,23 +657,20 @@ fn read_resource(name: &str, d: Declared, registry: &Registry, diags: &mut Diagn
     let properties_path = join_path(&path, "properties");
     let mut positions = BTreeMap::new();
     let mut properties = BTreeMap::new();
-    match properties_node {
-        Some(node) => {
-            record_positions(&node, "", &mut positions);
-            for (key, value) in map_entries(&d.scope, node, &properties_path, diags) {
-                let property_path = join_path(&properties_path, &key.name);
-                if schema.find_property(&key.name).is_none() {
-                    diags.push(
-                        d.scope
-                            .error(key.pos, &property_path, format!("`{}` is not a property of {type_name}", key.name))
-                            .with_suggestion(&key.name, schema.properties.iter().map(|p| p.name)),
-                    );
-                    continue;
-                }
-                properties.insert(key.name.clone(), to_expr(&d.scope, &value, &property_path, diags));
+    if let Some(node) = properties_node {
+        record_positions(&node, "", &mut positions);
+        for (key, value) in map_entries(&d.scope, node, &properties_path, diags) {
+            let property_path = join_path(&properties_path, &key.name);
+            if schema.find_property(&key.name).is_none() {
+                diags.push(
+                    d.scope
+                        .error(key.pos, &property_path, format!("`{}` is not a property of {type_name}", key.name))
+                        .with_suggestion(&key.name, schema.properties.iter().map(|p| p.name)),
+                );
+                continue;
             }
+            properties.insert(key.name.clone(), to_expr(&d.scope, &value, &property_path, diags));
         }
-        None => {}
     }
     for property in schema.properties.iter().filter(|p| p.required) {
         if !properties.contains_key(property.name) {
@@ -657,7 +711,8 @@ fn read_options(
     options.retain_on_delete = flag(&mut reader, "retainOnDelete", diags);
     options.delete_before_replace = flag(&mut reader, "deleteBeforeReplace", diags);
     if let Some(n) = reader.take("dependsOn") {
-        options.depends_on = string_list(scope, &n, &join_path(&path, "dependsOn"), diags).into_iter().map(|(s, _)| s).collect();
+        options.depends_on =
+            string_list(scope, &n, &join_path(&path, "dependsOn"), diags).into_iter().map(|(s, _)| s).collect();
     }
     if let Some(n) = reader.take("ignoreChanges") {
         let ignore_path = join_path(&path, "ignoreChanges");
@@ -666,7 +721,11 @@ fn read_options(
             if schema.find_property(first).is_none() {
                 diags.push(
                     scope
-                        .error(pos, format!("{ignore_path}[{i}]"), format!("`{first}` is not a property of {}", schema.type_name))
+                        .error(
+                            pos,
+                            format!("{ignore_path}[{i}]"),
+                            format!("`{first}` is not a property of {}", schema.type_name),
+                        )
                         .with_suggestion(first, schema.properties.iter().map(|p| p.name)),
                 );
             }

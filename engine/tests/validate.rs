@@ -1,0 +1,99 @@
+//! Golden tests of validation: each fixture holds one kind of mistake; every problem must be reported in one
+//! run, with file, line:column, document path, what was expected and, for misspellings, the nearest name.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use stackr_engine::provider::Registry;
+use stackr_engine::stack;
+
+/// What `stackr validate` reports for a fixture, as text.
+fn validate(name: &str) -> String {
+    let path = Path::new("tests/fixtures/invalid").join(name);
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    match stack::load(&path, &Registry::builtin(), &env) {
+        Ok(_) => "valid".to_string(),
+        Err(diagnostics) => diagnostics.to_string(),
+    }
+}
+
+#[test]
+fn misspelt_names_get_suggestions() {
+    let out = validate("misspellings.yaml");
+    for expected in [
+        "did you mean `aws:dynamodb:Table`?",
+        "did you mean `hashKey`?",
+        "did you mean `environment`?",
+        "did you mean `table`?",
+        "did you mean `name`?",
+        "did you mean `fn::toJSON`?",
+        "did you mean `tags`?",
+        "did you mean `streamArn`?",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn wrong_types_are_reported_with_what_was_expected() {
+    let out = validate("types.yaml");
+    assert!(out.contains("tests/fixtures/invalid/types.yaml:6:7: resources.table.properties.name: expected a string, found a list"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn config_problems_are_all_reported() {
+    let out = validate("config.yaml");
+    assert!(out.contains("environment variable STACKR_TEST_VARIABLE_THAT_IS_NOT_SET is not set"), "{out}");
+    assert!(out.contains("\"qa\" is not one of the allowed values"), "{out}");
+    assert!(out.contains("no value for parameter `retention`"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn cycles_list_their_members_in_order() {
+    insta::assert_snapshot!(validate("cycle.yaml"), @r"
+    tests/fixtures/invalid/cycle.yaml:3:3: resources.a: dependency cycle: a → b → c → a
+      hint: break the cycle: remove a reference or a dependsOn entry
+    ");
+}
+
+#[test]
+fn include_loops_are_errors() {
+    let out = validate("loop-a.yaml");
+    assert!(out.contains("include loop:"), "{out}");
+    assert!(out.contains("loop-a.yaml → ") && out.contains("loop-b.yaml → "), "{out}");
+}
+
+#[test]
+fn duplicate_names_across_files_are_errors() {
+    insta::assert_snapshot!(validate("duplicates.yaml"));
+}
+
+#[test]
+fn unreadable_documents_are_errors_not_panics() {
+    insta::assert_snapshot!("tabs", validate("tabs.yaml"));
+    insta::assert_snapshot!("empty", validate("empty.yaml"));
+    insta::assert_snapshot!("garbage", validate("garbage.yaml"));
+    insta::assert_snapshot!("missing", validate("no-such-file.yaml"));
+}
+
+#[test]
+fn bad_references_are_located() {
+    insta::assert_snapshot!(validate("references.yaml"));
+}
+
+#[test]
+fn a_huge_deeply_nested_document_is_refused_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.yaml");
+    // About 5 MB: a flow sequence nested far deeper than any stack needs.
+    let mut text = String::from("name: deep\nresources:\n  a:\n    type: aws:sns:Topic\n    properties:\n      name: ");
+    text.push_str(&"[".repeat(2_500_000));
+    text.push_str(&"]".repeat(2_500_000));
+    std::fs::write(&path, text).unwrap();
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    let err = stack::load(&path, &Registry::builtin(), &env).unwrap_err().to_string();
+    assert!(err.contains("recursion limit") || err.contains("nests deeper"), "{err}");
+}

@@ -1,0 +1,137 @@
+//! CLI golden tests: the real `stackr` binary on fixture stacks, checking exit codes and what a person reads.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn stackr(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stackr"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AWS_REGION")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run stackr")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A working directory holding a copy of the repository's stacks and functions.
+fn workdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["stacks", "functions"] {
+        copy_tree(&root.join(sub), &dir.path().join(sub));
+    }
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target: PathBuf = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn validate_accepts_the_chatbot_stacks() {
+    let dir = workdir();
+    let out = stackr(dir.path(), &["validate", "stacks/dev.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "stacks/dev.yaml: stack chatbot-dev is valid (22 resources, 2 files).\n");
+}
+
+#[test]
+fn errors_say_error_with_a_hint_and_exit_1() {
+    let dir = workdir();
+    std::fs::write(dir.path().join("bad.yaml"), "name: bad\nresources:\n  t:\n    type: aws:sns:Topc\n").unwrap();
+    let out = stackr(dir.path(), &["validate", "bad.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: bad.yaml:4:11: resources.t.type: unknown resource type `aws:sns:Topc`\n  hint: did you mean `aws:sns:Topic`?\nerror: found 1 problem in the stack\n"
+    );
+    assert!(!text(&out.stderr).contains('\x1b'), "no colour when NO_COLOR is set or output is not a terminal");
+}
+
+#[test]
+fn missing_files_and_garbage_are_clean_errors() {
+    let dir = workdir();
+    let out = stackr(dir.path(), &["plan", "nope.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: nope.yaml: cannot read the file: No such file or directory"), "{}", text(&out.stderr));
+    std::fs::write(dir.path().join("junk.yaml"), [0xff, 0xfe, 0x00, 0x41, 0x9c]).unwrap();
+    let out = stackr(dir.path(), &["validate", "junk.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("the file is not UTF-8 text"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn plan_prints_saves_and_reports_changes_in_the_exit_code() {
+    let dir = workdir();
+    let out = stackr(dir.path(), &["plan", "stacks/dev.yaml", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.ends_with("Plan: 22 to create, 0 to update, 0 to replace, 0 to delete.\n"), "{stdout}");
+    assert!(text(&out.stderr).contains("Saved the plan to .stackr/plans/chatbot-dev.plan.json."));
+    let saved = std::fs::read_to_string(dir.path().join(".stackr/plans/chatbot-dev.plan.json")).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(saved["stack"], "chatbot-dev");
+    assert_eq!(saved["steps"].as_array().map(Vec::len), Some(22));
+    assert!(saved["inputs"]["file:stacks/dev.yaml"].is_string());
+    assert!(saved["inputs"]["file:stacks/shared/chatbot.yaml"].is_string());
+
+    // Without --detailed-exitcode a plan with changes still succeeds; -o saves elsewhere.
+    let out = stackr(dir.path(), &["plan", "stacks/dev.yaml", "-o", "custom.plan.json", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(dir.path().join("custom.plan.json").exists());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["summary"]["create"], 22);
+}
+
+#[test]
+fn plan_output_is_byte_identical_across_runs() {
+    let dir = workdir();
+    let first = stackr(dir.path(), &["plan", "stacks/dev.yaml"]);
+    let second = stackr(dir.path(), &["plan", "stacks/dev.yaml"]);
+    assert_eq!(first.stdout, second.stdout);
+    let a = std::fs::read(dir.path().join(".stackr/plans/chatbot-dev.plan.json")).unwrap();
+    stackr(dir.path(), &["plan", "stacks/dev.yaml"]);
+    let b = std::fs::read(dir.path().join(".stackr/plans/chatbot-dev.plan.json")).unwrap();
+    assert_eq!(a, b, "the saved plan is deterministic too");
+}
+
+#[test]
+fn graph_prints_dot_and_mermaid() {
+    let dir = workdir();
+    std::fs::write(
+        dir.path().join("small.yaml"),
+        "name: small\nresources:\n  topic:\n    type: aws:sns:Topic\n    properties: {name: t}\n  sub:\n    type: aws:sns:TopicSubscription\n    properties: {topic: \"${topic.arn}\", protocol: email, endpoint: a@example.com}\n",
+    )
+    .unwrap();
+    let dot = stackr(dir.path(), &["graph", "small.yaml"]);
+    assert_eq!(
+        text(&dot.stdout),
+        "digraph \"small\" {\n  rankdir=LR;\n  node [shape=box];\n  \"sub\" [label=\"sub\\naws:sns:TopicSubscription\"];\n  \"topic\" [label=\"topic\\naws:sns:Topic\"];\n  \"topic\" -> \"sub\";\n}\n"
+    );
+    let mermaid = stackr(dir.path(), &["graph", "small.yaml", "--format", "mermaid"]);
+    assert_eq!(
+        text(&mermaid.stdout),
+        "flowchart LR\n  sub[\"sub<br/>aws:sns:TopicSubscription\"]\n  topic[\"topic<br/>aws:sns:Topic\"]\n  topic --> sub\n"
+    );
+}
+
+#[test]
+fn bad_flags_exit_with_usage_errors() {
+    let dir = workdir();
+    let out = stackr(dir.path(), &["plan", "stacks/dev.yaml", "--format", "yaml"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("invalid value 'yaml'"), "{}", text(&out.stderr));
+}
