@@ -66,7 +66,11 @@ fn missing_files_and_garbage_are_clean_errors() {
     let dir = workdir();
     let out = stackr(dir.path(), &["plan", "nope.yaml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).starts_with("error: nope.yaml: cannot read the file: No such file or directory"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("error: nope.yaml: cannot read the file: No such file or directory"),
+        "{}",
+        text(&out.stderr)
+    );
     std::fs::write(dir.path().join("junk.yaml"), [0xff, 0xfe, 0x00, 0x41, 0x9c]).unwrap();
     let out = stackr(dir.path(), &["validate", "junk.yaml"]);
     assert_eq!(out.status.code(), Some(1));

@@ -4,7 +4,7 @@
 //! child process so that its peak memory (VmHWM) is its own. `-- 10000` runs one size in this process.
 //! Figures are recorded in docs/PERFORMANCE.md.
 
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

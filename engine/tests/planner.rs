@@ -189,7 +189,9 @@ fn property_changes_update_in_place() {
 #[test]
 fn multi_line_documents_diff_line_by_line() {
     let state = converge(&Fixture::new(|s| s).load(), None);
-    let stack = Fixture::new(|s| s.replace("[dynamodb:GetItem, dynamodb:PutItem]", "[dynamodb:GetItem, dynamodb:Query]")).load();
+    let stack =
+        Fixture::new(|s| s.replace("[dynamodb:GetItem, dynamodb:PutItem]", "[dynamodb:GetItem, dynamodb:Query]"))
+            .load();
     let plan = plan_with(&stack, Some(&state), &[], false).unwrap();
     let out = text(&plan);
     assert!(out.contains("-             \"dynamodb:PutItem\""), "{out}");
@@ -200,7 +202,10 @@ fn multi_line_documents_diff_line_by_line() {
 #[test]
 fn forcing_property_replaces_and_marks_data_loss() {
     let state = converge(&Fixture::new(|s| s).load(), None);
-    let stack = Fixture::new(|s| s.replace("hashKey: sessionId", "hashKey: id").replace("{name: sessionId, type: S}", "{name: id, type: S}")).load();
+    let stack = Fixture::new(|s| {
+        s.replace("hashKey: sessionId", "hashKey: id").replace("{name: sessionId, type: S}", "{name: id, type: S}")
+    })
+    .load();
     let plan = plan_with(&stack, Some(&state), &[], false).unwrap();
     let table = plan.changes.iter().find(|c| c.name == "table").unwrap();
     assert_eq!(table.action, Action::Replace);
@@ -231,7 +236,8 @@ fn removed_resources_are_deleted_after_everything_else() {
     let stack = Fixture::new(|s| {
         let start = s.find("  topic:").unwrap();
         let end = s.find("outputs:").unwrap();
-        format!("{}{}", &s[..start], &s[end..]).replace("timeout: {type: integer, default: 10}", "timeout: {type: integer, default: 12}")
+        format!("{}{}", &s[..start], &s[end..])
+            .replace("timeout: {type: integer, default: 10}", "timeout: {type: integer, default: 12}")
     })
     .load();
     let plan = plan_with(&stack, Some(&state), &[], false).unwrap();
@@ -242,12 +248,21 @@ fn removed_resources_are_deleted_after_everything_else() {
 
 #[test]
 fn protected_resources_refuse_replacement_and_deletion() {
-    let base = Fixture::new(|s| s.replace("  table:\n    type: aws:dynamodb:Table\n", "  table:\n    type: aws:dynamodb:Table\n    options: {protect: true}\n")).load();
+    let base = Fixture::new(|s| {
+        s.replace(
+            "  table:\n    type: aws:dynamodb:Table\n",
+            "  table:\n    type: aws:dynamodb:Table\n    options: {protect: true}\n",
+        )
+    })
+    .load();
     let state = converge(&base, None);
     assert!(state.resources["table"].protect);
     let replace = Fixture::new(|s| {
-        s.replace("  table:\n    type: aws:dynamodb:Table\n", "  table:\n    type: aws:dynamodb:Table\n    options: {protect: true}\n")
-            .replace("hashKey: sessionId", "hashKey: pk")
+        s.replace(
+            "  table:\n    type: aws:dynamodb:Table\n",
+            "  table:\n    type: aws:dynamodb:Table\n    options: {protect: true}\n",
+        )
+        .replace("hashKey: sessionId", "hashKey: pk")
     })
     .load();
     let err = plan_with(&replace, Some(&state), &[], false).unwrap_err();
@@ -286,8 +301,10 @@ fn destroy_deletes_in_reverse_dependency_order() {
 fn ignore_changes_hides_changes_to_the_named_paths() {
     let state = converge(&Fixture::new(|s| s).load(), None);
     let stack = Fixture::new(|s| {
-        s.replace("hunter2-DO-NOT-PRINT", "rotated-DO-NOT-PRINT")
-            .replace("      kmsKeyId: ${key.arn}\n", "      kmsKeyId: ${key.arn}\n    options: {ignoreChanges: [secretString]}\n")
+        s.replace("hunter2-DO-NOT-PRINT", "rotated-DO-NOT-PRINT").replace(
+            "      kmsKeyId: ${key.arn}\n",
+            "      kmsKeyId: ${key.arn}\n    options: {ignoreChanges: [secretString]}\n",
+        )
     })
     .load();
     let plan = plan_with(&stack, Some(&state), &[], false).unwrap();
@@ -297,7 +314,10 @@ fn ignore_changes_hides_changes_to_the_named_paths() {
 #[test]
 fn secret_changes_show_only_that_they_changed() {
     let state = converge(&Fixture::new(|s| s).load(), None);
-    let stack = Fixture::new(|s| s.replace("hunter2-DO-NOT-PRINT", "rotated-DO-NOT-PRINT").replace("sk-live-DO-NOT-PRINT", "sk-new-DO-NOT-PRINT")).load();
+    let stack = Fixture::new(|s| {
+        s.replace("hunter2-DO-NOT-PRINT", "rotated-DO-NOT-PRINT").replace("sk-live-DO-NOT-PRINT", "sk-new-DO-NOT-PRINT")
+    })
+    .load();
     let plan = plan_with(&stack, Some(&state), &[], false).unwrap();
     let out = text(&plan);
     for s in ["rotated-DO-NOT-PRINT", "sk-new-DO-NOT-PRINT"] {
@@ -359,10 +379,13 @@ fn large_plans_render_identically_and_fit_a_pull_request_comment() {
     let markdown = render::markdown::render(&first);
     assert_eq!(markdown, render::markdown::render(&second));
     assert!(markdown.len() <= render::markdown::GITHUB_COMMENT_LIMIT, "{} bytes", markdown.len());
-    assert!(markdown.starts_with("### stackr plan for `large`\n\n**Plan: 2000 to create, 0 to update, 0 to replace, 0 to delete.**"));
+    assert!(markdown.starts_with(
+        "### stackr plan for `large`\n\n**Plan: 2000 to create, 0 to update, 0 to replace, 0 to delete.**"
+    ));
     assert!(markdown.contains("not shown in full"), "a 2,000-resource plan must be summarised");
     let head: String = markdown.lines().take(8).collect::<Vec<_>>().join("\n");
-    let tail: String = markdown.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    let tail: String =
+        markdown.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
     insta::assert_snapshot!("large_markdown_head_and_tail", format!("{head}\n[…]\n{tail}"));
 }
 

@@ -38,7 +38,12 @@ fn misspelt_names_get_suggestions() {
 #[test]
 fn wrong_types_are_reported_with_what_was_expected() {
     let out = validate("types.yaml");
-    assert!(out.contains("tests/fixtures/invalid/types.yaml:6:7: resources.table.properties.name: expected a string, found a list"), "{out}");
+    assert!(
+        out.contains(
+            "tests/fixtures/invalid/types.yaml:6:7: resources.table.properties.name: expected a string, found a list"
+        ),
+        "{out}"
+    );
     insta::assert_snapshot!(out);
 }
 

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-
 use crate::printer::Printer;
 use crate::report::Failure;
 use crate::workspace;

@@ -8,6 +8,8 @@
 
 pub mod backend;
 pub mod format;
+pub mod journal;
+pub mod lock;
 pub mod model;
 
 pub use backend::{Backend, LocalBackend};
