@@ -1,5 +1,7 @@
 //! CLI golden tests: the real `stackr` binary on fixture stacks, checking exit codes and what a person reads.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -3,6 +3,8 @@
 //! `converge` stands in for a successful apply (ids and outputs fabricated from names), so scenarios start from
 //! the state a real apply would leave.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,8 @@
 //! Property tests: no input, however malformed, makes loading or planning panic. Bounded so CI stays fast
 //! (PROPTEST_CASES raises the count for a longer local run).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;

@@ -1,6 +1,8 @@
 //! Golden tests of validation: each fixture holds one kind of mistake; every problem must be reported in one
 //! run, with file, line:column, document path, what was expected and, for misspellings, the nearest name.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
