@@ -16,6 +16,7 @@
 //! - [`eval`]: expressions → values; resource inputs conformed to schemas.
 //! - [`plan`]: the planner and the plan model; [`render`] prints plans and graphs.
 
+pub mod apply;
 pub mod asset;
 pub mod catalog;
 pub mod diagnostic;

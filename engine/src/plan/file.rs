@@ -50,6 +50,9 @@ pub struct PlannedStep {
     pub dependencies: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior_id: Option<String>,
+    /// For updates: the top-level properties that change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
     /// The planned inputs, redacted: `(secret)` and `(known after apply)` in place of such values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<serde_json::Value>,
@@ -87,6 +90,7 @@ impl PlanFile {
                     retain: c.retain,
                     dependencies: c.dependencies.clone(),
                     prior_id: c.prior_id.clone(),
+                    changed: changed_properties(c),
                     inputs: c.inputs.as_ref().map(|v| v.to_redacted_json()),
                 })
                 .collect(),
@@ -123,6 +127,16 @@ impl PlanFile {
         }
         moved
     }
+}
+
+/// Top-level property names an update changes (`ttl.enabled` → `ttl`), sorted and unique.
+fn changed_properties(change: &super::ResourceChange) -> Vec<String> {
+    if change.action != Action::Update {
+        return Vec::new();
+    }
+    let names: std::collections::BTreeSet<String> =
+        change.diff.iter().map(|d| d.path.split(['.', '[']).next().unwrap_or_default().to_string()).collect();
+    names.into_iter().collect()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

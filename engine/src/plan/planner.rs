@@ -131,18 +131,15 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
             }
             let values = PlannedValues { planned: &planned };
             let evaluator = Evaluator::new(stack, request.builtins, &values);
-            let evaluated = evaluator.resource_inputs(resource, schema);
+            let evaluated = desired_inputs(&evaluator, resource, registered, prior);
             files_read.extend(evaluator.files_read());
-            let mut desired = match evaluated {
+            let desired = match evaluated {
                 Ok(inputs) => inputs,
                 Err(d) => {
                     diags.extend(d);
                     continue;
                 }
             };
-            if let Some(provider) = &registered.provider {
-                desired = provider.normalize(desired);
-            }
             let dependencies: Vec<String> = resource.dependencies.iter().cloned().collect();
             let Some(prior) = prior else {
                 planned.insert(
@@ -165,7 +162,6 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                 continue;
             };
             let prior_inputs = Value::from_json(&prior.inputs);
-            apply_ignore_changes(&mut desired, &prior_inputs, &resource.options.ignore_changes);
             let type_changed = prior.type_name != resource.type_name;
             let diff = if type_changed {
                 diff_inputs(schema, &Value::Null, &desired)
@@ -310,6 +306,25 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
         drift: request.drift,
         files_read,
     })
+}
+
+/// A resource's desired inputs: evaluated, conformed to its schema, normalised by its provider, and with
+/// `ignoreChanges` paths set to their prior values. Planning and apply both use this, so apply sends exactly
+/// what the plan showed (with unknowns now known).
+pub fn desired_inputs(
+    evaluator: &Evaluator<'_>,
+    resource: &crate::stack::Resource,
+    registered: &crate::provider::RegisteredType,
+    prior: Option<&stackr_state::ResourceState>,
+) -> Result<Value, Diagnostics> {
+    let mut desired = evaluator.resource_inputs(resource, &registered.schema)?;
+    if let Some(provider) = &registered.provider {
+        desired = provider.normalize(desired);
+    }
+    if let Some(prior) = prior {
+        apply_ignore_changes(&mut desired, &Value::from_json(&prior.inputs), &resource.options.ignore_changes);
+    }
+    Ok(desired)
 }
 
 /// Every property of a new resource, shown as added; nothing forces replacement of what does not exist yet.

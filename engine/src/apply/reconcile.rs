@@ -1,0 +1,122 @@
+//! Reconciling what an interrupted run left in flight: the pending operations of the state (intents without an
+//! outcome, replayed from the journal).
+//!
+//! - a pending create or replacement: ask the provider to `find` it by its create token (or unique name) and
+//!   adopt it, so it is never created twice; not found means the call never took effect;
+//! - a pending update: forget it; the next plan compares the recorded inputs with the stack again;
+//! - a pending delete: read the resource; if it is gone, drop it from the state;
+//! - the retired half of a replacement: delete it now (the plan that replaced it decided so).
+//!
+//! Only provider reads happen, except for retired halves, which this deletes.
+
+use stackr_state::{PendingOperation, ResourceState, StateFile};
+
+use crate::provider::{CallContext, Registry};
+use crate::value::Value;
+
+/// What reconciling did, one line per pending operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reconcile the interrupted {operation} of `{resource}`: {message}")]
+pub struct ReconcileError {
+    pub resource: String,
+    pub operation: String,
+    pub message: String,
+}
+
+/// Resolves every pending operation of `state`. With `delete_retired` false (planning), retired halves are
+/// kept pending instead of deleted.
+pub async fn reconcile(
+    state: &mut StateFile,
+    registry: &Registry,
+    delete_retired: bool,
+) -> Result<Reconciled, ReconcileError> {
+    let pending = std::mem::take(&mut state.pending);
+    let mut notes = Vec::new();
+    for op in pending {
+        let fail = |message: String| ReconcileError {
+            resource: op.resource.clone(),
+            operation: op.operation.clone(),
+            message,
+        };
+        let provider = registry.provider(&op.type_name).map_err(|e| fail(e.to_string()))?;
+        let cx = CallContext {
+            stack: state.stack.clone(),
+            resource: op.resource.clone(),
+            create_token: op.create_token.clone(),
+        };
+        let inputs = Value::from_json(&op.inputs);
+        match op.operation.as_str() {
+            "create" | "replace" => {
+                let token = op.create_token.clone().unwrap_or_default();
+                match provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))? {
+                    Some(found) => {
+                        let dependencies =
+                            state.resources.get(&op.resource).map(|r| r.dependencies.clone()).unwrap_or_default();
+                        let previous = state.resources.insert(
+                            op.resource.clone(),
+                            ResourceState {
+                                type_name: op.type_name.clone(),
+                                id: found.id.clone(),
+                                inputs: op.inputs.clone(),
+                                outputs: found.outputs.to_json(),
+                                dependencies: dependencies.into_iter().filter(|d| d != &op.resource).collect(),
+                                protect: false,
+                                retain_on_delete: false,
+                            },
+                        );
+                        notes.push(format!("{}: adopted {} created by an interrupted run", op.resource, found.id));
+                        if let (Some(old), "replace") = (previous, op.operation.as_str()) {
+                            state.pending.push(retired(&op, &old));
+                        }
+                    }
+                    None => notes.push(format!("{}: the interrupted {} never took effect", op.resource, op.operation)),
+                }
+            }
+            "update" => notes.push(format!("{}: an update was interrupted; the plan compares it again", op.resource)),
+            "delete" => {
+                let id = op.id.clone().unwrap_or_default();
+                if provider.read(&cx, &id, &inputs).await.map_err(|e| fail(e.to_string()))?.is_none() {
+                    state.resources.remove(&op.resource);
+                    for other in state.resources.values_mut() {
+                        other.dependencies.retain(|d| d != &op.resource);
+                    }
+                    notes.push(format!("{}: the interrupted delete had finished", op.resource));
+                } else {
+                    notes
+                        .push(format!("{}: the interrupted delete had not finished; it is planned again", op.resource));
+                }
+            }
+            "delete-retired" => {
+                let id = op.id.clone().unwrap_or_default();
+                let exists = provider.read(&cx, &id, &inputs).await.map_err(|e| fail(e.to_string()))?.is_some();
+                if !exists {
+                    notes.push(format!("{}: the replaced resource {id} is gone", op.resource));
+                } else if delete_retired {
+                    provider.delete(&cx, &id, &inputs).await.map_err(|e| fail(e.to_string()))?;
+                    notes.push(format!("{}: deleted the replaced resource {id}", op.resource));
+                } else {
+                    notes.push(format!("{}: the replaced resource {id} is still to be deleted", op.resource));
+                    state.pending.push(op.clone());
+                }
+            }
+            other => return Err(fail(format!("unknown pending operation `{other}`"))),
+        }
+    }
+    Ok(Reconciled { notes })
+}
+
+fn retired(op: &PendingOperation, old: &ResourceState) -> PendingOperation {
+    PendingOperation {
+        resource: op.resource.clone(),
+        type_name: old.type_name.clone(),
+        operation: "delete-retired".into(),
+        create_token: None,
+        id: Some(old.id.clone()),
+        inputs: old.inputs.clone(),
+    }
+}
