@@ -17,6 +17,24 @@ pub enum Command {
     Validate { stack: PathBuf },
     /// Show what apply would change, and save the plan.
     Plan(PlanArgs),
+    /// Apply the saved plan (no argument), a plan file, or plan-and-apply a stack file.
+    Apply(ApplyArgs),
+    /// Delete every resource of a stack.
+    Destroy(DestroyArgs),
+    /// Update the state from what really exists in AWS; changes no resource.
+    Refresh { stack: PathBuf },
+    /// Adopt an existing resource under a logical name of the stack.
+    Import { stack: PathBuf, name: String, id: String },
+    /// Print the stack's outputs.
+    Output {
+        stack: PathBuf,
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect and repair state.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Print the dependency graph.
     Graph {
         stack: PathBuf,
@@ -45,6 +63,48 @@ pub struct PlanArgs {
     /// Plan the deletion of every resource in the state.
     #[arg(long)]
     pub destroy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan file (default: the one saved plan in .stackr/plans/) or a stack file (.yaml) to plan and apply.
+    pub target: Option<PathBuf>,
+    /// Do not ask for confirmation (stack files only).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Most provider calls in flight at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub parallelism: usize,
+    /// Allow deleting or replacing tables, keys, secrets and log groups.
+    #[arg(long)]
+    pub allow_data_loss: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    pub stack: PathBuf,
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub parallelism: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Every resource in the state: name, type, physical id.
+    List { stack: PathBuf },
+    /// One resource as recorded (secrets redacted).
+    Show { stack: PathBuf, name: String },
+    /// Forget a resource (it stays in AWS).
+    Rm { stack: PathBuf, name: String },
+    /// Remove a stale lock.
+    Unlock { stack: PathBuf },
+    /// Copy the state to another backend unchanged.
+    Migrate {
+        stack: PathBuf,
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,7 +6,9 @@
 mod cli;
 mod commands;
 mod printer;
+mod progress;
 mod report;
+mod session;
 mod workspace;
 
 use std::process::ExitCode;

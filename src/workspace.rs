@@ -7,7 +7,7 @@ use anyhow::Context;
 use stackr_engine::eval::Builtins;
 use stackr_engine::provider::Registry;
 use stackr_engine::stack::{self, ProcessEnvironment, Stack};
-use stackr_state::{Backend, LocalBackend, StateFile};
+use stackr_state::LocalBackend;
 
 use crate::report::Failure;
 
@@ -23,7 +23,7 @@ pub fn load_stack(path: &Path, registry: &Registry) -> Result<Stack, Failure> {
 }
 
 /// The stack's backend: `backend:` in the stack, or `.stackr/` in the working directory.
-pub fn backend(stack: &Stack) -> Result<Box<dyn Backend>, Failure> {
+pub fn local_backend(stack: &Stack) -> Result<LocalBackend, Failure> {
     let url = stack.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}"));
     if url.starts_with("s3://") {
         return Err(Failure::hint(
@@ -32,17 +32,17 @@ pub fn backend(stack: &Stack) -> Result<Box<dyn Backend>, Failure> {
         ));
     }
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    let backend = LocalBackend::from_url(&url, &cwd)?;
-    Ok(Box::new(backend))
+    Ok(LocalBackend::from_url(&url, &cwd)?)
 }
 
-pub fn load_state(stack: &Stack, backend: &dyn Backend) -> Result<Option<StateFile>, Failure> {
-    backend.load(&stack.name).map_err(|e| {
-        Failure::hint(
-            e,
-            "stackr never overwrites a state file it cannot read; restore it from the .bak beside it or from version control",
-        )
-    })
+/// The stack file as the user named it, for hints.
+pub fn shown_stack_path(stack: &Stack) -> String {
+    stack.files.first().map(|f| f.path.display().to_string()).unwrap_or_else(|| "STACK.yaml".into())
+}
+
+/// The async runtime provider calls run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?)
 }
 
 pub fn builtins(stack: &Stack) -> Builtins {

@@ -492,3 +492,37 @@ async fn refresh_reports_drift_and_deleted_resources() {
     let names: Vec<(&str, Action)> = plan.changes.iter().map(|c| (c.name.as_str(), c.action)).collect();
     assert_eq!(names, [("a", Action::Update), ("b", Action::Create)]);
 }
+
+#[tokio::test]
+async fn a_type_without_a_provider_fails_its_step_and_skips_its_dependents() {
+    let mut h = Harness::new();
+    h.registry.add_schema(
+        ResourceSchema::new("test:fake:Unimplemented", "no provider")
+            .property(Property::string("name"))
+            .output("arn", "arn"),
+    );
+    let stack = h.stack(
+        &[
+            "  ghost:\n    type: test:fake:Unimplemented\n    properties: {name: g}\n".to_string(),
+            thing("child", "      ref: ${ghost.arn}\n"),
+            thing("grandchild", "      ref: ${child.arn}\n"),
+            thing("free", ""),
+        ]
+        .concat(),
+    );
+    let plan = h.plan(&stack, false);
+    let report = h.apply_with(&stack, &plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(
+        report.errors[0].message,
+        "stackr cannot manage test:fake:Unimplemented resources yet: this build has no provider for the type"
+    );
+    assert_eq!(
+        report.skipped,
+        vec![
+            ("child".to_string(), "`ghost` did not complete".to_string()),
+            ("grandchild".to_string(), "`child` did not complete".to_string()),
+        ]
+    );
+    assert_eq!(h.state.resources.keys().collect::<Vec<_>>(), ["free"]);
+}

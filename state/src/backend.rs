@@ -48,6 +48,15 @@ impl LocalBackend {
     pub fn state_path(&self, stack: &str) -> PathBuf {
         self.dir.join(format!("{stack}.state.json"))
     }
+
+    /// The journal of a run in progress (or of one that died).
+    pub fn journal_path(&self, stack: &str) -> PathBuf {
+        self.dir.join(format!("{stack}.journal"))
+    }
+
+    pub fn lock_path(&self, stack: &str) -> PathBuf {
+        self.dir.join(format!("{stack}.lock"))
+    }
 }
 
 impl Backend for LocalBackend {

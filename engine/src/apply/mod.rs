@@ -393,6 +393,7 @@ async fn schedule(
     let mut running: JoinSet<StepOutcome> = JoinSet::new();
     let parallelism = options.parallelism.max(1);
     let mut all_ok = true;
+    let mut last_settled = usize::MAX;
     loop {
         // Skip what can never run, then start what is ready, in plan order.
         let mut progressed = true;
@@ -451,6 +452,16 @@ async fn schedule(
                     }
                 }
             }
+        }
+        if running.is_empty() {
+            // Nothing in flight: go round again only if this round changed something (a failure while
+            // preparing can make further steps skippable); otherwise every job is settled or cancelled.
+            let settled = status.values().filter(|s| **s != Status::Waiting).count();
+            if settled == last_settled {
+                break;
+            }
+            last_settled = settled;
+            continue;
         }
         let Some(joined) = running.join_next().await else { break };
         let outcome = match joined {

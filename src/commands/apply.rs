@@ -1,0 +1,254 @@
+//! `stackr apply [PLANFILE | STACK]` and `stackr destroy STACK`.
+//!
+//! With a saved plan, the plan is applied exactly or refused when it went stale: the state's lineage or serial
+//! moved, or any input (stack files, included files, code, config) changed. With a stack file, stackr plans,
+//! shows the plan, asks (unless `--auto-approve`; with no terminal it refuses) and applies.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use stackr_engine::apply::{self, ApplyEvent, ApplyOptions, ApplyRun, CancelFlag};
+use stackr_engine::plan::file::{input_digests, PlanFile};
+use stackr_engine::render;
+
+use super::planning::{make_plan, Settings};
+use crate::cli::{ApplyArgs, DestroyArgs};
+use crate::printer::Printer;
+use crate::progress::Progress;
+use crate::report::Failure;
+use crate::session::Session;
+use crate::workspace;
+
+pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<u8, Failure> {
+    let target = match &args.target {
+        Some(target) => target.clone(),
+        None => only_saved_plan()?,
+    };
+    let is_stack = matches!(target.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+    let options = ApplyOptions { parallelism: args.parallelism, allow_data_loss: args.allow_data_loss };
+    if is_stack {
+        plan_and_apply(&target, false, args.auto_approve, options, printer)
+    } else {
+        apply_saved(&target, options, printer)
+    }
+}
+
+pub fn destroy(args: &DestroyArgs, printer: &Printer) -> Result<u8, Failure> {
+    // Destroying is the explicit request to delete everything, data included; protected resources still refuse.
+    let options = ApplyOptions { parallelism: args.parallelism, allow_data_loss: true };
+    plan_and_apply(&args.stack, true, args.auto_approve, options, printer)
+}
+
+/// The one saved plan in `.stackr/plans/`.
+fn only_saved_plan() -> Result<PathBuf, Failure> {
+    let dir = Path::new(workspace::STACKR_DIR).join("plans");
+    let mut plans: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(".plan.json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    plans.sort();
+    match plans.len() {
+        0 => Err(Failure::hint(
+            anyhow::anyhow!("there is no saved plan in {}", dir.display()),
+            "run `stackr plan STACK.yaml` first, or `stackr apply STACK.yaml` to plan and apply in one go",
+        )),
+        1 => Ok(plans.remove(0)),
+        _ => Err(Failure::hint(
+            anyhow::anyhow!(
+                "there are {} saved plans: {}",
+                plans.len(),
+                plans.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            "name the one to apply: `stackr apply PLANFILE`",
+        )),
+    }
+}
+
+fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<u8, Failure> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
+    let file = PlanFile::from_bytes(&bytes).map_err(|e| {
+        Failure::hint(anyhow::anyhow!("{}: {e}", path.display()), "make a new plan with `stackr plan STACK.yaml`")
+    })?;
+    let registry = workspace::registry();
+    let stack = workspace::load_stack(&file.stack_file, &registry)?;
+    let mut session = Session::write(&stack, &registry, "apply", printer)?;
+    let builtins = workspace::builtins(&stack);
+
+    let mut moved = Vec::new();
+    let lineage_now = session.existed.then(|| session.state.lineage.0.clone());
+    if file.lineage != lineage_now {
+        moved.push(match (&file.lineage, &lineage_now) {
+            (None, Some(_)) => "the stack's state was created after the plan was made".to_string(),
+            (Some(_), None) => "the stack's state no longer exists".to_string(),
+            _ => "the state file belongs to another lineage (a different stack's state?)".to_string(),
+        });
+    } else if file.serial != session.state.serial {
+        moved.push(format!(
+            "the state moved from serial {} to {} (someone applied since)",
+            file.serial, session.state.serial
+        ));
+    }
+    let files: Vec<PathBuf> = file
+        .inputs
+        .keys()
+        .filter_map(|k| k.strip_prefix("file:"))
+        .map(PathBuf::from)
+        .filter(|p| !stack.files.iter().any(|f| &f.path == p))
+        .collect();
+    let salt = file.lineage.clone().unwrap_or_else(|| stack.name.clone());
+    let current = input_digests(&stack, &files, &builtins, &salt).context("cannot hash the inputs")?;
+    moved.extend(file.moved_inputs(&current));
+    if !moved.is_empty() {
+        return Err(Failure::hint(
+            anyhow::anyhow!("the saved plan {} is stale: {}", path.display(), moved.join("; ")),
+            format!("make a new plan: `stackr plan {}`", file.stack_file.display()),
+        ));
+    }
+    let code = execute(&stack, &file, &mut session, &registry, &builtins, options, "apply", printer)?;
+    if code == 0 {
+        // A consumed plan is stale by construction; leave no trap for the next `stackr apply`.
+        let _ = std::fs::remove_file(path);
+    }
+    session.release()?;
+    Ok(code)
+}
+
+fn plan_and_apply(
+    path: &Path,
+    destroy: bool,
+    auto_approve: bool,
+    options: ApplyOptions,
+    printer: &Printer,
+) -> Result<u8, Failure> {
+    let registry = workspace::registry();
+    let stack = workspace::load_stack(path, &registry)?;
+    let operation = if destroy { "destroy" } else { "apply" };
+    let mut session = Session::write(&stack, &registry, operation, printer)?;
+    let builtins = workspace::builtins(&stack);
+    let settings = Settings { targets: &[], destroy, refresh: true };
+    let (plan, file) = make_plan(path, &stack, &session, &registry, &builtins, &settings, printer)?;
+    printer.out(&render::text::render(&plan, printer.stdout_style));
+    if !plan.has_changes() {
+        session.release()?;
+        return Ok(0);
+    }
+    if !auto_approve {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::hint(
+                anyhow::anyhow!("refusing to {operation} without confirmation: standard input is not a terminal"),
+                "review the plan and pass --auto-approve, or apply a saved plan: `stackr plan` then `stackr apply`",
+            ));
+        }
+        let question = if destroy { "Destroy every resource listed above?" } else { "Apply these changes?" };
+        if !confirm(printer, question)? {
+            printer.err_line("Nothing was changed.");
+            session.release()?;
+            return Ok(1);
+        }
+    }
+    let code = execute(&stack, &file, &mut session, &registry, &builtins, options, operation, printer)?;
+    session.release()?;
+    Ok(code)
+}
+
+fn confirm(printer: &Printer, question: &str) -> Result<bool, Failure> {
+    printer.out(&format!("{question} Only `yes` is accepted: "));
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).context("cannot read the answer")?;
+    Ok(answer.trim() == "yes")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    stack: &stackr_engine::stack::Stack,
+    file: &PlanFile,
+    session: &mut Session,
+    registry: &stackr_engine::provider::Registry,
+    builtins: &stackr_engine::eval::Builtins,
+    options: ApplyOptions,
+    operation: &str,
+    printer: &Printer,
+) -> Result<u8, Failure> {
+    let runtime = workspace::runtime()?;
+    let journal = session.open_journal()?;
+    let cancel = CancelFlag::default();
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<ApplyEvent>();
+    let progress = Progress::new(printer.stderr_style);
+    let total = file.steps.len();
+    let report = runtime.block_on(async {
+        let display = tokio::spawn(progress.run(receiver, total));
+        let interrupts = tokio::spawn(watch_interrupts(cancel.clone()));
+        let result = apply::apply(ApplyRun {
+            stack,
+            steps: &file.steps,
+            state: session.state.clone(),
+            registry,
+            builtins,
+            options,
+            journal,
+            events: Some(sender),
+            cancel: cancel.clone(),
+            operation,
+        })
+        .await;
+        interrupts.abort();
+        let _ = display.await;
+        result
+    });
+    let report = report.map_err(|e| match e {
+        e @ apply::ApplyError::DataLoss { .. } => {
+            Failure::hint(e, "review the data-loss warnings in the plan; re-run with --allow-data-loss if you mean it")
+        }
+        other => Failure::from(other),
+    })?;
+    session.commit(report.state.clone())?;
+    let counts = &report.counts;
+    let summary = format!(
+        "{} created, {} updated, {} replaced, {} deleted.",
+        counts.created, counts.updated, counts.replaced, counts.deleted
+    );
+    if report.errors.is_empty() && !report.interrupted {
+        printer.out(&printer.stdout_style.green(&format!("Apply complete: {summary}\n")));
+        return Ok(0);
+    }
+    if report.interrupted {
+        printer.err_line(&format!("Apply interrupted: {summary} The state records everything that finished."));
+    }
+    for error in &report.errors {
+        printer.err_line(&format!(
+            "{}: {} ({}): {}",
+            printer.stderr_style.red("error"),
+            error.name,
+            error.operation.doing(),
+            error.message
+        ));
+    }
+    if !report.errors.is_empty() {
+        printer.err_line(&format!(
+            "Apply failed: {summary} {} failed, {} skipped. Fix the errors and run again; finished steps are kept.",
+            report.errors.len(),
+            report.skipped.len()
+        ));
+    }
+    Ok(1)
+}
+
+/// First Ctrl-C: stop scheduling and let steps in flight finish. Second: exit at once; the journal already
+/// holds every finished step.
+async fn watch_interrupts(cancel: CancelFlag) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    cancel.cancel();
+    crate::printer::Printer::from_environment()
+        .err_line("Interrupted: finishing the steps in flight (Ctrl-C again to stop at once).");
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(130);
+    }
+}

@@ -1,0 +1,62 @@
+//! `stackr import STACK NAME ID`: adopt an existing resource under the logical name NAME.
+
+use std::path::Path;
+
+use stackr_engine::provider::CallContext;
+use stackr_state::ResourceState;
+
+use crate::printer::Printer;
+use crate::report::Failure;
+use crate::session::Session;
+use crate::workspace;
+
+pub fn run(path: &Path, name: &str, id: &str, printer: &Printer) -> Result<u8, Failure> {
+    let registry = workspace::registry();
+    let stack = workspace::load_stack(path, &registry)?;
+    let Some(resource) = stack.resources.get(name) else {
+        let names: Vec<&str> = stack.resources.keys().map(String::as_str).collect();
+        let mut failure = anyhow::anyhow!("`{name}` is not a resource of stack {}", stack.name);
+        if let Some(best) = stackr_engine::diagnostic::suggest(name, names.iter().copied()) {
+            failure = failure.context(format!("did you mean `{best}`?"));
+        }
+        return Err(Failure::hint(failure, "declare the resource in the stack first, then import it"));
+    };
+    let mut session = Session::write(&stack, &registry, "import", printer)?;
+    if let Some(existing) = session.state.resources.get(name) {
+        let message = anyhow::anyhow!("`{name}` is already managed (physical id {})", existing.id);
+        session.release()?;
+        return Err(Failure::hint(message, "`stackr state rm` forgets it first, if you mean to re-import"));
+    }
+    let provider = registry.provider(&resource.type_name)?;
+    let runtime = workspace::runtime()?;
+    let cx = CallContext { stack: stack.name.clone(), resource: name.to_string(), create_token: None };
+    let found = runtime.block_on(provider.import(&cx, id))?;
+    let Some(observed) = found else {
+        session.release()?;
+        return Err(Failure::hint(
+            anyhow::anyhow!("no {} with id {id} exists", resource.type_name),
+            "give the id, ARN or name AWS knows the resource by",
+        ));
+    };
+    let mut state = session.state.clone();
+    state.resources.insert(
+        name.to_string(),
+        ResourceState {
+            type_name: resource.type_name.clone(),
+            id: observed.id.clone(),
+            inputs: observed.inputs.to_json(),
+            outputs: observed.outputs.to_json(),
+            dependencies: resource.dependencies.iter().filter(|d| state.resources.contains_key(*d)).cloned().collect(),
+            protect: resource.options.protect,
+            retain_on_delete: resource.options.retain_on_delete,
+        },
+    );
+    session.commit(state)?;
+    session.release()?;
+    printer.out(&format!(
+        "Imported {} as `{name}`. Run `stackr plan {}` to see how it differs from the stack.\n",
+        observed.id,
+        path.display()
+    ));
+    Ok(0)
+}

@@ -1,0 +1,67 @@
+//! `stackr refresh STACK`: read every resource, record what really exists, show what changed outside stackr.
+//! Changes no resource.
+
+use std::path::Path;
+
+use stackr_engine::apply::refresh::refresh;
+use stackr_engine::plan::Plan;
+use stackr_engine::render;
+
+use crate::printer::Printer;
+use crate::report::Failure;
+use crate::session::Session;
+use crate::workspace;
+
+pub fn run(path: &Path, printer: &Printer) -> Result<u8, Failure> {
+    let registry = workspace::registry();
+    let stack = workspace::load_stack(path, &registry)?;
+    let mut session = Session::write(&stack, &registry, "refresh", printer)?;
+    if !session.existed {
+        printer.out(&format!("Stack {} has no state yet: nothing to refresh.\n", stack.name));
+        session.release()?;
+        return Ok(0);
+    }
+    let mut state = session.state.clone();
+    let runtime = workspace::runtime()?;
+    let refreshed = runtime.block_on(refresh(&mut state, &registry, 10));
+    if !refreshed.unread.is_empty() {
+        for (name, why) in &refreshed.unread {
+            printer.err_line(&format!("{}: cannot read {name}: {why}", printer.stderr_style.red("error")));
+        }
+        session.release()?;
+        return Err(Failure::hint(
+            anyhow::anyhow!(
+                "refresh read {} of {} resources; the state was not changed",
+                state.resources.len() - refreshed.unread.len(),
+                state.resources.len()
+            ),
+            "fix the errors above and refresh again",
+        ));
+    }
+    let count = refreshed.drift.len();
+    if count == 0 {
+        printer.out(&format!("Stack {}: every resource matches the state.\n", stack.name));
+    } else {
+        let drift_only = Plan {
+            stack: stack.name.clone(),
+            lineage: Some(state.lineage.0.clone()),
+            serial: state.serial,
+            destroy: false,
+            targets: Vec::new(),
+            changes: Vec::new(),
+            unchanged: Vec::new(),
+            drift: refreshed.drift,
+            files_read: Default::default(),
+        };
+        let text = render::text::render(&drift_only, printer.stdout_style);
+        // Only the drift section: the plan's summary lines describe no plan here.
+        let section: String = text.lines().take_while(|l| !l.starts_with("Stack ")).map(|l| format!("{l}\n")).collect();
+        printer.out(&section);
+        printer.out(&format!(
+            "Recorded {count} drifted resources in the state; `stackr plan` shows how to bring them back.\n"
+        ));
+    }
+    session.commit(state)?;
+    session.release()?;
+    Ok(0)
+}

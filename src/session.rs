@@ -1,0 +1,151 @@
+//! Opening a stack's state: for reading (plan, output, state list) or for writing under the lock (apply,
+//! destroy, refresh, import, state rm).
+//!
+//! A journal left by a run that died is replayed onto the state it started from, and its pending operations
+//! are reconciled with AWS, before anything is planned. Writing persists the state with serial + 1 and only
+//! then removes the journal: a crash between the two leaves a journal whose base serial is one behind, which
+//! the next run recognises as already compacted.
+
+use std::path::PathBuf;
+
+use stackr_engine::apply::reconcile;
+use stackr_engine::provider::Registry;
+use stackr_engine::stack::Stack;
+use stackr_state::journal::{self, JournalRecord, JournalWriter};
+use stackr_state::lock::{LocalLock, LockError};
+use stackr_state::{Backend, LocalBackend, StateFile};
+
+use crate::printer::Printer;
+use crate::report::Failure;
+use crate::workspace;
+
+pub struct Session {
+    pub backend: LocalBackend,
+    pub state: StateFile,
+    /// Whether a state file existed (a new stack's first apply creates it).
+    pub existed: bool,
+    lock: Option<LocalLock>,
+}
+
+impl Session {
+    /// Loads the state and any journal, without the lock: for plan and the read-only commands.
+    pub fn read(stack: &Stack, registry: &Registry, printer: &Printer) -> Result<Session, Failure> {
+        let backend = workspace::local_backend(stack)?;
+        let (state, existed) = load(&backend, stack, printer)?;
+        let mut session = Session { backend, state, existed, lock: None };
+        session.reconcile(registry, false, printer)?;
+        Ok(session)
+    }
+
+    /// Takes the lock, then loads as [`Session::read`] does; pending retired resources are deleted.
+    pub fn write(stack: &Stack, registry: &Registry, operation: &str, printer: &Printer) -> Result<Session, Failure> {
+        let backend = workspace::local_backend(stack)?;
+        let lock = LocalLock::acquire(&backend.lock_path(&stack.name), operation).map_err(|e| match e {
+            e @ LockError::Held { .. } => Failure::hint(
+                e,
+                format!(
+                    "wait for that run to finish; if it is gone for good, `stackr state unlock {}` removes the lock",
+                    workspace::shown_stack_path(stack)
+                ),
+            ),
+            other => Failure::from(other),
+        })?;
+        let (state, existed) = load(&backend, stack, printer)?;
+        let mut session = Session { backend, state, existed, lock: Some(lock) };
+        session.reconcile(registry, true, printer)?;
+        Ok(session)
+    }
+
+    fn reconcile(&mut self, registry: &Registry, delete_retired: bool, printer: &Printer) -> Result<(), Failure> {
+        if self.state.pending.is_empty() {
+            return Ok(());
+        }
+        printer.err_line(&format!(
+            "note: an interrupted run left {} operations in flight; reconciling them with AWS",
+            self.state.pending.len()
+        ));
+        let runtime = workspace::runtime()?;
+        let done = runtime.block_on(reconcile::reconcile(&mut self.state, registry, delete_retired)).map_err(|e| {
+            Failure::hint(e, "fix the cause and run again; the journal is kept until reconciling succeeds")
+        })?;
+        for note in done.notes {
+            printer.err_line(&format!("note: {note}"));
+        }
+        Ok(())
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.backend.journal_path(&self.state.stack)
+    }
+
+    /// Opens the journal for a run, creating the state directory if needed.
+    pub fn open_journal(&self) -> Result<JournalWriter, Failure> {
+        std::fs::create_dir_all(self.backend.dir())
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", self.backend.dir().display()))?;
+        Ok(JournalWriter::open(&self.journal_path())?)
+    }
+
+    /// Persists `state` as the next serial and removes the journal. Needs the lock.
+    pub fn commit(&mut self, mut state: StateFile) -> Result<(), Failure> {
+        if self.lock.is_none() {
+            return Err(anyhow::anyhow!("internal: state written without the lock").into());
+        }
+        state.serial = self.state.serial + 1;
+        self.backend.persist(&state)?;
+        let _ = std::fs::remove_file(self.journal_path());
+        self.state = state;
+        self.existed = true;
+        Ok(())
+    }
+
+    pub fn release(mut self) -> Result<(), Failure> {
+        if let Some(lock) = self.lock.take() {
+            lock.release()?;
+        }
+        Ok(())
+    }
+}
+
+/// The state, with a leftover journal replayed onto it.
+fn load(backend: &LocalBackend, stack: &Stack, printer: &Printer) -> Result<(StateFile, bool), Failure> {
+    let loaded = backend.load(&stack.name).map_err(|e| {
+        Failure::hint(
+            e,
+            "stackr never overwrites a state file it cannot read; restore it from the .bak beside it or from version control",
+        )
+    })?;
+    let existed = loaded.is_some();
+    let mut state = loaded.unwrap_or_else(|| StateFile::new(&stack.name));
+    let journal_path = backend.journal_path(&stack.name);
+    let records = journal::read(&journal_path)
+        .map_err(|e| Failure::hint(e, "the journal of an interrupted run is damaged; inspect it before removing it"))?;
+    if let Some(JournalRecord::Begin { lineage, serial, .. }) = records.first() {
+        if existed && *lineage != state.lineage.0 {
+            return Err(Failure::hint(
+                anyhow::anyhow!("{} belongs to another state (lineage {lineage})", journal_path.display()),
+                "move it aside if it is not this stack's",
+            ));
+        }
+        if !existed {
+            // The first run of a new stack died before writing a state file: adopt the run's lineage.
+            state.lineage = stackr_state::Lineage(lineage.clone());
+        }
+        if *serial == state.serial {
+            printer.err_line(&format!("note: replaying {} records of an interrupted run", records.len()));
+            journal::replay(&mut state, &records);
+        } else if *serial + 1 == state.serial {
+            // Compacted already; the run died before removing the journal.
+            let _ = std::fs::remove_file(&journal_path);
+        } else {
+            return Err(Failure::hint(
+                anyhow::anyhow!(
+                    "{} was written against serial {serial}, but the state is at serial {}",
+                    journal_path.display(),
+                    state.serial
+                ),
+                "the state was replaced after that run; move the journal aside after checking it",
+            ));
+        }
+    }
+    Ok((state, existed))
+}
