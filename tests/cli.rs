@@ -86,7 +86,13 @@ fn plan_prints_saves_and_reports_changes_in_the_exit_code() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.ends_with("Plan: 22 to create, 0 to update, 0 to replace, 0 to delete.\n"), "{stdout}");
-    assert!(text(&out.stderr).contains("Saved the plan to .stackr/plans/chatbot-dev.plan.json."));
+    assert!(
+        text(&out.stderr).contains(
+            "Saved the plan to .stackr/plans/chatbot-dev.plan.json; `stackr apply` applies exactly this plan."
+        ),
+        "{}",
+        text(&out.stderr)
+    );
     let saved = std::fs::read_to_string(dir.path().join(".stackr/plans/chatbot-dev.plan.json")).unwrap();
     let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
     assert_eq!(saved["stack"], "chatbot-dev");
