@@ -1,1 +1,23 @@
-//! p
+//! stackr-providers: the AWS resource types, one module per service and one file per type, each implementing
+//! the engine's `Provider` trait with the official `aws-sdk-*` crates.
+//!
+//! [`attach`] loads the SDK configuration (standard credential chain; the stack's region wins) and registers
+//! every implemented type in a registry that already knows all the schemas.
+
+pub mod aws;
+pub mod inputs;
+pub mod kms;
+
+use std::sync::Arc;
+
+use stackr_engine::provider::Registry;
+
+/// The tag that carries a create token on resources without a unique name, so an interrupted create is found
+/// and adopted rather than made twice. Tags under `stackr:` are never reported as drift.
+pub const TOKEN_TAG: &str = "stackr:create-token";
+
+/// Registers every implemented provider, built on one SDK configuration.
+pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
+    registry.add_provider(Arc::new(kms::key::KeyProvider::new(config)));
+    registry.add_provider(Arc::new(kms::alias::AliasProvider::new(config)));
+}

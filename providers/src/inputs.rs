@@ -1,0 +1,107 @@
+//! Moving between the engine's values and typed provider inputs, and the small conversions every provider
+//! needs (tags, JSON documents, outputs).
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use stackr_engine::provider::ProviderError;
+use stackr_engine::value::Value;
+
+/// Typed inputs from the engine's value (secrets revealed: this is what is sent to AWS).
+pub fn parse<T: DeserializeOwned>(type_name: &str, inputs: &Value) -> Result<T, ProviderError> {
+    serde_json::from_value(inputs.reveal().to_json()).map_err(|e| ProviderError::Invalid(format!("{type_name}: {e}")))
+}
+
+/// A map of output values.
+pub fn outputs<const N: usize>(pairs: [(&str, Option<String>); N]) -> Value {
+    Value::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v.map(Value::String).unwrap_or(Value::Null))).collect())
+}
+
+/// A JSON document as text for AWS (keys sorted, compact).
+pub fn document_text(document: &serde_json::Value) -> String {
+    serde_json::to_string(document).unwrap_or_default()
+}
+
+/// A JSON document from AWS text (URL-decoded first when IAM returns it encoded).
+pub fn document_value(text: &str) -> Option<Value> {
+    let decoded = if text.trim_start().starts_with('%') || text.contains("%22") {
+        percent_decode(text)
+    } else {
+        text.to_string()
+    };
+    serde_json::from_str::<serde_json::Value>(&decoded).ok().map(|j| Value::from_json(&j))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Tags as a value: absent when there are none, like an input that sets none.
+pub fn tags_value(tags: BTreeMap<String, String>) -> Option<Value> {
+    (!tags.is_empty()).then(|| Value::Map(tags.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
+}
+
+/// Tags to add or change, and keys to remove, going from `old` to `new`.
+pub fn tag_changes(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let set = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    (set, remove)
+}
+
+/// Builds observed inputs: `read` entries win; anything AWS cannot report comes from `prior`.
+pub fn observed(prior: &Value, read: Vec<(&str, Option<Value>)>) -> Value {
+    let mut map = prior.as_map().cloned().unwrap_or_default();
+    for (key, value) in read {
+        match value {
+            Some(v) => {
+                map.insert(key.to_string(), v);
+            }
+            None => {
+                map.remove(key);
+            }
+        }
+    }
+    Value::Map(map)
+}
+
+/// The revealed value of a prior input (for comparisons with what AWS reports).
+pub fn prior_field<'a>(prior: &'a Value, key: &str) -> Option<&'a Value> {
+    prior.as_map().and_then(|m| m.get(key)).filter(|v| !matches!(v, Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_iam_documents() {
+        let v = document_value("%7B%22Version%22%3A%222012-10-17%22%7D");
+        assert_eq!(v.map(|v| v.to_string()), Some(r#"{"Version":"2012-10-17"}"#.to_string()));
+    }
+
+    #[test]
+    fn computes_tag_changes() {
+        let old = BTreeMap::from([("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())]);
+        let new = BTreeMap::from([("a".to_string(), "1".to_string()), ("c".to_string(), "3".to_string())]);
+        let (set, remove) = tag_changes(&old, &new);
+        assert_eq!(set.keys().collect::<Vec<_>>(), ["c"]);
+        assert_eq!(remove, ["b"]);
+    }
+}

@@ -1,0 +1,7 @@
+//! Provider tests against a real AWS API endpoint (moto_server): for every resource type, create → read back
+//! through the SDK → no changes → update → replace → drift corrected → import → delete → gone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod kms_tests;
+mod support;

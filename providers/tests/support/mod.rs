@@ -1,0 +1,176 @@
+//! The moto harness: one `moto_server` per test binary on a free loopback port (killed when the tests exit),
+//! SDK configuration pointing at it, and a small driver that plans and applies stacks through the real engine
+//! and the real providers, as `stackr` does.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_kms::config::Credentials;
+use stackr_engine::apply::{self, ApplyOptions, ApplyReport, ApplyRun, CancelFlag};
+use stackr_engine::eval::Builtins;
+use stackr_engine::plan::file::PlanFile;
+use stackr_engine::plan::{self, Plan, PlanRequest};
+use stackr_engine::provider::Registry;
+use stackr_engine::stack::{self, Stack};
+use stackr_state::journal::JournalWriter;
+use stackr_state::StateFile;
+
+pub struct Moto {
+    pub endpoint: String,
+    _child: Child,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+/// The shared moto server, started on first use.
+pub fn moto() -> &'static Moto {
+    MOTO.get_or_init(|| {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let parent = std::process::id();
+        // The watchdog stops moto when this test process is gone, however it ends.
+        let script = format!(
+            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & child=$!; \
+             while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $child"
+        );
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start moto_server (pip install 'moto[server]')");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { endpoint: format!("http://127.0.0.1:{port}"), _child: child }
+    })
+}
+
+/// SDK configuration for moto: its endpoint, dummy credentials, one region.
+pub async fn sdk_config() -> SdkConfig {
+    let moto = moto();
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .load()
+        .await
+}
+
+/// A stack under test: its directory, the registry with real providers, and its state.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub registry: Registry,
+    pub config: SdkConfig,
+    pub state: StateFile,
+    pub name: String,
+}
+
+impl Env {
+    pub async fn new(name: &str) -> Env {
+        let config = sdk_config().await;
+        let mut registry = Registry::builtin();
+        stackr_providers::attach(&mut registry, &config);
+        Env { dir: tempfile::tempdir().unwrap(), registry, config, state: StateFile::new(name), name: name.to_string() }
+    }
+
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.dir.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+
+    /// Loads the stack `name: <env name>` with these resources (and optional extra top-level YAML).
+    pub fn stack(&self, body: &str) -> Stack {
+        let path = self.dir.path().join("stack.yaml");
+        std::fs::write(&path, format!("name: {}\nregion: us-east-1\n{body}", self.name)).unwrap();
+        let env: BTreeMap<String, String> = BTreeMap::new();
+        stack::load(&path, &self.registry, &env).unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    fn builtins(&self) -> Builtins {
+        Builtins { stack: self.name.clone(), region: Some("us-east-1".into()), account_id: Some("123456789012".into()) }
+    }
+
+    /// Refreshes (in place) and plans, as `stackr plan` does.
+    pub async fn plan(&mut self, stack: &Stack) -> Plan {
+        let refreshed = apply::refresh::refresh(&mut self.state, &self.registry, 8).await;
+        assert!(refreshed.unread.is_empty(), "{:?}", refreshed.unread);
+        let b = self.builtins();
+        let state = (!self.state.resources.is_empty() || self.state.serial > 0).then_some(&self.state);
+        plan::plan(PlanRequest {
+            stack,
+            state,
+            registry: &self.registry,
+            builtins: &b,
+            targets: &[],
+            destroy: false,
+            drift: refreshed.drift,
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub async fn apply_plan(&mut self, stack: &Stack, plan: &Plan) -> ApplyReport {
+        let file = PlanFile::new(plan, Path::new("stack.yaml"), BTreeMap::new());
+        let journal = JournalWriter::open(&self.dir.path().join("journal")).unwrap();
+        let b = self.builtins();
+        let report = apply::apply(ApplyRun {
+            stack,
+            steps: &file.steps,
+            state: self.state.clone(),
+            registry: &self.registry,
+            builtins: &b,
+            options: ApplyOptions { parallelism: 8, allow_data_loss: true },
+            journal,
+            events: None,
+            cancel: CancelFlag::default(),
+            operation: "apply",
+        })
+        .await
+        .unwrap();
+        std::fs::remove_file(self.dir.path().join("journal")).ok();
+        self.state = report.state.clone();
+        self.state.serial += 1;
+        assert!(report.errors.is_empty(), "apply failed: {:?}", report.errors);
+        report
+    }
+
+    /// Plans and applies; returns the plan that was applied.
+    pub async fn converge(&mut self, stack: &Stack) -> Plan {
+        let plan = self.plan(stack).await;
+        self.apply_plan(stack, &plan).await;
+        plan
+    }
+
+    /// A fresh plan must be empty: nothing AWS reports differs from the stack.
+    pub async fn assert_no_changes(&mut self, stack: &Stack) {
+        let plan = self.plan(stack).await;
+        assert!(
+            !plan.has_changes() && plan.drift.is_empty(),
+            "expected no changes:\n{}",
+            stackr_engine::render::text::render(&plan, stackr_engine::render::Style::PLAIN)
+        );
+    }
+
+    pub fn id(&self, name: &str) -> String {
+        self.state.resources.get(name).unwrap_or_else(|| panic!("{name} not in state")).id.clone()
+    }
+
+    pub fn output(&self, name: &str, output: &str) -> String {
+        self.state.resources[name].outputs[output].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// `(name, action)` of every change, in apply order.
+pub fn actions(plan: &Plan) -> Vec<(String, &'static str)> {
+    plan.changes.iter().map(|c| (c.name.clone(), c.action.name())).collect()
+}
