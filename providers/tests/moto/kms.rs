@@ -98,10 +98,8 @@ async fn key_and_alias_lifecycle() {
         .aliases()
         .iter()
         .all(|a| a.alias_name() != Some("alias/kms-test-lifecycle")));
-    let read = provider
-        .read(&cx, &new_key.key_metadata().unwrap().key_id().to_string(), &stackr_engine::value::Value::Null)
-        .await
-        .unwrap();
+    let read =
+        provider.read(&cx, new_key.key_metadata().unwrap().key_id(), &stackr_engine::value::Value::Null).await.unwrap();
     assert!(read.is_none(), "a key pending deletion reads as gone");
 }
 

@@ -3,5 +3,5 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod kms_tests;
+mod kms;
 mod support;
