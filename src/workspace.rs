@@ -14,8 +14,33 @@ use crate::report::Failure;
 /// The directory stackr keeps its files in, relative to the working directory.
 pub const STACKR_DIR: &str = ".stackr";
 
+/// Every schema, no implementations: enough for `validate` and `graph`.
 pub fn registry() -> Registry {
     Registry::builtin()
+}
+
+/// Attaches the AWS providers (configured from the standard chain, the stack's region first) and returns the
+/// built-ins. The account id is asked of STS only when the stack uses `${stackr.accountId}` and `online`.
+pub fn connect(stack: &Stack, registry: &mut Registry, online: bool) -> Result<Builtins, Failure> {
+    let runtime = runtime()?;
+    let region = stack
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok());
+    let config = runtime.block_on(stackr_providers::aws::load_config(region));
+    stackr_providers::attach(registry, &config);
+    let mut builtins = builtins(stack);
+    if builtins.region.is_none() {
+        builtins.region = config.region().map(|r| r.to_string());
+    }
+    if online && stack.uses_builtin("accountId") {
+        let account = runtime.block_on(stackr_providers::aws::account_id(&config)).map_err(|e| {
+            Failure::hint(e, "stackr asks STS who you are for ${stackr.accountId}; check your AWS credentials")
+        })?;
+        builtins.account_id = Some(account);
+    }
+    Ok(builtins)
 }
 
 pub fn load_stack(path: &Path, registry: &Registry) -> Result<Stack, Failure> {

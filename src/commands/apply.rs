@@ -75,10 +75,10 @@ fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<
     let file = PlanFile::from_bytes(&bytes).map_err(|e| {
         Failure::hint(anyhow::anyhow!("{}: {e}", path.display()), "make a new plan with `stackr plan STACK.yaml`")
     })?;
-    let registry = workspace::registry();
+    let mut registry = workspace::registry();
     let stack = workspace::load_stack(&file.stack_file, &registry)?;
+    let builtins = workspace::connect(&stack, &mut registry, true)?;
     let mut session = Session::write(&stack, &registry, "apply", printer)?;
-    let builtins = workspace::builtins(&stack);
 
     let mut moved = Vec::new();
     let lineage_now = session.existed.then(|| session.state.lineage.0.clone());
@@ -126,11 +126,11 @@ fn plan_and_apply(
     options: ApplyOptions,
     printer: &Printer,
 ) -> Result<u8, Failure> {
-    let registry = workspace::registry();
+    let mut registry = workspace::registry();
     let stack = workspace::load_stack(path, &registry)?;
+    let builtins = workspace::connect(&stack, &mut registry, true)?;
     let operation = if destroy { "destroy" } else { "apply" };
     let mut session = Session::write(&stack, &registry, operation, printer)?;
-    let builtins = workspace::builtins(&stack);
     let settings = Settings { targets: &[], destroy, refresh: true };
     let (plan, file) = make_plan(path, &stack, &session, &registry, &builtins, &settings, printer)?;
     printer.out(&render::text::render(&plan, printer.stdout_style));

@@ -11,8 +11,9 @@ use crate::session::Session;
 use crate::workspace;
 
 pub fn run(path: &Path, name: &str, id: &str, printer: &Printer) -> Result<u8, Failure> {
-    let registry = workspace::registry();
+    let mut registry = workspace::registry();
     let stack = workspace::load_stack(path, &registry)?;
+    workspace::connect(&stack, &mut registry, false)?;
     let Some(resource) = stack.resources.get(name) else {
         let names: Vec<&str> = stack.resources.keys().map(String::as_str).collect();
         let mut failure = anyhow::anyhow!("`{name}` is not a resource of stack {}", stack.name);

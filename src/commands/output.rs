@@ -10,8 +10,9 @@ use crate::session::Session;
 use crate::workspace;
 
 pub fn run(path: &Path, name: Option<&str>, json: bool, printer: &Printer) -> Result<u8, Failure> {
-    let registry = workspace::registry();
+    let mut registry = workspace::registry();
     let stack = workspace::load_stack(path, &registry)?;
+    workspace::connect(&stack, &mut registry, false)?;
     let session = Session::read(&stack, &registry, printer)?;
     let outputs: Vec<(String, Value)> =
         session.state.outputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();

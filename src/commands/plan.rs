@@ -11,10 +11,10 @@ use crate::session::Session;
 use crate::workspace;
 
 pub fn run(args: &PlanArgs, printer: &Printer) -> Result<u8, Failure> {
-    let registry = workspace::registry();
+    let mut registry = workspace::registry();
     let stack = workspace::load_stack(&args.stack, &registry)?;
+    let builtins = workspace::connect(&stack, &mut registry, args.refresh)?;
     let session = Session::read(&stack, &registry, printer)?;
-    let builtins = workspace::builtins(&stack);
     let settings = Settings { targets: &args.targets, destroy: args.destroy, refresh: args.refresh };
     let (plan, file) = make_plan(&args.stack, &stack, &session, &registry, &builtins, &settings, printer)?;
 

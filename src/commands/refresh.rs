@@ -13,8 +13,9 @@ use crate::session::Session;
 use crate::workspace;
 
 pub fn run(path: &Path, printer: &Printer) -> Result<u8, Failure> {
-    let registry = workspace::registry();
+    let mut registry = workspace::registry();
     let stack = workspace::load_stack(path, &registry)?;
+    workspace::connect(&stack, &mut registry, false)?;
     let mut session = Session::write(&stack, &registry, "refresh", printer)?;
     if !session.existed {
         printer.out(&format!("Stack {} has no state yet: nothing to refresh.\n", stack.name));

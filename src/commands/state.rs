@@ -13,10 +13,11 @@ use crate::session::Session;
 use crate::workspace;
 
 pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
-    let registry = workspace::registry();
+    let mut registry = workspace::registry();
     match command {
         StateCommand::List { stack } => {
             let stack = workspace::load_stack(stack, &registry)?;
+            workspace::connect(&stack, &mut registry, false)?;
             let session = Session::read(&stack, &registry, printer)?;
             if session.state.resources.is_empty() {
                 printer.out(&format!("Stack {} has no resources in its state.\n", stack.name));
@@ -30,6 +31,7 @@ pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
         }
         StateCommand::Show { stack, name } => {
             let stack = workspace::load_stack(stack, &registry)?;
+            workspace::connect(&stack, &mut registry, false)?;
             let session = Session::read(&stack, &registry, printer)?;
             let resource =
                 session.state.resources.get(name).ok_or_else(|| not_in_state(&stack.name, name, &session))?;
@@ -48,6 +50,7 @@ pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
         }
         StateCommand::Rm { stack: path, name } => {
             let stack = workspace::load_stack(path, &registry)?;
+            workspace::connect(&stack, &mut registry, false)?;
             let mut session = Session::write(&stack, &registry, "state rm", printer)?;
             if !session.state.resources.contains_key(name) {
                 let failure = not_in_state(&stack.name, name, &session);
@@ -91,8 +94,9 @@ fn not_in_state(stack: &str, name: &str, session: &Session) -> Failure {
 
 /// Copies the state unchanged (same lineage, serial and resources) to another local directory.
 fn migrate(path: &Path, to: &str, printer: &Printer) -> Result<u8, Failure> {
-    let registry = workspace::registry();
+    let mut registry = workspace::registry();
     let stack = workspace::load_stack(path, &registry)?;
+    workspace::connect(&stack, &mut registry, false)?;
     let cwd = std::env::current_dir().map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
     if to.starts_with("s3://") {
         return Err(Failure::hint(

@@ -37,6 +37,23 @@ pub struct Stack {
     pub outputs: BTreeMap<String, Expr>,
 }
 
+impl Stack {
+    /// True when any expression refers to `${stackr.<name>}`.
+    pub fn uses_builtin(&self, name: &str) -> bool {
+        let mut found = false;
+        let mut visit = |r: &expr::Reference| {
+            found |= r.root == "stackr" && r.attribute() == Some(name);
+        };
+        self.variables.values().for_each(|e| e.for_each_reference(&mut visit));
+        self.outputs.values().for_each(|e| e.for_each_reference(&mut visit));
+        self.resources.values().flat_map(|r| r.properties.values()).for_each(|e| e.for_each_reference(&mut visit));
+        if let Some(tags) = &self.default_tags {
+            tags.for_each_reference(&mut visit);
+        }
+        found
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
     pub path: PathBuf,
