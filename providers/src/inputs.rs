@@ -105,3 +105,13 @@ mod tests {
         assert_eq!(remove, ["b"]);
     }
 }
+
+/// True when two ways of naming a KMS key (id, ARN, alias, alias ARN) name the same key as far as the text
+/// shows: equal, or one is the other's ARN form.
+pub fn same_key(a: &str, b: &str) -> bool {
+    a == b
+        || a.ends_with(&format!("/{b}"))
+        || b.ends_with(&format!("/{a}"))
+        || a.ends_with(&format!(":{b}"))
+        || b.ends_with(&format!(":{a}"))
+}

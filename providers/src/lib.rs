@@ -5,8 +5,10 @@
 //! every implemented type in a registry that already knows all the schemas.
 
 pub mod aws;
+pub mod dynamodb;
 pub mod inputs;
 pub mod kms;
+pub mod secretsmanager;
 
 use std::sync::Arc;
 
@@ -20,4 +22,6 @@ pub const TOKEN_TAG: &str = "stackr:create-token";
 pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.add_provider(Arc::new(kms::key::KeyProvider::new(config)));
     registry.add_provider(Arc::new(kms::alias::AliasProvider::new(config)));
+    registry.add_provider(Arc::new(secretsmanager::secret::SecretProvider::new(config)));
+    registry.add_provider(Arc::new(dynamodb::table::TableProvider::new(config)));
 }

@@ -3,5 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod dynamodb;
 mod kms;
+mod secretsmanager;
 mod support;

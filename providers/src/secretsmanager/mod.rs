@@ -1,0 +1,3 @@
+//! Secrets Manager.
+
+pub mod secret;
