@@ -86,6 +86,16 @@ pub fn prior_field<'a>(prior: &'a Value, key: &str) -> Option<&'a Value> {
     prior.as_map().and_then(|m| m.get(key)).filter(|v| !matches!(v, Value::Null))
 }
 
+/// True when two ways of naming a KMS key (id, ARN, alias, alias ARN) name the same key as far as the text
+/// shows: equal, or one is the other's ARN form.
+pub fn same_key(a: &str, b: &str) -> bool {
+    a == b
+        || a.ends_with(&format!("/{b}"))
+        || b.ends_with(&format!("/{a}"))
+        || a.ends_with(&format!(":{b}"))
+        || b.ends_with(&format!(":{a}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,14 +114,4 @@ mod tests {
         assert_eq!(set.keys().collect::<Vec<_>>(), ["c"]);
         assert_eq!(remove, ["b"]);
     }
-}
-
-/// True when two ways of naming a KMS key (id, ARN, alias, alias ARN) name the same key as far as the text
-/// shows: equal, or one is the other's ARN form.
-pub fn same_key(a: &str, b: &str) -> bool {
-    a == b
-        || a.ends_with(&format!("/{b}"))
-        || b.ends_with(&format!("/{a}"))
-        || a.ends_with(&format!(":{b}"))
-        || b.ends_with(&format!(":{a}"))
 }

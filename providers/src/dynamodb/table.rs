@@ -386,7 +386,7 @@ impl TableProvider {
 }
 
 /// Reorders `items` like `reference` when both hold the same keys.
-fn same_order<T, K: Ord + Clone>(items: &mut Vec<T>, reference: &[impl HasKey<K>], key: impl Fn(&T) -> K) {
+fn same_order<T, K: Ord + Clone>(items: &mut [T], reference: &[impl HasKey<K>], key: impl Fn(&T) -> K) {
     let wanted: Vec<K> = reference.iter().map(HasKey::key).collect();
     let mut have: Vec<K> = items.iter().map(&key).collect();
     have.sort();
