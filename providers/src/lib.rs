@@ -4,10 +4,14 @@
 //! [`attach`] loads the SDK configuration (standard credential chain; the stack's region wins) and registers
 //! every implemented type in a registry that already knows all the schemas.
 
+pub mod apigateway;
 pub mod aws;
 pub mod dynamodb;
+pub mod iam;
 pub mod inputs;
 pub mod kms;
+pub mod lambda;
+pub mod logs;
 pub mod secretsmanager;
 
 use std::sync::Arc;
@@ -24,4 +28,9 @@ pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.add_provider(Arc::new(kms::alias::AliasProvider::new(config)));
     registry.add_provider(Arc::new(secretsmanager::secret::SecretProvider::new(config)));
     registry.add_provider(Arc::new(dynamodb::table::TableProvider::new(config)));
+    registry.add_provider(Arc::new(iam::role::RoleProvider::new(config)));
+    registry.add_provider(Arc::new(logs::log_group::LogGroupProvider::new(config)));
+    registry.add_provider(Arc::new(lambda::function::FunctionProvider::new(config)));
+    registry.add_provider(Arc::new(lambda::permission::PermissionProvider::new(config)));
+    registry.add_provider(Arc::new(apigateway::rest_api::RestApiProvider::new(config)));
 }

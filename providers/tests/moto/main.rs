@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod dynamodb;
+mod iam_logs;
 mod kms;
+mod lambda_api;
 mod secretsmanager;
 mod support;

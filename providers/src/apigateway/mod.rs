@@ -1,0 +1,3 @@
+//! API Gateway (REST APIs, v1).
+
+pub mod rest_api;

@@ -1,0 +1,3 @@
+//! IAM.
+
+pub mod role;

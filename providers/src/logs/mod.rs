@@ -1,0 +1,3 @@
+//! CloudWatch Logs.
+
+pub mod log_group;
