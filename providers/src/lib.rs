@@ -6,6 +6,7 @@
 
 pub mod apigateway;
 pub mod aws;
+pub mod cloudwatch;
 pub mod dynamodb;
 pub mod iam;
 pub mod inputs;
@@ -13,6 +14,7 @@ pub mod kms;
 pub mod lambda;
 pub mod logs;
 pub mod secretsmanager;
+pub mod sns;
 
 use std::sync::Arc;
 
@@ -33,4 +35,8 @@ pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.add_provider(Arc::new(lambda::function::FunctionProvider::new(config)));
     registry.add_provider(Arc::new(lambda::permission::PermissionProvider::new(config)));
     registry.add_provider(Arc::new(apigateway::rest_api::RestApiProvider::new(config)));
+    registry.add_provider(Arc::new(cloudwatch::dashboard::DashboardProvider::new(config)));
+    registry.add_provider(Arc::new(cloudwatch::alarm::AlarmProvider::new(config)));
+    registry.add_provider(Arc::new(sns::topic::TopicProvider::new(config)));
+    registry.add_provider(Arc::new(sns::subscription::SubscriptionProvider::new(config)));
 }

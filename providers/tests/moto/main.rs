@@ -7,5 +7,6 @@ mod dynamodb;
 mod iam_logs;
 mod kms;
 mod lambda_api;
+mod monitoring;
 mod secretsmanager;
 mod support;

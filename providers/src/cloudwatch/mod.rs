@@ -1,0 +1,4 @@
+//! CloudWatch: dashboards and metric alarms.
+
+pub mod alarm;
+pub mod dashboard;

@@ -1,0 +1,4 @@
+//! SNS: topics and subscriptions.
+
+pub mod subscription;
+pub mod topic;
