@@ -67,7 +67,7 @@ async fn monitoring_lifecycle() {
     let alarms = cw.describe_alarms().alarm_names("mon-test-errors").send().await.unwrap();
     let alarm = &alarms.metric_alarms()[0];
     assert_eq!(alarm.threshold(), Some(5.0));
-    assert_eq!(alarm.alarm_actions(), [topic_arn.clone()]);
+    assert_eq!(alarm.alarm_actions(), std::slice::from_ref(&topic_arn));
     assert_eq!(alarm.dimensions()[0].value(), Some("chat"));
     let dashboard = cw.get_dashboard().dashboard_name("mon-test").send().await.unwrap();
     let body: serde_json::Value = serde_json::from_str(dashboard.dashboard_body().unwrap()).unwrap();
