@@ -7,12 +7,14 @@
 //! the next run recognises as already compacted.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use stackr_engine::apply::reconcile;
 use stackr_engine::provider::Registry;
 use stackr_engine::stack::Stack;
 use stackr_state::journal::{self, JournalRecord, JournalWriter};
 use stackr_state::lock::{LocalLock, LockError};
+use stackr_state::secrets::{self, PassphraseCodec, SecretsCodec};
 use stackr_state::{Backend, LocalBackend, StateFile};
 
 use crate::printer::Printer;
@@ -25,14 +27,15 @@ pub struct Session {
     /// Whether a state file existed (a new stack's first apply creates it).
     pub existed: bool,
     lock: Option<LocalLock>,
+    codec: Option<Arc<dyn SecretsCodec>>,
 }
 
 impl Session {
     /// Loads the state and any journal, without the lock: for plan and the read-only commands.
     pub fn read(stack: &Stack, registry: &Registry, printer: &Printer) -> Result<Session, Failure> {
         let backend = workspace::local_backend(stack)?;
-        let (state, existed) = load(&backend, stack, printer)?;
-        let mut session = Session { backend, state, existed, lock: None };
+        let Loaded { state, existed, codec } = load(&backend, stack, registry, false, printer)?;
+        let mut session = Session { backend, state, existed, lock: None, codec };
         session.reconcile(registry, false, printer)?;
         Ok(session)
     }
@@ -50,8 +53,8 @@ impl Session {
             ),
             other => Failure::from(other),
         })?;
-        let (state, existed) = load(&backend, stack, printer)?;
-        let mut session = Session { backend, state, existed, lock: Some(lock) };
+        let Loaded { state, existed, codec } = load(&backend, stack, registry, true, printer)?;
+        let mut session = Session { backend, state, existed, lock: Some(lock), codec };
         session.reconcile(registry, true, printer)?;
         Ok(session)
     }
@@ -82,7 +85,7 @@ impl Session {
     pub fn open_journal(&self) -> Result<JournalWriter, Failure> {
         std::fs::create_dir_all(self.backend.dir())
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", self.backend.dir().display()))?;
-        Ok(JournalWriter::open(&self.journal_path())?)
+        Ok(JournalWriter::open(&self.journal_path(), self.codec.clone())?)
     }
 
     /// Persists `state` as the next serial and removes the journal. Needs the lock.
@@ -91,7 +94,13 @@ impl Session {
             return Err(anyhow::anyhow!("internal: state written without the lock").into());
         }
         state.serial = self.state.serial + 1;
-        self.backend.persist(&state)?;
+        state.secrets = self.state.secrets.clone();
+        let mut sealed = state.clone();
+        if let Some(codec) = &self.codec {
+            secrets::each_value(&mut sealed, |v| secrets::seal(v, codec.as_ref()))
+                .map_err(|e| anyhow::anyhow!("cannot encrypt the state's secrets: {e}"))?;
+        }
+        self.backend.persist(&sealed)?;
         let _ = std::fs::remove_file(self.journal_path());
         self.state = state;
         self.existed = true;
@@ -106,8 +115,14 @@ impl Session {
     }
 }
 
-/// The state, with a leftover journal replayed onto it.
-fn load(backend: &LocalBackend, stack: &Stack, printer: &Printer) -> Result<(StateFile, bool), Failure> {
+/// The state (secrets decrypted), with a leftover journal replayed onto it, and the codec for its secrets.
+fn load(
+    backend: &LocalBackend,
+    stack: &Stack,
+    registry: &Registry,
+    writing: bool,
+    printer: &Printer,
+) -> Result<Loaded, Failure> {
     let loaded = backend.load(&stack.name).map_err(|e| {
         Failure::hint(
             e,
@@ -116,8 +131,20 @@ fn load(backend: &LocalBackend, stack: &Stack, printer: &Printer) -> Result<(Sta
     })?;
     let existed = loaded.is_some();
     let mut state = loaded.unwrap_or_else(|| StateFile::new(&stack.name));
+    let mut sealed = false;
+    let _ = secrets::each_value(&mut state, |v| {
+        sealed |= secrets::find_sealed(v);
+        Ok::<(), ()>(())
+    });
+    let needed = sealed || (writing && stack.has_secrets(registry));
+    let codec = codec(stack, &mut state, needed)?;
+    if let Some(codec) = &codec {
+        secrets::each_value(&mut state, |v| secrets::unseal(v, codec.as_ref())).map_err(|e| {
+            Failure::hint(anyhow::anyhow!("cannot decrypt the state's secrets: {e}"), "check STACKR_PASSPHRASE")
+        })?;
+    }
     let journal_path = backend.journal_path(&stack.name);
-    let records = journal::read(&journal_path)
+    let records = journal::read(&journal_path, codec.as_deref())
         .map_err(|e| Failure::hint(e, "the journal of an interrupted run is damaged; inspect it before removing it"))?;
     if let Some(JournalRecord::Begin { lineage, serial, .. }) = records.first() {
         if existed && *lineage != state.lineage.0 {
@@ -147,5 +174,45 @@ fn load(backend: &LocalBackend, stack: &Stack, printer: &Printer) -> Result<(Sta
             ));
         }
     }
-    Ok((state, existed))
+    Ok(Loaded { state, existed, codec })
+}
+
+struct Loaded {
+    state: StateFile,
+    existed: bool,
+    codec: Option<Arc<dyn SecretsCodec>>,
+}
+
+/// The codec for the stack's secrets provider, when one is needed or configured. A new state gets a fresh
+/// salt recorded in it.
+fn codec(stack: &Stack, state: &mut StateFile, needed: bool) -> Result<Option<Arc<dyn SecretsCodec>>, Failure> {
+    if let Some(provider) = stack.secrets_provider.as_deref().filter(|p| p.starts_with("awskms://")) {
+        if !needed {
+            return Ok(None);
+        }
+        return Err(Failure::hint(
+            anyhow::anyhow!("the secrets provider {provider} is not available in this build"),
+            "use `secretsProvider: passphrase` with STACKR_PASSPHRASE set",
+        ));
+    }
+    let passphrase = std::env::var("STACKR_PASSPHRASE").ok().filter(|p| !p.is_empty());
+    let codec: Arc<dyn SecretsCodec> = match (&state.secrets, passphrase) {
+        (Some(config), Some(passphrase)) => Arc::new(
+            PassphraseCodec::open(&passphrase, config)
+                .map_err(|e| Failure::hint(e, "use the passphrase this stack's state was first written with"))?,
+        ),
+        (None, Some(passphrase)) if needed => {
+            let (codec, config) = PassphraseCodec::create(&passphrase).map_err(anyhow::Error::from)?;
+            state.secrets = Some(config);
+            Arc::new(codec)
+        }
+        (_, None) if needed => {
+            return Err(Failure::hint(
+                anyhow::anyhow!("stack {} has secret values, and stackr stores them only encrypted", stack.name),
+                "set STACKR_PASSPHRASE (the key that encrypts secrets in the state)",
+            ))
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(codec))
 }

@@ -221,7 +221,7 @@ impl Harness {
     ) -> Result<ApplyReport, apply::ApplyError> {
         let file = PlanFile::new(plan, std::path::Path::new("stack.yaml"), BTreeMap::new());
         let builtins = Builtins { stack: "t".into(), region: None, account_id: None };
-        let journal = JournalWriter::open(&self.journal_path()).unwrap();
+        let journal = JournalWriter::open(&self.journal_path(), None).unwrap();
         let report = apply::apply(ApplyRun {
             stack,
             steps: &file.steps,
@@ -430,7 +430,7 @@ async fn an_interrupted_create_is_adopted_not_created_twice() {
     let builtins = Builtins { stack: "t".into(), region: None, account_id: None };
     let base = h.state.clone();
     {
-        let journal = JournalWriter::open(&h.journal_path()).unwrap();
+        let journal = JournalWriter::open(&h.journal_path(), None).unwrap();
         let run = apply::apply(ApplyRun {
             stack: &stack,
             steps: &file.steps,
@@ -450,7 +450,7 @@ async fn an_interrupted_create_is_adopted_not_created_twice() {
     assert_eq!(h.cloud.count("b"), 1, "b exists in the cloud, but the run never learned its id");
 
     // The next run: replay the journal onto the state it started from, reconcile, plan.
-    let records = journal::read(&h.journal_path()).unwrap();
+    let records = journal::read(&h.journal_path(), None).unwrap();
     let mut state = base;
     journal::replay(&mut state, &records);
     assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["a"]);

@@ -11,12 +11,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{PendingOperation, ResourceState, StateFile};
+use crate::secrets::{self, SecretsCodec};
 use crate::StateError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,8 +119,40 @@ fn clear_pending(state: &mut StateFile, resource: &str, operation: &str) {
     }
 }
 
-/// Reads a journal file. A missing file is an empty journal; a torn final line is dropped.
-pub fn read(path: &Path) -> Result<Vec<JournalRecord>, StateError> {
+impl JournalRecord {
+    /// Every JSON value of the record that may hold secrets.
+    fn values_mut(&mut self) -> Vec<&mut serde_json::Value> {
+        match self {
+            JournalRecord::Intent { inputs, .. } => vec![inputs],
+            JournalRecord::Done { state, retired, .. } => {
+                state.iter_mut().chain(retired.iter_mut()).flat_map(|r| [&mut r.inputs, &mut r.outputs]).collect()
+            }
+            JournalRecord::Outputs { outputs } => outputs.values_mut().collect(),
+            JournalRecord::Begin { .. } | JournalRecord::Failed { .. } => Vec::new(),
+        }
+    }
+}
+
+/// Reads a journal file, decrypting secrets with `codec`. A missing file is an empty journal; a torn final
+/// line is dropped.
+pub fn read(path: &Path, codec: Option<&dyn SecretsCodec>) -> Result<Vec<JournalRecord>, StateError> {
+    let mut records = read_sealed(path)?;
+    for record in &mut records {
+        for value in record.values_mut() {
+            if secrets::find_sealed(value) {
+                let codec = codec.ok_or_else(|| secrets_error(path, secrets::SecretsError::NoCodec))?;
+                secrets::unseal(value, codec).map_err(|e| secrets_error(path, e))?;
+            }
+        }
+    }
+    Ok(records)
+}
+
+fn secrets_error(path: &Path, error: secrets::SecretsError) -> StateError {
+    StateError::Format { path: path.to_path_buf(), error: crate::FormatError::Inconsistent(error.to_string()) }
+}
+
+fn read_sealed(path: &Path) -> Result<Vec<JournalRecord>, StateError> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -148,16 +181,18 @@ pub fn read(path: &Path) -> Result<Vec<JournalRecord>, StateError> {
     Ok(records)
 }
 
-/// Appends records durably. Cheap to clone; all clones share one writer thread.
+/// Appends records durably, secrets encrypted. Cheap to clone; all clones share one writer thread.
 #[derive(Clone)]
 pub struct JournalWriter {
     sender: mpsc::Sender<(JournalRecord, mpsc::Sender<Result<(), String>>)>,
     path: PathBuf,
+    codec: Option<Arc<dyn SecretsCodec>>,
 }
 
 impl JournalWriter {
-    /// Opens (creating or appending to) a journal file, mode 0600.
-    pub fn open(path: &Path) -> Result<JournalWriter, StateError> {
+    /// Opens (creating or appending to) a journal file, mode 0600. Without a codec, a record holding a secret
+    /// is refused rather than written in plaintext.
+    pub fn open(path: &Path, codec: Option<Arc<dyn SecretsCodec>>) -> Result<JournalWriter, StateError> {
         let mut options = OpenOptions::new();
         options.create(true).append(true);
         #[cfg(unix)]
@@ -171,11 +206,18 @@ impl JournalWriter {
         thread::Builder::new().name("stackr-journal".into()).spawn(move || group_commit(file, receiver)).map_err(
             |source| StateError::Io { action: "start the journal writer for", path: path.to_path_buf(), source },
         )?;
-        Ok(JournalWriter { sender, path: path.to_path_buf() })
+        Ok(JournalWriter { sender, path: path.to_path_buf(), codec })
     }
 
     /// Appends one record and returns once it is on disk (blocking).
-    pub fn append(&self, record: JournalRecord) -> Result<(), StateError> {
+    pub fn append(&self, mut record: JournalRecord) -> Result<(), StateError> {
+        for value in record.values_mut() {
+            if secrets::find_plain(value) {
+                let codec =
+                    self.codec.as_deref().ok_or_else(|| StateError::PlaintextSecret { path: self.path.clone() })?;
+                secrets::seal(value, codec).map_err(|e| secrets_error(&self.path, e))?;
+            }
+        }
         let (ack, done) = mpsc::channel();
         let io_error = |why: String| StateError::Io {
             action: "append to",
@@ -304,7 +346,7 @@ mod tests {
     fn writes_reads_and_replays() -> Result<(), StateError> {
         let dir = tempfile::tempdir().map_err(|source| StateError::Io { action: "mk", path: "/tmp".into(), source })?;
         let path = dir.path().join("demo.journal");
-        let writer = JournalWriter::open(&path)?;
+        let writer = JournalWriter::open(&path, None)?;
         let threads: Vec<_> = (0..8)
             .map(|i| {
                 let w = writer.clone();
@@ -314,7 +356,7 @@ mod tests {
         for t in threads {
             t.join().map_err(|_| StateError::BackendUrl { url: String::new(), why: "thread".into() })??;
         }
-        assert_eq!(read(&path)?.len(), 8, "concurrent appends all land");
+        assert_eq!(read(&path, None)?.len(), 8, "concurrent appends all land");
 
         let mut state = base();
         replay(&mut state, &sample_run());
@@ -330,9 +372,9 @@ mod tests {
         let path = dir.path().join("j");
         let good = serde_json::to_string(&intent("a", "create")).unwrap_or_default();
         std::fs::write(&path, format!("{good}\n{{\"record\":\"done\",\"reso")).unwrap_or_default();
-        assert_eq!(read(&path)?.len(), 1);
+        assert_eq!(read(&path, None)?.len(), 1);
         std::fs::write(&path, format!("{{garbage\n{good}\n")).unwrap_or_default();
-        assert!(read(&path).is_err());
+        assert!(read(&path, None).is_err());
         Ok(())
     }
 

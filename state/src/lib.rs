@@ -11,6 +11,7 @@ pub mod format;
 pub mod journal;
 pub mod lock;
 pub mod model;
+pub mod secrets;
 
 pub use backend::{Backend, LocalBackend};
 pub use format::{FormatError, FORMAT_VERSION};
@@ -25,4 +26,6 @@ pub enum StateError {
     Format { path: std::path::PathBuf, error: FormatError },
     #[error("unsupported backend URL {url:?}: {why}")]
     BackendUrl { url: String, why: String },
+    #[error("refusing to write {path}: it would hold a secret value in plaintext")]
+    PlaintextSecret { path: std::path::PathBuf },
 }

@@ -59,6 +59,9 @@ pub struct StateFile {
     /// Provider calls started but not known to have finished: reconciled before the next plan.
     #[serde(default)]
     pub pending: Vec<PendingOperation>,
+    /// How secret values are encrypted, once the stack has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<crate::secrets::SecretsConfig>,
 }
 
 impl StateFile {
@@ -71,6 +74,7 @@ impl StateFile {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             pending: Vec::new(),
+            secrets: None,
         }
     }
 }

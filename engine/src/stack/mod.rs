@@ -38,6 +38,25 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// True when the stack holds any secret value: secret config, `fn::secret`, or a secret property set. Such a
+    /// stack needs a secrets provider before anything is applied.
+    pub fn has_secrets(&self, registry: &crate::provider::Registry) -> bool {
+        if self.config.values().any(crate::value::Value::has_secret) {
+            return true;
+        }
+        let secret_property = self.resources.values().any(|resource| {
+            registry.schema(&resource.type_name).is_some_and(|schema| {
+                schema.properties.iter().any(|p| p.secret && resource.properties.contains_key(p.name))
+            })
+        });
+        let mut found = false;
+        let mut visit = |call: &expr::Call| found |= matches!(call.function, expr::Function::Secret(_));
+        self.variables.values().for_each(|e| e.for_each_call(&mut visit));
+        self.outputs.values().for_each(|e| e.for_each_call(&mut visit));
+        self.resources.values().flat_map(|r| r.properties.values()).for_each(|e| e.for_each_call(&mut visit));
+        found || secret_property
+    }
+
     /// True when any expression refers to `${stackr.<name>}`.
     pub fn uses_builtin(&self, name: &str) -> bool {
         let mut found = false;
