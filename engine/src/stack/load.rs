@@ -279,7 +279,7 @@ fn assemble(
 
     let mut stack_resources: BTreeMap<String, Resource> = BTreeMap::new();
     for (name, declared) in resources {
-        if let Some(resource) = read_resource(&name, declared, registry, diags) {
+        if let Some(resource) = read_resource(&name, declared, registry, &config, diags) {
             stack_resources.insert(name, resource);
         }
     }
@@ -618,7 +618,13 @@ impl HintIfNone for Diagnostic {
     }
 }
 
-fn read_resource(name: &str, d: Declared, registry: &Registry, diags: &mut Diagnostics) -> Option<Resource> {
+fn read_resource(
+    name: &str,
+    d: Declared,
+    registry: &Registry,
+    config: &BTreeMap<String, Value>,
+    diags: &mut Diagnostics,
+) -> Option<Resource> {
     let path = format!("resources.{name}");
     let location = d.scope.at(d.key.pos);
     let entries = match d.node.kind {
@@ -682,7 +688,8 @@ fn read_resource(name: &str, d: Declared, registry: &Registry, diags: &mut Diagn
         }
     }
 
-    let options = options_node.map(|node| read_options(&d.scope, &path, node, schema, diags)).unwrap_or_default();
+    let options =
+        options_node.map(|node| read_options(&d.scope, &path, node, schema, config, diags)).unwrap_or_default();
     Some(Resource {
         name: name.to_string(),
         type_name,
@@ -699,14 +706,35 @@ fn read_options(
     resource_path: &str,
     node: Node,
     schema: &crate::schema::ResourceSchema,
+    config: &BTreeMap<String, Value>,
     diags: &mut Diagnostics,
 ) -> ResourceOptions {
     let path = join_path(resource_path, "options");
     let mut reader = MapReader::new(map_entries(scope, node, &path, diags));
     let mut options = ResourceOptions::default();
+    // A flag is `true`/`false`, or `${parameter}` naming a boolean parameter (so environments can differ).
     let flag = |reader: &mut MapReader, key: &str, diags: &mut Diagnostics| {
-        reader.take(key).and_then(|n| bool_of(scope, &n, &join_path(&path, key), diags)).unwrap_or(false)
+        let node = reader.take(key)?;
+        let key_path = join_path(&path, key);
+        if let NodeKind::Str(text) = &node.kind {
+            if let Some(name) = text.strip_prefix("${").and_then(|t| t.strip_suffix('}')).map(str::trim) {
+                return match config.get(name).and_then(Value::as_bool) {
+                    Some(b) => Some(b),
+                    None => {
+                        diags.push(
+                            scope
+                                .error(node.pos, key_path, format!("`{name}` is not a boolean parameter"))
+                                .with_suggestion(name, config.keys().map(String::as_str))
+                                .with_hint_if_none("options may refer to boolean parameters only".into()),
+                        );
+                        None
+                    }
+                };
+            }
+        }
+        bool_of(scope, &node, &key_path, diags)
     };
+    let flag = |reader: &mut MapReader, key: &str, diags: &mut Diagnostics| flag(reader, key, diags).unwrap_or(false);
     options.protect = flag(&mut reader, "protect", diags);
     options.retain_on_delete = flag(&mut reader, "retainOnDelete", diags);
     options.delete_before_replace = flag(&mut reader, "deleteBeforeReplace", diags);
