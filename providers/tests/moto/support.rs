@@ -1,18 +1,12 @@
-//! The moto harness: one `moto_server` per test binary on a free loopback port (killed when the tests exit),
-//! SDK configuration pointing at it, and a small driver that plans and applies stacks through the real engine
+//! The moto harness: the shared `moto_server` (stackr_providers::moto) and a small driver that plans and applies stacks through the real engine
 //! and the real providers, as `stackr` does.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_kms::config::Credentials;
+use aws_config::SdkConfig;
 use stackr_engine::apply::{self, ApplyOptions, ApplyReport, ApplyRun, CancelFlag};
 use stackr_engine::eval::Builtins;
 use stackr_engine::plan::file::PlanFile;
@@ -22,49 +16,7 @@ use stackr_engine::stack::{self, Stack};
 use stackr_state::journal::JournalWriter;
 use stackr_state::StateFile;
 
-pub struct Moto {
-    pub endpoint: String,
-    _child: Child,
-}
-
-static MOTO: OnceLock<Moto> = OnceLock::new();
-
-/// The shared moto server, started on first use.
-pub fn moto() -> &'static Moto {
-    MOTO.get_or_init(|| {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let parent = std::process::id();
-        // The watchdog stops moto when this test process is gone, however it ends.
-        let script = format!(
-            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & child=$!; \
-             while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $child"
-        );
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start moto_server (pip install 'moto[server]')");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { endpoint: format!("http://127.0.0.1:{port}"), _child: child }
-    })
-}
-
-/// SDK configuration for moto: its endpoint, dummy credentials, one region.
-pub async fn sdk_config() -> SdkConfig {
-    let moto = moto();
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .load()
-        .await
-}
+pub use stackr_providers::moto::sdk_config;
 
 /// A stack under test: its directory, the registry with real providers, and its state.
 pub struct Env {
