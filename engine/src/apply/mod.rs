@@ -278,23 +278,21 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
             prior: Some(old),
         });
     }
-    // A delete waits for the deletes of everything that depends on it.
+    // A delete waits for the deletes of everything that depends on it: walk each deleted resource's own
+    // dependencies once (linear in the number of edges).
     let deleting: BTreeSet<String> =
         phase_two.iter().filter(|j| j.operation != Operation::DeleteRetired).map(|j| j.name.clone()).collect();
-    let dependents: BTreeMap<String, Vec<String>> = deleting
-        .iter()
-        .map(|name| {
-            let waiting_for: Vec<String> = deleting
-                .iter()
-                .filter(|other| state.resources.get(*other).is_some_and(|r| r.dependencies.iter().any(|d| d == name)))
-                .cloned()
-                .collect();
-            (name.clone(), waiting_for)
-        })
-        .collect();
+    let mut dependents: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in &deleting {
+        for dependency in state.resources.get(name).map(|r| r.dependencies.as_slice()).unwrap_or_default() {
+            if deleting.contains(dependency) && dependency != name {
+                dependents.entry(dependency.clone()).or_default().push(name.clone());
+            }
+        }
+    }
     for job in &mut phase_two {
         if job.operation != Operation::DeleteRetired {
-            job.after = dependents.get(&job.name).cloned().unwrap_or_default();
+            job.after = dependents.remove(&job.name).unwrap_or_default();
         }
     }
     if first && !cancel.is_cancelled() {
@@ -376,6 +374,9 @@ struct StepContext<'a> {
 }
 
 /// Runs jobs in dependency order, `parallelism` at a time. Returns true when every job succeeded.
+///
+/// Kahn's algorithm over job indexes: each job counts the dependencies it still waits for; a finished job
+/// releases its dependents, a failed or skipped one skips them (transitively). Ready jobs start in plan order.
 #[allow(clippy::too_many_arguments)]
 async fn schedule(
     jobs: Vec<Job>,
@@ -387,97 +388,70 @@ async fn schedule(
     report: &mut ApplyReport,
     retired: &mut Vec<(String, ResourceState)>,
 ) -> Result<bool, ApplyError> {
-    let mut status: BTreeMap<String, Status> = jobs.iter().map(|j| (key(j), Status::Waiting)).collect();
-    let index: BTreeMap<String, usize> = jobs.iter().enumerate().map(|(i, j)| (key(j), i)).collect();
-    let names: BTreeMap<&str, String> = jobs.iter().map(|j| (j.name.as_str(), key(j))).collect();
-    let mut running: JoinSet<StepOutcome> = JoinSet::new();
+    let by_name: BTreeMap<&str, usize> = jobs.iter().enumerate().map(|(i, j)| (j.name.as_str(), i)).collect();
+    let mut waiting_for: Vec<usize> = vec![0; jobs.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); jobs.len()];
+    for (i, job) in jobs.iter().enumerate() {
+        for dependency in job.after.iter().filter_map(|a| by_name.get(a.as_str())) {
+            waiting_for[i] += 1;
+            dependents[*dependency].push(i);
+        }
+    }
+    let mut status = vec![Status::Waiting; jobs.len()];
+    let mut ready: BTreeSet<usize> = (0..jobs.len()).filter(|i| waiting_for[*i] == 0).collect();
+    let mut running: JoinSet<(usize, StepOutcome)> = JoinSet::new();
     let parallelism = options.parallelism.max(1);
     let mut all_ok = true;
-    let mut last_settled = usize::MAX;
-    loop {
-        // Skip what can never run, then start what is ready, in plan order.
-        let mut progressed = true;
-        while progressed {
-            progressed = false;
-            for job in &jobs {
-                let k = key(job);
-                if status[&k] != Status::Waiting {
-                    continue;
-                }
-                let blocked = job
-                    .after
-                    .iter()
-                    .filter_map(|a| names.get(a.as_str()))
-                    .find(|a| matches!(status[*a], Status::Failed | Status::Skipped));
-                if let Some(blocker) = blocked {
-                    let reason = format!("`{}` did not complete", jobs[index[blocker]].name);
-                    emit(ApplyEvent::Skipped {
-                        name: job.name.clone(),
-                        operation: job.operation,
-                        reason: reason.clone(),
-                    });
+
+    // Marks everything downstream of `failed` as skipped.
+    let skip_dependents = |failed: usize, status: &mut Vec<Status>, report: &mut ApplyReport| {
+        let mut pending = vec![failed];
+        while let Some(blocker) = pending.pop() {
+            for &dependent in &dependents[blocker] {
+                if status[dependent] == Status::Waiting {
+                    status[dependent] = Status::Skipped;
+                    let job = &jobs[dependent];
+                    let reason = format!("`{}` did not complete", jobs[blocker].name);
+                    emit(ApplyEvent::Skipped { name: job.name.clone(), operation: job.operation, reason: reason.clone() });
                     report.skipped.push((job.name.clone(), reason));
-                    status.insert(k, Status::Skipped);
+                    pending.push(dependent);
+                }
+            }
+        }
+    };
+
+    loop {
+        while running.len() < parallelism && !cancel.is_cancelled() {
+            let Some(next) = ready.pop_first() else { break };
+            if status[next] != Status::Waiting {
+                continue;
+            }
+            let job = &jobs[next];
+            match prepare(job, state, context) {
+                Ok(future) => {
+                    emit(ApplyEvent::Started { name: job.name.clone(), operation: job.operation });
+                    status[next] = Status::Running;
+                    running.spawn(async move { (next, future.await) });
+                }
+                Err(message) => {
+                    emit(ApplyEvent::Failed { name: job.name.clone(), operation: job.operation, error: message.clone() });
+                    report.errors.push(StepError { name: job.name.clone(), operation: job.operation, message });
+                    status[next] = Status::Failed;
                     all_ok = false;
-                    progressed = true;
+                    skip_dependents(next, &mut status, report);
                 }
             }
-        }
-        if !cancel.is_cancelled() {
-            for job in &jobs {
-                if running.len() >= parallelism {
-                    break;
-                }
-                let k = key(job);
-                let ready = status[&k] == Status::Waiting
-                    && job.after.iter().filter_map(|a| names.get(a.as_str())).all(|a| status[a] == Status::Done);
-                if !ready {
-                    continue;
-                }
-                match prepare(job, state, context) {
-                    Ok(future) => {
-                        emit(ApplyEvent::Started { name: job.name.clone(), operation: job.operation });
-                        status.insert(k, Status::Running);
-                        running.spawn(future);
-                    }
-                    Err(message) => {
-                        emit(ApplyEvent::Failed {
-                            name: job.name.clone(),
-                            operation: job.operation,
-                            error: message.clone(),
-                        });
-                        report.errors.push(StepError { name: job.name.clone(), operation: job.operation, message });
-                        status.insert(k, Status::Failed);
-                        all_ok = false;
-                    }
-                }
-            }
-        }
-        if running.is_empty() {
-            // Nothing in flight: go round again only if this round changed something (a failure while
-            // preparing can make further steps skippable); otherwise every job is settled or cancelled.
-            let settled = status.values().filter(|s| **s != Status::Waiting).count();
-            if settled == last_settled {
-                break;
-            }
-            last_settled = settled;
-            continue;
         }
         let Some(joined) = running.join_next().await else { break };
-        let outcome = match joined {
-            Ok(outcome) => outcome,
+        let (index, outcome) = match joined {
+            Ok(done) => done,
             Err(e) => {
                 // A provider panicked or was aborted: nothing to record but the failure.
-                report.errors.push(StepError {
-                    name: "?".into(),
-                    operation: Operation::Create,
-                    message: e.to_string(),
-                });
+                report.errors.push(StepError { name: "?".into(), operation: Operation::Create, message: e.to_string() });
                 all_ok = false;
                 continue;
             }
         };
-        let k = format!("{}#{:?}", outcome.name, outcome.operation);
         match outcome.result {
             Ok(new_state) => {
                 match new_state {
@@ -502,43 +476,32 @@ async fn schedule(
                     Operation::Delete | Operation::Forget => report.counts.deleted += 1,
                     Operation::DeleteRetired => {}
                 }
-                emit(ApplyEvent::Finished {
-                    name: outcome.name.clone(),
-                    operation: outcome.operation,
-                    elapsed: outcome.elapsed,
-                });
-                status.insert(k, Status::Done);
+                emit(ApplyEvent::Finished { name: outcome.name.clone(), operation: outcome.operation, elapsed: outcome.elapsed });
+                status[index] = Status::Done;
+                for &dependent in &dependents[index] {
+                    waiting_for[dependent] -= 1;
+                    if waiting_for[dependent] == 0 {
+                        ready.insert(dependent);
+                    }
+                }
             }
             Err(message) => {
-                emit(ApplyEvent::Failed {
-                    name: outcome.name.clone(),
-                    operation: outcome.operation,
-                    error: message.clone(),
-                });
+                emit(ApplyEvent::Failed { name: outcome.name.clone(), operation: outcome.operation, error: message.clone() });
                 report.errors.push(StepError { name: outcome.name.clone(), operation: outcome.operation, message });
-                status.insert(k, Status::Failed);
+                status[index] = Status::Failed;
                 all_ok = false;
+                skip_dependents(index, &mut status, report);
             }
         }
     }
-    if status.values().any(|s| *s == Status::Waiting) {
-        all_ok = false;
-        for job in &jobs {
-            if status[&key(job)] == Status::Waiting {
-                emit(ApplyEvent::Skipped {
-                    name: job.name.clone(),
-                    operation: job.operation,
-                    reason: "interrupted".into(),
-                });
-                report.skipped.push((job.name.clone(), "interrupted".into()));
-            }
+    for (job, s) in jobs.iter().zip(&status) {
+        if *s == Status::Waiting {
+            all_ok = false;
+            emit(ApplyEvent::Skipped { name: job.name.clone(), operation: job.operation, reason: "interrupted".into() });
+            report.skipped.push((job.name.clone(), "interrupted".into()));
         }
     }
     Ok(all_ok)
-}
-
-fn key(job: &Job) -> String {
-    format!("{}#{:?}", job.name, job.operation)
 }
 
 type StepFuture = std::pin::Pin<Box<dyn std::future::Future<Output = StepOutcome> + Send>>;
