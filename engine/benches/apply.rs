@@ -48,7 +48,14 @@ impl Provider for Fake {
     async fn read(&self, _: &CallContext, _: &str, _: &Value) -> Result<Option<Observed>, ProviderError> {
         Ok(None)
     }
-    async fn update(&self, _: &CallContext, _: &str, _: &Value, _: &Value, _: &[String]) -> Result<Value, ProviderError> {
+    async fn update(
+        &self,
+        _: &CallContext,
+        _: &str,
+        _: &Value,
+        _: &Value,
+        _: &[String],
+    ) -> Result<Value, ProviderError> {
         Ok(Value::Null)
     }
     async fn delete(&self, _: &CallContext, _: &str, _: &Value) -> Result<(), ProviderError> {
@@ -93,7 +100,16 @@ async fn run(n: usize, width: usize, latency: Duration, parallelism: usize) -> (
     let env: BTreeMap<String, String> = BTreeMap::new();
     let stack = stack::load(&path, &registry, &env).unwrap();
     let builtins = Builtins { stack: "bench".into(), region: None, account_id: None };
-    let plan = plan::plan(PlanRequest { stack: &stack, state: None, registry: &registry, builtins: &builtins, targets: &[], destroy: false, drift: vec![] }).unwrap();
+    let plan = plan::plan(PlanRequest {
+        stack: &stack,
+        state: None,
+        registry: &registry,
+        builtins: &builtins,
+        targets: &[],
+        destroy: false,
+        drift: vec![],
+    })
+    .unwrap();
     let file = PlanFile::new(&plan, &path, BTreeMap::new());
     let journal = JournalWriter::open(&dir.path().join("bench.journal"), None).unwrap();
     let started = Instant::now();
@@ -134,7 +150,14 @@ fn durability(n: usize) -> (Duration, Duration) {
     };
     let started = Instant::now();
     for i in 0..n {
-        writer.append(JournalRecord::Done { resource: format!("r{i}"), operation: "create".into(), state: Some(Box::new(resource(i))), retired: None }).unwrap();
+        writer
+            .append(JournalRecord::Done {
+                resource: format!("r{i}"),
+                operation: "create".into(),
+                state: Some(Box::new(resource(i))),
+                retired: None,
+            })
+            .unwrap();
     }
     let journal = started.elapsed();
     let backend = LocalBackend::new(dir.path());
@@ -162,9 +185,16 @@ async fn main() {
     println!("(b) 1,000 steps of 20 ms on a wide graph (1,000 independent resources), parallelism 10:");
     let (applied, _) = run(1_000, 1_000, Duration::from_millis(20), 10).await;
     let (no_latency, _) = run(1_000, 1_000, Duration::ZERO, 10).await;
-    println!("    (the same 1,000 steps with no latency take {:.2} s: the engine's own share)", no_latency.as_secs_f64());
+    println!(
+        "    (the same 1,000 steps with no latency take {:.2} s: the engine's own share)",
+        no_latency.as_secs_f64()
+    );
     let ideal = 1_000.0 * 0.020 / 10.0;
-    println!("    wall {:.2} s; N·L/P = {ideal:.2} s; overhead {:+.1}%", applied.as_secs_f64(), (applied.as_secs_f64() / ideal - 1.0) * 100.0);
+    println!(
+        "    wall {:.2} s; N·L/P = {ideal:.2} s; overhead {:+.1}%",
+        applied.as_secs_f64(),
+        (applied.as_secs_f64() / ideal - 1.0) * 100.0
+    );
 
     println!("(c) durability per step: journal append vs rewriting the whole state file");
     println!("    | resources | journal (total) | per step | rewrite state (total) | per step |");

@@ -412,7 +412,11 @@ async fn schedule(
                     status[dependent] = Status::Skipped;
                     let job = &jobs[dependent];
                     let reason = format!("`{}` did not complete", jobs[blocker].name);
-                    emit(ApplyEvent::Skipped { name: job.name.clone(), operation: job.operation, reason: reason.clone() });
+                    emit(ApplyEvent::Skipped {
+                        name: job.name.clone(),
+                        operation: job.operation,
+                        reason: reason.clone(),
+                    });
                     report.skipped.push((job.name.clone(), reason));
                     pending.push(dependent);
                 }
@@ -434,7 +438,11 @@ async fn schedule(
                     running.spawn(async move { (next, future.await) });
                 }
                 Err(message) => {
-                    emit(ApplyEvent::Failed { name: job.name.clone(), operation: job.operation, error: message.clone() });
+                    emit(ApplyEvent::Failed {
+                        name: job.name.clone(),
+                        operation: job.operation,
+                        error: message.clone(),
+                    });
                     report.errors.push(StepError { name: job.name.clone(), operation: job.operation, message });
                     status[next] = Status::Failed;
                     all_ok = false;
@@ -447,7 +455,11 @@ async fn schedule(
             Ok(done) => done,
             Err(e) => {
                 // A provider panicked or was aborted: nothing to record but the failure.
-                report.errors.push(StepError { name: "?".into(), operation: Operation::Create, message: e.to_string() });
+                report.errors.push(StepError {
+                    name: "?".into(),
+                    operation: Operation::Create,
+                    message: e.to_string(),
+                });
                 all_ok = false;
                 continue;
             }
@@ -476,7 +488,11 @@ async fn schedule(
                     Operation::Delete | Operation::Forget => report.counts.deleted += 1,
                     Operation::DeleteRetired => {}
                 }
-                emit(ApplyEvent::Finished { name: outcome.name.clone(), operation: outcome.operation, elapsed: outcome.elapsed });
+                emit(ApplyEvent::Finished {
+                    name: outcome.name.clone(),
+                    operation: outcome.operation,
+                    elapsed: outcome.elapsed,
+                });
                 status[index] = Status::Done;
                 for &dependent in &dependents[index] {
                     waiting_for[dependent] -= 1;
@@ -486,7 +502,11 @@ async fn schedule(
                 }
             }
             Err(message) => {
-                emit(ApplyEvent::Failed { name: outcome.name.clone(), operation: outcome.operation, error: message.clone() });
+                emit(ApplyEvent::Failed {
+                    name: outcome.name.clone(),
+                    operation: outcome.operation,
+                    error: message.clone(),
+                });
                 report.errors.push(StepError { name: outcome.name.clone(), operation: outcome.operation, message });
                 status[index] = Status::Failed;
                 all_ok = false;
@@ -497,7 +517,11 @@ async fn schedule(
     for (job, s) in jobs.iter().zip(&status) {
         if *s == Status::Waiting {
             all_ok = false;
-            emit(ApplyEvent::Skipped { name: job.name.clone(), operation: job.operation, reason: "interrupted".into() });
+            emit(ApplyEvent::Skipped {
+                name: job.name.clone(),
+                operation: job.operation,
+                reason: "interrupted".into(),
+            });
             report.skipped.push((job.name.clone(), "interrupted".into()));
         }
     }
