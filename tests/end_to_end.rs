@@ -1,6 +1,8 @@
-//! End to end: `stackr apply stacks/dev.yaml` against moto deploys the whole seed infrastructure, checked here
-//! through the AWS SDK (not through stackr's own state); a second plan has no changes; `stackr destroy` leaves
-//! nothing behind.
+//! End to end, the real `stackr` binary against moto:
+//! - `stackr apply stacks/dev.yaml` deploys the whole seed infrastructure, checked here through the AWS SDK (not
+//!   through stackr's own state); a second plan has no changes; `stackr destroy` leaves nothing behind;
+//! - saved plans are applied exactly or refused when stale; locks, the data-loss guard, state commands, import
+//!   and output work from the command line; a corrupt state file is refused and left alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -219,4 +221,113 @@ async fn the_dev_stack_deploys_the_whole_seed_infrastructure() {
     assert_eq!(key.key_metadata().unwrap().key_state().map(|s| s.as_str()), Some("PendingDeletion"));
     let listed = ok(&stackr(dir.path(), &["state", "list", "stacks/dev.yaml"]));
     assert_eq!(listed, "Stack chatbot-dev has no resources in its state.\n");
+}
+
+const SMALL: &str = "name: lifecycle\nregion: us-east-1\nresources:\n  key:\n    type: aws:kms:Key\n    properties: {description: lifecycle key}\n  topic:\n    type: aws:sns:Topic\n    properties: {name: lifecycle-topic, kmsMasterKeyId: \"${key.arn}\"}\noutputs:\n  topicArn: ${topic.arn}\n";
+
+fn status(out: &Output) -> (Option<i32>, String) {
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_plans_locks_guards_and_state_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |text: &str| std::fs::write(d.join("stack.yaml"), text).unwrap();
+    write(SMALL);
+
+    // A saved plan whose stack file changed afterwards is refused, naming what moved; nothing is written.
+    ok(&stackr(d, &["plan", "stack.yaml"]));
+    write(&SMALL.replace("lifecycle key", "lifecycle key v2"));
+    let (code, text) = status(&stackr(d, &["apply"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("is stale: file:stack.yaml changed"), "{text}");
+    assert!(!d.join(".stackr/lifecycle.state.json").exists(), "a refused plan writes nothing");
+
+    // Planned again, it applies exactly; the plan file is consumed.
+    ok(&stackr(d, &["plan", "stack.yaml"]));
+    let applied = ok(&stackr(d, &["apply"]));
+    assert!(applied.contains("Apply complete: 2 created, 0 updated, 0 replaced, 0 deleted."), "{applied}");
+    assert!(!d.join(".stackr/plans/lifecycle.plan.json").exists());
+    let (code, text) = status(&stackr(d, &["apply"]));
+    assert_eq!(code, Some(1));
+    assert!(text.contains("there is no saved plan"), "{text}");
+
+    // A plan made before someone else applied is refused: the serial moved.
+    write(&SMALL.replace("lifecycle key", "lifecycle key v3"));
+    ok(&stackr(d, &["plan", "stack.yaml", "-o", "old.plan.json"]));
+    ok(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
+    let (code, text) = status(&stackr(d, &["apply", "old.plan.json"]));
+    assert_eq!(code, Some(1));
+    assert!(text.contains("the state moved from serial 1 to 2"), "{text}");
+
+    // Without a terminal and without --auto-approve, apply refuses.
+    write(&SMALL.replace("lifecycle key", "lifecycle key v4"));
+    let (code, text) = status(&stackr(d, &["apply", "stack.yaml"]));
+    assert_eq!(code, Some(1));
+    assert!(text.contains("refusing to apply without confirmation"), "{text}");
+
+    // A held lock: a second run fails at once naming the holder; a dead holder is reported stale; unlock.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let lock = |pid: u32| {
+        let info = serde_json::json!({"id": "feedface", "user": "alice", "host": host, "pid": pid, "operation": "apply", "started": 1_900_000_000u64, "leaseSeconds": 3600});
+        std::fs::write(d.join(".stackr/lifecycle.lock"), info.to_string()).unwrap();
+    };
+    lock(std::process::id());
+    let started = std::time::Instant::now();
+    let (code, text) = status(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(1));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "fails fast");
+    assert!(
+        text.contains(&format!("the stack is locked by alice@{host} (pid {}, `apply`", std::process::id())),
+        "{text}"
+    );
+    assert!(!text.contains("stale"), "{text}");
+    lock(u32::MAX - 7);
+    let (_, text) = status(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
+    assert!(text.contains("the lock looks stale: process 4294967288 is no longer running"), "{text}");
+    let unlocked = ok(&stackr(d, &["state", "unlock", "stack.yaml"]));
+    assert!(unlocked.starts_with("Removed the lock held by alice@"), "{unlocked}");
+
+    // The data-loss guard: replacing the key needs --allow-data-loss.
+    write(&SMALL.replace(
+        "description: lifecycle key}",
+        "description: lifecycle key, keyUsage: GENERATE_VERIFY_MAC, keySpec: HMAC_256}",
+    ));
+    let (code, text) = status(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(1));
+    assert!(text.contains("the plan destroys data (key); apply refuses without --allow-data-loss"), "{text}");
+    let replaced = ok(&stackr(d, &["apply", "stack.yaml", "--auto-approve", "--allow-data-loss"]));
+    assert!(replaced.contains("1 replaced"), "{replaced}");
+
+    // state list / show / rm, then import brings it back; output --json.
+    let listed = ok(&stackr(d, &["state", "list", "stack.yaml"]));
+    assert!(listed.contains("topic  aws:sns:Topic  arn:aws:sns:us-east-1:"), "{listed}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&stackr(d, &["state", "show", "stack.yaml", "topic"]))).unwrap();
+    assert_eq!(shown["inputs"]["name"], "lifecycle-topic");
+    let topic_arn = shown["id"].as_str().unwrap().to_string();
+    ok(&stackr(d, &["state", "rm", "stack.yaml", "topic"]));
+    let plan = stackr(d, &["plan", "stack.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "a forgotten resource is planned for creation");
+    let imported = ok(&stackr(d, &["import", "stack.yaml", "topic", &topic_arn]));
+    assert!(imported.starts_with(&format!("Imported {topic_arn} as `topic`")), "{imported}");
+    let plan = stackr(d, &["plan", "stack.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+    let outputs: serde_json::Value =
+        serde_json::from_str(&ok(&stackr(d, &["output", "stack.yaml", "--json"]))).unwrap();
+    assert_eq!(outputs["topicArn"], topic_arn.as_str());
+
+    // A corrupt state file is refused and left byte-identical.
+    let path = d.join(".stackr/lifecycle.state.json");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&path, &bytes).unwrap();
+    for args in [&["plan", "stack.yaml"][..], &["apply", "stack.yaml", "--auto-approve"][..]] {
+        let (code, text) = status(&stackr(d, args));
+        assert_eq!(code, Some(1));
+        assert!(text.contains("is unusable: it is not valid state JSON"), "{text}");
+        assert!(text.contains("never overwrites a state file it cannot read"), "{text}");
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
 }
