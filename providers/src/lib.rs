@@ -13,6 +13,8 @@ pub mod inputs;
 pub mod kms;
 pub mod lambda;
 pub mod logs;
+#[cfg(test)]
+mod mocked;
 #[cfg(feature = "moto")]
 pub mod moto;
 pub mod secretsmanager;

@@ -156,7 +156,12 @@ pub struct TableProvider {
 
 impl TableProvider {
     pub fn new(config: &aws_config::SdkConfig) -> TableProvider {
-        TableProvider { schema: catalog::dynamodb_table(), client: Client::new(config) }
+        TableProvider::with_client(Client::new(config))
+    }
+
+    /// A provider on a given client (tests use mocked clients).
+    pub fn with_client(client: Client) -> TableProvider {
+        TableProvider { schema: catalog::dynamodb_table(), client }
     }
 
     async fn describe(&self, name: &str) -> Result<Option<TableDescription>, ProviderError> {

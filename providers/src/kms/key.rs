@@ -47,7 +47,12 @@ pub struct KeyProvider {
 
 impl KeyProvider {
     pub fn new(config: &aws_config::SdkConfig) -> KeyProvider {
-        KeyProvider { schema: catalog::kms_key(), client: Client::new(config) }
+        KeyProvider::with_client(Client::new(config))
+    }
+
+    /// A provider on a given client (tests use mocked clients).
+    pub fn with_client(client: Client) -> KeyProvider {
+        KeyProvider { schema: catalog::kms_key(), client }
     }
 
     async fn tags(&self, key_id: &str) -> Result<BTreeMap<String, String>, ProviderError> {

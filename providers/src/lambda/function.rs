@@ -72,11 +72,13 @@ pub struct FunctionProvider {
 
 impl FunctionProvider {
     pub fn new(config: &aws_config::SdkConfig) -> FunctionProvider {
-        FunctionProvider {
-            schema: catalog::lambda_function(),
-            client: Client::new(config),
-            region: config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
-        }
+        let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+        FunctionProvider::with_client(Client::new(config), region)
+    }
+
+    /// A provider on a given client (tests use mocked clients).
+    pub fn with_client(client: Client, region: String) -> FunctionProvider {
+        FunctionProvider { schema: catalog::lambda_function(), client, region }
     }
 
     fn outputs(&self, arn: Option<&str>, sha: Option<&str>, version: Option<&str>) -> Value {

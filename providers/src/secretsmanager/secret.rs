@@ -59,7 +59,12 @@ pub struct SecretProvider {
 
 impl SecretProvider {
     pub fn new(config: &aws_config::SdkConfig) -> SecretProvider {
-        SecretProvider { schema: catalog::secretsmanager_secret(), client: Client::new(config) }
+        SecretProvider::with_client(Client::new(config))
+    }
+
+    /// A provider on a given client (tests use mocked clients).
+    pub fn with_client(client: Client) -> SecretProvider {
+        SecretProvider { schema: catalog::secretsmanager_secret(), client }
     }
 
     async fn observe(&self, id: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {

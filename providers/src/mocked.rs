@@ -1,0 +1,211 @@
+//! Error and retry paths that moto cannot produce, against SDK clients mocked with aws-smithy-mocks: throttling
+//! retried with backoff, not-found meaning gone, a non-retryable error reported once with its operation and code,
+//! a new role that Lambda cannot assume yet, a table that is still CREATING, a secret already marked for deletion.
+
+use std::time::Duration;
+
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use stackr_engine::provider::{CallContext, Provider, ProviderError};
+use stackr_engine::value::Value;
+
+fn cx() -> CallContext {
+    CallContext { stack: "s".into(), resource: "r".into(), create_token: Some("stackr-token".into()) }
+}
+
+fn json(value: serde_json::Value) -> Value {
+    Value::from_json(&value)
+}
+
+/// Error metadata as the SDK fills it from a real response (builders leave it empty).
+fn meta(code: &str, message: &str) -> aws_smithy_types::error::ErrorMetadata {
+    aws_smithy_types::error::ErrorMetadata::builder().code(code).message(message).build()
+}
+
+fn throttled() -> Option<String> {
+    Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string())
+}
+
+#[tokio::test]
+async fn throttling_is_retried_with_backoff() {
+    use aws_sdk_kms::operation::create_key::CreateKeyOutput;
+    use aws_sdk_kms::types::KeyMetadata;
+    let create = mock!(aws_sdk_kms::Client::create_key)
+        .sequence()
+        .http_status(400, throttled())
+        .times(2)
+        .output(|| {
+            CreateKeyOutput::builder()
+                .key_metadata(
+                    KeyMetadata::builder().key_id("k1").arn("arn:aws:kms:us-east-1:1:key/k1").build().unwrap(),
+                )
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&create], |b| b.retry_config(
+        aws_sdk_kms::config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1))
+    ));
+    let provider = crate::kms::key::KeyProvider::with_client(client);
+    let created = provider.create(&cx(), &json(serde_json::json!({"description": "d"}))).await.unwrap();
+    assert_eq!(created.id, "k1");
+    assert_eq!(create.num_calls(), 3, "two throttled attempts, then success");
+}
+
+#[tokio::test]
+async fn throttling_that_outlasts_the_retries_is_reported() {
+    let create = mock!(aws_sdk_kms::Client::create_key).sequence().http_status(400, throttled()).times(3).build();
+    let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&create], |b| b.retry_config(
+        aws_sdk_kms::config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1))
+    ));
+    let provider = crate::kms::key::KeyProvider::with_client(client);
+    let error = provider.create(&cx(), &json(serde_json::json!({"description": "d"}))).await.unwrap_err();
+    assert_eq!(error.to_string(), "CreateKey failed: ThrottlingException: Rate exceeded");
+}
+
+#[tokio::test]
+async fn not_found_on_read_means_gone() {
+    use aws_sdk_kms::operation::describe_key::DescribeKeyError;
+    use aws_sdk_kms::types::error::NotFoundException;
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_error(|| {
+        let message = "Key 'x' does not exist";
+        DescribeKeyError::NotFoundException(
+            NotFoundException::builder().message(message).meta(meta("NotFoundException", message)).build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_kms, [&describe]);
+    let provider = crate::kms::key::KeyProvider::with_client(client);
+    assert_eq!(provider.read(&cx(), "x", &Value::Null).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_non_retryable_error_is_reported_once_with_operation_and_code() {
+    let delete = mock!(aws_sdk_dynamodb::Client::delete_table).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#AccessDeniedException","message":"User: x is not authorized to perform: dynamodb:DeleteTable"}"#,
+            ),
+        )
+    });
+    let client = mock_client!(aws_sdk_dynamodb, [&delete]);
+    let provider = crate::dynamodb::table::TableProvider::with_client(client);
+    let error = provider.delete(&cx(), "t", &Value::Null).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "DeleteTable failed: AccessDeniedException: User: x is not authorized to perform: dynamodb:DeleteTable"
+    );
+    assert!(matches!(error, ProviderError::Api { retryable: false, .. }));
+    assert_eq!(delete.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_new_role_not_yet_assumable_is_retried_then_the_function_is_waited_for() {
+    use aws_sdk_lambda::operation::create_function::{CreateFunctionError, CreateFunctionOutput};
+    use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
+    use aws_sdk_lambda::types::error::InvalidParameterValueException;
+    use aws_sdk_lambda::types::State;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("handler.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    let create = mock!(aws_sdk_lambda::Client::create_function)
+        .sequence()
+        .error(|| {
+            let message = "The role defined for the function cannot be assumed by Lambda.";
+            CreateFunctionError::InvalidParameterValueException(
+                InvalidParameterValueException::builder()
+                    .message(message)
+                    .meta(meta("InvalidParameterValueException", message))
+                    .build(),
+            )
+        })
+        .output(|| {
+            CreateFunctionOutput::builder()
+                .function_arn("arn:aws:lambda:us-east-1:1:function:f")
+                .code_sha256("abc")
+                .version("$LATEST")
+                .build()
+        })
+        .build();
+    let ready = mock!(aws_sdk_lambda::Client::get_function_configuration)
+        .sequence()
+        .output(|| GetFunctionConfigurationOutput::builder().state(State::Pending).build())
+        .output(|| GetFunctionConfigurationOutput::builder().state(State::Active).build())
+        .build();
+    let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&create, &ready]);
+    let provider = crate::lambda::function::FunctionProvider::with_client(client, "us-east-1".into());
+    let inputs = json(serde_json::json!({
+        "name": "f", "runtime": "python3.12", "handler": "handler.handler", "role": "arn:aws:iam::1:role/new",
+        "code": {"path": dir.path().to_string_lossy(), "sha256": "x"}
+    }));
+    let created = provider.create(&cx(), &inputs).await.unwrap();
+    assert_eq!(created.id, "f");
+    assert_eq!((create.num_calls(), ready.num_calls()), (2, 2), "retried once, then waited until Active");
+}
+
+#[tokio::test]
+async fn a_table_is_waited_for_until_active() {
+    use aws_sdk_dynamodb::operation::create_table::CreateTableOutput;
+    use aws_sdk_dynamodb::operation::describe_continuous_backups::DescribeContinuousBackupsOutput;
+    use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+    use aws_sdk_dynamodb::operation::describe_time_to_live::DescribeTimeToLiveOutput;
+    use aws_sdk_dynamodb::operation::list_tags_of_resource::ListTagsOfResourceOutput;
+    use aws_sdk_dynamodb::types::{
+        ContinuousBackupsDescription, ContinuousBackupsStatus, TableDescription, TableStatus,
+    };
+    let table = |status: TableStatus| {
+        DescribeTableOutput::builder()
+            .table(
+                TableDescription::builder()
+                    .table_name("t")
+                    .table_arn("arn:aws:dynamodb:us-east-1:1:table/t")
+                    .table_status(status)
+                    .build(),
+            )
+            .build()
+    };
+    let create = mock!(aws_sdk_dynamodb::Client::create_table).then_output(|| CreateTableOutput::builder().build());
+    let describe = mock!(aws_sdk_dynamodb::Client::describe_table)
+        .sequence()
+        .output(move || table(TableStatus::Creating))
+        .times(2)
+        .output(move || table(TableStatus::Active))
+        .repeatedly()
+        .build();
+    let ttl = mock!(aws_sdk_dynamodb::Client::describe_time_to_live)
+        .then_output(|| DescribeTimeToLiveOutput::builder().build());
+    let backups = mock!(aws_sdk_dynamodb::Client::describe_continuous_backups).then_output(|| {
+        DescribeContinuousBackupsOutput::builder()
+            .continuous_backups_description(
+                ContinuousBackupsDescription::builder()
+                    .continuous_backups_status(ContinuousBackupsStatus::Disabled)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let tags = mock!(aws_sdk_dynamodb::Client::list_tags_of_resource)
+        .then_output(|| ListTagsOfResourceOutput::builder().build());
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&create, &describe, &ttl, &backups, &tags]);
+    let provider = crate::dynamodb::table::TableProvider::with_client(client);
+    let inputs = json(serde_json::json!({"name": "t", "hashKey": "id", "attributes": [{"name": "id", "type": "S"}]}));
+    let created = provider.create(&cx(), &inputs).await.unwrap();
+    assert_eq!(created.id, "t");
+    assert!(describe.num_calls() >= 3, "polled through CREATING: {} calls", describe.num_calls());
+}
+
+#[tokio::test]
+async fn deleting_a_secret_already_marked_for_deletion_succeeds() {
+    use aws_sdk_secretsmanager::operation::delete_secret::DeleteSecretError;
+    use aws_sdk_secretsmanager::types::error::InvalidRequestException;
+    let delete = mock!(aws_sdk_secretsmanager::Client::delete_secret).then_error(|| {
+        let message = "You can't perform this operation on the secret because it was marked for deletion.";
+        DeleteSecretError::InvalidRequestException(
+            InvalidRequestException::builder().message(message).meta(meta("InvalidRequestException", message)).build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_secretsmanager, [&delete]);
+    let provider = crate::secretsmanager::secret::SecretProvider::with_client(client);
+    provider.delete(&cx(), "arn:s", &json(serde_json::json!({"name": "s"}))).await.unwrap();
+}
