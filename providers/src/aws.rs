@@ -69,3 +69,17 @@ pub async fn account_id(config: &SdkConfig) -> Result<String, ProviderError> {
     let identity = sts.get_caller_identity().send().await.map_err(|e| api_error("GetCallerIdentity", e))?;
     identity.account().map(str::to_string).ok_or_else(|| ProviderError::Other("STS returned no account id".into()))
 }
+
+/// A read's result with "not found" as `None`: the resource is gone.
+pub fn found<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if is_not_found(&error) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// A delete's result with "not found" as success: the resource is gone either way.
+pub fn gone_is_done(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
+    found(result).map(|_| ())
+}

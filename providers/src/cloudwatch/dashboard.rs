@@ -9,7 +9,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, found, gone_is_done};
 use crate::inputs::{document_text, document_value, outputs, parse};
 
 #[derive(Debug, Deserialize)]
@@ -50,12 +50,11 @@ impl DashboardProvider {
     }
 
     async fn observe(&self, name: &str) -> Result<Option<Observed>, ProviderError> {
-        let dashboard = match self.client.get_dashboard().dashboard_name(name).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                let error = api_error("GetDashboard", e);
-                return if is_not_found(&error) { Ok(None) } else { Err(error) };
-            }
+        let Some(dashboard) = found(
+            self.client.get_dashboard().dashboard_name(name).send().await.map_err(|e| api_error("GetDashboard", e)),
+        )?
+        else {
+            return Ok(None);
         };
         let body = dashboard.dashboard_body().and_then(document_value).unwrap_or(Value::Null);
         Ok(Some(Observed {
@@ -100,17 +99,15 @@ impl Provider for DashboardProvider {
     }
 
     async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
-        match self.client.delete_dashboards().dashboard_names(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let error = api_error("DeleteDashboards", e);
-                if is_not_found(&error) {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        gone_is_done(
+            self.client
+                .delete_dashboards()
+                .dashboard_names(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error("DeleteDashboards", e)),
+        )
     }
 
     async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {

@@ -16,7 +16,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, gone_is_done, is_not_found};
 use crate::inputs::{document_text, document_value, outputs, parse, tag_changes, tags_value};
 
 #[derive(Debug, Deserialize)]
@@ -331,17 +331,9 @@ impl Provider for RoleProvider {
                 .await
                 .map_err(|e| api_error("DeleteRolePolicy", e))?;
         }
-        match self.client.delete_role().role_name(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let error = api_error("DeleteRole", e);
-                if is_not_found(&error) {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        gone_is_done(
+            self.client.delete_role().role_name(id).send().await.map(|_| ()).map_err(|e| api_error("DeleteRole", e)),
+        )
     }
 
     async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {

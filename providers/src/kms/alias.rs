@@ -10,7 +10,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::api_error;
+use crate::aws::{api_error, gone_is_done};
 use crate::inputs::{outputs, parse};
 
 #[derive(Debug, Deserialize)]
@@ -107,17 +107,9 @@ impl Provider for AliasProvider {
     }
 
     async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
-        match self.client.delete_alias().alias_name(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let error = api_error("DeleteAlias", e);
-                if crate::aws::is_not_found(&error) {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        gone_is_done(
+            self.client.delete_alias().alias_name(id).send().await.map(|_| ()).map_err(|e| api_error("DeleteAlias", e)),
+        )
     }
 
     async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {

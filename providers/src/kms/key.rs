@@ -16,7 +16,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, found, is_not_found};
 use crate::inputs::{document_text, document_value, outputs, parse, prior_field, tag_changes, tags_value};
 use crate::TOKEN_TAG;
 
@@ -67,12 +67,10 @@ impl KeyProvider {
     }
 
     async fn observe(&self, id: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
-        let described = match self.client.describe_key().key_id(id).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                let error = api_error("DescribeKey", e);
-                return if is_not_found(&error) { Ok(None) } else { Err(error) };
-            }
+        let Some(described) =
+            found(self.client.describe_key().key_id(id).send().await.map_err(|e| api_error("DescribeKey", e)))?
+        else {
+            return Ok(None);
         };
         let Some(metadata) = described.key_metadata() else { return Ok(None) };
         if matches!(metadata.key_state(), Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)) {

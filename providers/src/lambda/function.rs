@@ -21,7 +21,7 @@ use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
 use super::package;
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, found, gone_is_done};
 use crate::inputs::{outputs, parse, prior_field, tag_changes, tags_value};
 
 #[derive(Debug, Deserialize)]
@@ -121,12 +121,11 @@ impl FunctionProvider {
     }
 
     async fn observe(&self, name: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
-        let function = match self.client.get_function().function_name(name).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                let error = api_error("GetFunction", e);
-                return if is_not_found(&error) { Ok(None) } else { Err(error) };
-            }
+        let Some(function) = found(
+            self.client.get_function().function_name(name).send().await.map_err(|e| api_error("GetFunction", e)),
+        )?
+        else {
+            return Ok(None);
         };
         let Some(config) = function.configuration() else { return Ok(None) };
         let mut inputs = prior.as_map().cloned().unwrap_or_default();
@@ -307,17 +306,15 @@ impl Provider for FunctionProvider {
     }
 
     async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
-        match self.client.delete_function().function_name(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let error = api_error("DeleteFunction", e);
-                if is_not_found(&error) {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        gone_is_done(
+            self.client
+                .delete_function()
+                .function_name(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error("DeleteFunction", e)),
+        )
     }
 
     async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {

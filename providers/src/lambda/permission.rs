@@ -9,7 +9,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, gone_is_done, is_not_found};
 use crate::inputs::parse;
 
 #[derive(Debug, Deserialize)]
@@ -114,17 +114,16 @@ impl Provider for PermissionProvider {
 
     async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
         let (function, sid) = split(id);
-        match self.client.remove_permission().function_name(function).statement_id(sid).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let error = api_error("RemovePermission", e);
-                if is_not_found(&error) {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        gone_is_done(
+            self.client
+                .remove_permission()
+                .function_name(function)
+                .statement_id(sid)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error("RemovePermission", e)),
+        )
     }
 
     async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {

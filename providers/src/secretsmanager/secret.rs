@@ -17,7 +17,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, found, is_not_found};
 use crate::inputs::{outputs, parse, prior_field, same_key, tag_changes, tags_value};
 
 #[derive(Debug, Deserialize)]
@@ -68,12 +68,11 @@ impl SecretProvider {
     }
 
     async fn observe(&self, id: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
-        let described = match self.client.describe_secret().secret_id(id).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                let error = api_error("DescribeSecret", e);
-                return if is_not_found(&error) { Ok(None) } else { Err(error) };
-            }
+        let Some(described) = found(
+            self.client.describe_secret().secret_id(id).send().await.map_err(|e| api_error("DescribeSecret", e)),
+        )?
+        else {
+            return Ok(None);
         };
         if described.deleted_date().is_some() {
             return Ok(None);

@@ -10,7 +10,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, gone_is_done, is_not_found};
 use crate::inputs::parse;
 
 #[derive(Debug, Deserialize)]
@@ -105,17 +105,15 @@ impl Provider for SubscriptionProvider {
     }
 
     async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
-        match self.client.unsubscribe().subscription_arn(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let error = api_error("Unsubscribe", e);
-                if is_not_found(&error) {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        gone_is_done(
+            self.client
+                .unsubscribe()
+                .subscription_arn(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error("Unsubscribe", e)),
+        )
     }
 
     async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {

@@ -12,7 +12,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, gone_is_done, is_not_found};
 use crate::inputs::{outputs, parse, prior_field, same_key, tag_changes, tags_value};
 
 #[derive(Debug, Deserialize)]
@@ -177,17 +177,9 @@ impl Provider for TopicProvider {
     }
 
     async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
-        match self.client.delete_topic().topic_arn(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let error = api_error("DeleteTopic", e);
-                if is_not_found(&error) {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        gone_is_done(
+            self.client.delete_topic().topic_arn(id).send().await.map(|_| ()).map_err(|e| api_error("DeleteTopic", e)),
+        )
     }
 
     async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {
