@@ -187,6 +187,9 @@ struct StepOutcome {
     result: Result<Option<ResourceState>, String>,
     retired: Option<ResourceState>,
     elapsed: Duration,
+    /// The outcome record, not yet durable: the scheduler commits it off the step's slot, and only then does
+    /// the step count as done (and its dependents start).
+    commit: Option<JournalRecord>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -400,6 +403,7 @@ async fn schedule(
     let mut status = vec![Status::Waiting; jobs.len()];
     let mut ready: BTreeSet<usize> = (0..jobs.len()).filter(|i| waiting_for[*i] == 0).collect();
     let mut running: JoinSet<(usize, StepOutcome)> = JoinSet::new();
+    let mut committing: JoinSet<(usize, StepOutcome)> = JoinSet::new();
     let parallelism = options.parallelism.max(1);
     let mut all_ok = true;
 
@@ -450,19 +454,41 @@ async fn schedule(
                 }
             }
         }
-        let Some(joined) = running.join_next().await else { break };
-        let (index, outcome) = match joined {
-            Ok(done) => done,
-            Err(e) => {
-                // A provider panicked or was aborted: nothing to record but the failure.
-                report.errors.push(StepError {
-                    name: "?".into(),
-                    operation: Operation::Create,
-                    message: e.to_string(),
-                });
-                all_ok = false;
-                continue;
-            }
+        if running.is_empty() && committing.is_empty() {
+            break;
+        }
+        // A finished provider call frees its slot at once; its outcome record is committed in the background,
+        // and only a durable outcome releases the step's dependents.
+        let (index, outcome) = tokio::select! {
+            Some(joined) = running.join_next(), if !running.is_empty() => match joined {
+                Ok((index, mut outcome)) => match (outcome.result.is_ok(), outcome.commit.take()) {
+                    (true, Some(record)) => {
+                        let journal = context.journal.clone();
+                        committing.spawn(async move {
+                            if let Err(e) = append(&journal, record).await {
+                                outcome.result = Err(format!("cannot record progress: {e}"));
+                            }
+                            (index, outcome)
+                        });
+                        continue;
+                    }
+                    _ => (index, outcome),
+                },
+                Err(e) => {
+                    // A provider panicked or was aborted: nothing to record but the failure.
+                    report.errors.push(StepError { name: "?".into(), operation: Operation::Create, message: e.to_string() });
+                    all_ok = false;
+                    continue;
+                }
+            },
+            Some(committed) = committing.join_next(), if !committing.is_empty() => match committed {
+                Ok(done) => done,
+                Err(e) => {
+                    report.errors.push(StepError { name: "?".into(), operation: Operation::Create, message: e.to_string() });
+                    all_ok = false;
+                    continue;
+                }
+            },
         };
         match outcome.result {
             Ok(new_state) => {
@@ -541,7 +567,7 @@ fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -> Result<St
         let Some(prior) = job.prior.clone() else {
             // Already gone from the state (deleted by an earlier, interrupted run): nothing to do.
             return Ok(Box::pin(async move {
-                StepOutcome { name, operation, result: Ok(None), retired: None, elapsed: Duration::ZERO }
+                StepOutcome { name, operation, result: Ok(None), retired: None, elapsed: Duration::ZERO, commit: None }
             }));
         };
         let provider = if operation == Operation::Forget {
@@ -551,8 +577,11 @@ fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -> Result<St
         };
         return Ok(Box::pin(async move {
             let started = Instant::now();
-            let result = run_delete(&journal, provider, &cx, &prior, operation).await;
-            StepOutcome { name, operation, result: result.map(|()| None), retired: None, elapsed: started.elapsed() }
+            let (result, commit) = match run_delete(&journal, provider, &cx, &prior, operation).await {
+                Ok(done) => (Ok(None), Some(done)),
+                Err(e) => (Err(e), None),
+            };
+            StepOutcome { name, operation, result, retired: None, elapsed: started.elapsed(), commit }
         }));
     }
 
@@ -588,30 +617,37 @@ fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -> Result<St
     Ok(Box::pin(async move {
         let started = Instant::now();
         let mut retired = None;
+        let mut commit = None;
         let result: Result<Option<ResourceState>, String> = async {
             match operation {
                 Operation::Update => {
                     let prior = prior.ok_or_else(|| "the resource is no longer in the state".to_string())?;
-                    run_update(&journal, provider.as_ref(), &cx, &prior, record, &call_inputs, &step.changed)
-                        .await
-                        .map(Some)
+                    let (new, done) =
+                        run_update(&journal, provider.as_ref(), &cx, &prior, record, &call_inputs, &step.changed)
+                            .await?;
+                    commit = Some(done);
+                    Ok(Some(new))
                 }
                 _ => {
                     if delete_first {
                         if let Some(old) = &prior {
-                            run_delete(&journal, Some(Arc::clone(&provider)), &cx, old, Operation::Delete).await?;
+                            // The old resource must be recorded gone before its replacement is created.
+                            let done =
+                                run_delete(&journal, Some(Arc::clone(&provider)), &cx, old, Operation::Delete).await?;
+                            self::record(&journal, done).await?;
                         }
                     }
                     let old = if delete_first { None } else { prior };
-                    let (new, old) =
+                    let (new, old, done) =
                         run_create(&journal, provider.as_ref(), cx, record, &call_inputs, operation, old).await?;
                     retired = old;
+                    commit = Some(done);
                     Ok(Some(new))
                 }
             }
         }
         .await;
-        StepOutcome { name, operation, result, retired, elapsed: started.elapsed() }
+        StepOutcome { name, operation, result, retired, elapsed: started.elapsed(), commit }
     }))
 }
 
@@ -631,7 +667,7 @@ async fn run_create(
     call_inputs: &Value,
     operation: Operation,
     old: Option<ResourceState>,
-) -> Result<(ResourceState, Option<ResourceState>), String> {
+) -> Result<(ResourceState, Option<ResourceState>, JournalRecord), String> {
     let token = new_token();
     cx.create_token = Some(token.clone());
     let journal_operation = if old.is_some() { Operation::Replace } else { Operation::Create };
@@ -652,17 +688,13 @@ async fn run_create(
         Ok(created) => {
             new.id = created.id;
             new.outputs = created.outputs.to_json();
-            record(
-                journal,
-                JournalRecord::Done {
-                    resource: cx.resource.clone(),
-                    operation: journal_operation.journal_name().into(),
-                    state: Some(Box::new(new.clone())),
-                    retired: old.clone().map(Box::new),
-                },
-            )
-            .await?;
-            Ok((new, old))
+            let done = JournalRecord::Done {
+                resource: cx.resource.clone(),
+                operation: journal_operation.journal_name().into(),
+                state: Some(Box::new(new.clone())),
+                retired: old.clone().map(Box::new),
+            };
+            Ok((new, old, done))
         }
         Err(e) => {
             let message = describe(&e);
@@ -688,7 +720,7 @@ async fn run_update(
     mut new: ResourceState,
     call_inputs: &Value,
     changed: &[String],
-) -> Result<ResourceState, String> {
+) -> Result<(ResourceState, JournalRecord), String> {
     record(
         journal,
         JournalRecord::Intent {
@@ -706,17 +738,13 @@ async fn run_update(
         Ok(outputs) => {
             new.id = prior.id.clone();
             new.outputs = outputs.to_json();
-            record(
-                journal,
-                JournalRecord::Done {
-                    resource: cx.resource.clone(),
-                    operation: "update".into(),
-                    state: Some(Box::new(new.clone())),
-                    retired: None,
-                },
-            )
-            .await?;
-            Ok(new)
+            let done = JournalRecord::Done {
+                resource: cx.resource.clone(),
+                operation: "update".into(),
+                state: Some(Box::new(new.clone())),
+                retired: None,
+            };
+            Ok((new, done))
         }
         Err(e) => {
             let message = describe(&e);
@@ -740,7 +768,7 @@ async fn run_delete(
     cx: &CallContext,
     prior: &ResourceState,
     operation: Operation,
-) -> Result<(), String> {
+) -> Result<JournalRecord, String> {
     let name = operation.journal_name();
     record(
         journal,
@@ -759,18 +787,12 @@ async fn run_delete(
         None => Ok(()),
     };
     match result {
-        Ok(()) => {
-            record(
-                journal,
-                JournalRecord::Done {
-                    resource: cx.resource.clone(),
-                    operation: name.into(),
-                    state: None,
-                    retired: None,
-                },
-            )
-            .await
-        }
+        Ok(()) => Ok(JournalRecord::Done {
+            resource: cx.resource.clone(),
+            operation: name.into(),
+            state: None,
+            retired: None,
+        }),
         Err(e) => {
             let message = describe(&e);
             record(
