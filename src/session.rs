@@ -53,6 +53,9 @@ impl Session {
             ),
             other => Failure::from(other),
         })?;
+        if let Some(dead) = &lock.taken_over {
+            printer.err_line(&format!("note: took over the lock of a run that is gone: {}", dead.describe()));
+        }
         let Loaded { state, existed, codec } = load(&backend, stack, registry, true, printer)?;
         let mut session = Session { backend, state, existed, lock: Some(lock), codec };
         session.reconcile(registry, true, printer)?;

@@ -98,11 +98,41 @@ pub struct LocalLock {
     path: PathBuf,
     info: LockInfo,
     released: bool,
+    /// The holder of a lock this one took over: a run on this host whose process is gone.
+    pub taken_over: Option<LockInfo>,
 }
 
 impl LocalLock {
-    /// Takes the lock or fails at once naming the holder.
+    /// Takes the lock or fails at once naming the holder. A lock left by a process of this host that is no
+    /// longer running is taken over (it is certainly abandoned); any other holder is reported.
     pub fn acquire(path: &Path, operation: &str) -> Result<LocalLock, LockError> {
+        match LocalLock::try_acquire(path, operation) {
+            Err(LockError::Held { holder })
+                if holder.host == hostname() && holder.pid != 0 && !process_alive(holder.pid) =>
+            {
+                // Move the dead holder's lock aside atomically, and check that what moved is still that lock:
+                // another run may have taken it over first, and a live lock is never removed.
+                let aside = path.with_extension(format!("stale-{}", std::process::id()));
+                std::fs::rename(path, &aside).map_err(|source| StateError::Io {
+                    action: "move aside",
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let moved = read_lock(&aside)?;
+                if moved.as_ref() != Some(&holder) {
+                    let _ = std::fs::rename(&aside, path);
+                    return Err(LockError::Held { holder: moved.unwrap_or(holder) });
+                }
+                let _ = std::fs::remove_file(&aside);
+                let mut lock = LocalLock::try_acquire(path, operation)?;
+                lock.taken_over = Some(holder);
+                Ok(lock)
+            }
+            other => other,
+        }
+    }
+
+    fn try_acquire(path: &Path, operation: &str) -> Result<LocalLock, LockError> {
         let info = LockInfo::new(operation);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
@@ -126,7 +156,7 @@ impl LocalLock {
                     path: path.to_path_buf(),
                     source,
                 })?;
-                Ok(LocalLock { path: path.to_path_buf(), info, released: false })
+                Ok(LocalLock { path: path.to_path_buf(), info, released: false, taken_over: None })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = read_lock(path)?.unwrap_or_else(|| LockInfo {
@@ -207,15 +237,30 @@ mod tests {
     }
 
     #[test]
-    fn a_dead_holder_is_reported_stale_and_can_be_removed() -> Result<(), LockError> {
+    fn a_dead_local_holder_is_taken_over() -> Result<(), LockError> {
         let dir = tempfile::tempdir().map_err(|source| StateError::Io { action: "mk", path: "/tmp".into(), source })?;
         let path = dir.path().join("s.lock");
         let mut info = LockInfo::new("apply");
         info.pid = u32::MAX - 1;
         std::fs::write(&path, serde_json::to_vec(&info).unwrap_or_default()).unwrap_or_default();
+        let lock = LocalLock::acquire(&path, "destroy")?;
+        assert_eq!(lock.taken_over.as_ref().map(|h| h.pid), Some(u32::MAX - 1));
+        assert_eq!(read_lock(&path)?.map(|h| h.operation), Some("destroy".to_string()));
+        lock.release()?;
+        Ok(())
+    }
+
+    #[test]
+    fn an_expired_lease_elsewhere_is_reported_stale_and_can_be_removed() -> Result<(), LockError> {
+        let dir = tempfile::tempdir().map_err(|source| StateError::Io { action: "mk", path: "/tmp".into(), source })?;
+        let path = dir.path().join("s.lock");
+        let mut info = LockInfo::new("apply");
+        info.host = "another-host".into();
+        info.started = 1;
+        std::fs::write(&path, serde_json::to_vec(&info).unwrap_or_default()).unwrap_or_default();
         let text = LocalLock::acquire(&path, "apply").unwrap_err().to_string();
-        assert!(text.contains("the lock looks stale: process 4294967294 is no longer running"), "{text}");
-        assert_eq!(force_unlock(&path)?.map(|h| h.pid), Some(u32::MAX - 1));
+        assert!(text.contains("the lock looks stale: its lease of 3600 s ran out"), "{text}");
+        assert_eq!(force_unlock(&path)?.map(|h| h.host), Some("another-host".to_string()));
         LocalLock::acquire(&path, "apply")?.release()?;
         Ok(())
     }
