@@ -132,7 +132,7 @@ fn load(
             "stackr never overwrites a state file it cannot read; restore it from the .bak beside it or from version control",
         )
     })?;
-    let existed = loaded.is_some();
+    let mut existed = loaded.is_some();
     let mut state = loaded.unwrap_or_else(|| StateFile::new(&stack.name));
     let mut sealed = false;
     let _ = secrets::each_value(&mut state, |v| {
@@ -163,6 +163,8 @@ fn load(
         if *serial == state.serial {
             printer.err_line(&format!("note: replaying {} records of an interrupted run", records.len()));
             journal::replay(&mut state, &records);
+            // A run that died before its first state file still made a state: plan against it.
+            existed = true;
         } else if *serial + 1 == state.serial {
             // Compacted already; the run died before removing the journal.
             let _ = std::fs::remove_file(&journal_path);

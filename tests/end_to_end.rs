@@ -6,42 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-fn stackr(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_stackr"))
-        .args(args)
-        .current_dir(dir)
-        .env("AWS_ENDPOINT_URL", &stackr_providers::moto::moto().endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("STACKR_PASSPHRASE", "end-to-end")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap();
-    out
-}
-
-fn ok(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stackr failed:\n{stderr}\n{}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::{copy_tree, ok, stackr, status};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dev_stack_deploys_the_whole_seed_infrastructure() {
@@ -225,10 +195,6 @@ async fn the_dev_stack_deploys_the_whole_seed_infrastructure() {
 
 const SMALL: &str = "name: lifecycle\nregion: us-east-1\nresources:\n  key:\n    type: aws:kms:Key\n    properties: {description: lifecycle key}\n  topic:\n    type: aws:sns:Topic\n    properties: {name: lifecycle-topic, kmsMasterKeyId: \"${key.arn}\"}\noutputs:\n  topicArn: ${topic.arn}\n";
 
-fn status(out: &Output) -> (Option<i32>, String) {
-    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn saved_plans_locks_guards_and_state_commands() {
     let dir = tempfile::tempdir().unwrap();
@@ -336,14 +302,8 @@ async fn saved_plans_locks_guards_and_state_commands() {
 
 /// Starts `stackr apply` and sends it `signal` (`INT`, `KILL`) once it has started creating resources.
 fn interrupted_apply(dir: &Path, signal: &str) -> (Option<i32>, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_stackr"))
+    let child = support::command(dir)
         .args(["apply", "stack.yaml", "--auto-approve", "--parallelism", "1"])
-        .current_dir(dir)
-        .env("AWS_ENDPOINT_URL", &stackr_providers::moto::moto().endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -591,6 +591,15 @@ fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -> Result<St
         context.registry.get(&resource.type_name).ok_or_else(|| format!("unknown type {}", resource.type_name))?;
     let provider = context.registry.provider(&resource.type_name).map_err(|e| e.to_string())?;
     let prior = state.resources.get(&name).cloned();
+    if step.action == Action::Create {
+        if let Some(existing) = &prior {
+            // Apply decides nothing: a create of something the state already holds means the plan is out of date.
+            return Err(format!(
+                "the plan creates `{name}`, but the state already records it ({}); plan again",
+                existing.id
+            ));
+        }
+    }
     let values = StateValues(state);
     let evaluator = Evaluator::new(context.stack, context.builtins, &values);
     let desired = desired_inputs(&evaluator, resource, registered, prior.as_ref()).map_err(|d| d.to_string())?;

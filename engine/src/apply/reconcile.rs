@@ -9,6 +9,8 @@
 //!
 //! Only provider reads happen, except for retired halves, which this deletes.
 
+use std::time::Duration;
+
 use stackr_state::{PendingOperation, ResourceState, StateFile};
 
 use crate::provider::{CallContext, Registry};
@@ -28,6 +30,10 @@ pub struct ReconcileError {
     pub message: String,
 }
 
+/// How long to wait before concluding that an interrupted create never took effect: a request sent just before
+/// the process died can still be in flight, and land after the next run has started.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
 /// Resolves every pending operation of `state`. With `delete_retired` false (planning), retired halves are
 /// kept pending instead of deleted.
 pub async fn reconcile(
@@ -37,6 +43,7 @@ pub async fn reconcile(
 ) -> Result<Reconciled, ReconcileError> {
     let pending = std::mem::take(&mut state.pending);
     let mut notes = Vec::new();
+    let mut settled = false;
     for op in pending {
         let fail = |message: String| ReconcileError {
             resource: op.resource.clone(),
@@ -53,7 +60,14 @@ pub async fn reconcile(
         match op.operation.as_str() {
             "create" | "replace" => {
                 let token = op.create_token.clone().unwrap_or_default();
-                match provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))? {
+                let mut found = provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))?;
+                if found.is_none() && !settled {
+                    // Once per reconcile: give a request still in flight time to land, then look again.
+                    tokio::time::sleep(SETTLE).await;
+                    settled = true;
+                    found = provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))?;
+                }
+                match found {
                     Some(found) => {
                         let dependencies =
                             state.resources.get(&op.resource).map(|r| r.dependencies.clone()).unwrap_or_default();
