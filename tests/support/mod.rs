@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod proxy;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -34,10 +36,15 @@ pub fn status(out: &Output) -> (Option<i32>, String) {
 
 /// A `stackr` command with moto's endpoint, dummy credentials and a passphrase in its environment.
 pub fn command(dir: &Path) -> Command {
+    command_via(dir, &stackr_providers::moto::moto().endpoint)
+}
+
+/// A `stackr` command talking to `endpoint` (moto, or a proxy in front of it).
+pub fn command_via(dir: &Path, endpoint: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_stackr"));
     command
         .current_dir(dir)
-        .env("AWS_ENDPOINT_URL", &stackr_providers::moto::moto().endpoint)
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
