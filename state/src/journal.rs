@@ -460,6 +460,40 @@ mod tests {
             prop_assert_eq!(format::decode(&bytes).ok(), Some(state));
         }
 
+        /// Fuzz: any bytes as a journal file are read or refused, never a panic.
+        #[test]
+        fn arbitrary_journal_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let path = dir.path().join("j");
+            std::fs::write(&path, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Ok(records) = read(&path, None) {
+                let mut state = base();
+                replay(&mut state, &records);
+            }
+        }
+
+        /// Fuzz: any sequence of well-formed records replays without a panic (a sequence no run could write may
+        /// leave an inconsistent state, which the format check then refuses to write).
+        #[test]
+        fn arbitrary_record_sequences_never_panic(ops in proptest::collection::vec((0u8..5, 0u8..4, 0u8..4), 0..60)) {
+            let records: Vec<JournalRecord> = ops
+                .iter()
+                .map(|(kind, a, b)| {
+                    let name = format!("r{a}");
+                    match kind {
+                        0 => intent(&name, "create"),
+                        1 => JournalRecord::Done { resource: name, operation: "create".into(), state: Some(resource("t", "x", &[&format!("r{b}")])), retired: None },
+                        2 => JournalRecord::Done { resource: name, operation: "delete".into(), state: None, retired: None },
+                        3 => JournalRecord::Failed { resource: name, operation: "create".into(), error: "e".into() },
+                        _ => JournalRecord::Done { resource: name, operation: "delete-retired".into(), state: None, retired: None },
+                    }
+                })
+                .collect();
+            let mut state = base();
+            replay(&mut state, &records);
+            let _ = format::encode(&state);
+        }
+
         #[test]
         fn the_fixed_run_is_valid_at_every_prefix(cut in 0usize..16) {
             let mut state = base();
