@@ -376,3 +376,73 @@ async fn interrupted_applies_keep_what_finished_and_the_next_run_converges() {
     let plan = stackr(d, &["plan", "stack.yaml", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
 }
+
+/// Every file under a directory, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                pending.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    files
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_never_appears_in_anything_stackr_prints_or_writes() {
+    const SECRET: &str = "S3CR3T-canary-7f3a9c1e";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("code")).unwrap();
+    std::fs::write(d.join("code/handler.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    let stack = |description: &str| {
+        format!(
+            "name: redaction\nregion: us-east-1\nparameters:\n  apiKey: {{type: string}}\nconfig:\n  apiKey: {{fromEnv: REDACTION_API_KEY, secret: true}}\nresources:\n  secret:\n    type: aws:secretsmanager:Secret\n    properties: {{name: redaction/api-key, description: {description}, secretString: \"${{apiKey}}\", recoveryWindowInDays: 0}}\n  role:\n    type: aws:iam:Role\n    properties:\n      name: redaction-fn\n      assumeRolePolicy: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Principal: {{Service: lambda.amazonaws.com}}, Action: \"sts:AssumeRole\"}}]}}\n  fn:\n    type: aws:lambda:Function\n    properties:\n      name: redaction-fn\n      runtime: python3.12\n      handler: handler.handler\n      role: ${{role.arn}}\n      code: code\n      environment: {{variables: {{API_KEY: \"${{apiKey}}\", TOKEN: {{fn::secret: \"{SECRET}-inline\"}}}}}}\noutputs:\n  key: ${{apiKey}}\n"
+        )
+    };
+    std::fs::write(d.join("stack.yaml"), stack("first")).unwrap();
+    let mut printed = String::new();
+    let mut run = |args: &[&str]| {
+        let out = support::command(d).env("REDACTION_API_KEY", SECRET).args(args).output().unwrap();
+        printed.push_str(&String::from_utf8_lossy(&out.stdout));
+        printed.push_str(&String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    for format in ["text", "markdown", "json"] {
+        run(&["plan", "stack.yaml", "--format", format]);
+    }
+    assert!(run(&["apply"]).status.success(), "{printed}");
+    std::fs::write(d.join("stack.yaml"), stack("second")).unwrap();
+    assert!(run(&["apply", "stack.yaml", "--auto-approve"]).status.success(), "{printed}");
+    for args in [
+        &["refresh", "stack.yaml"][..],
+        &["output", "stack.yaml"],
+        &["output", "stack.yaml", "--json"],
+        &["output", "stack.yaml", "key"],
+        &["state", "show", "stack.yaml", "secret"],
+        &["state", "show", "stack.yaml", "fn"],
+        &["validate", "stack.yaml"],
+        &["plan", "stack.yaml", "--destroy", "--format", "json"],
+    ] {
+        run(args);
+    }
+    // An error that involves the secret's property: a wrong type for the config value.
+    std::fs::write(d.join("stack.yaml"), stack("third").replace("{type: string}", "{type: integer}")).unwrap();
+    run(&["plan", "stack.yaml"]);
+    std::fs::write(d.join("stack.yaml"), stack("third")).unwrap();
+    assert!(run(&["destroy", "stack.yaml", "--auto-approve"]).status.success(), "{printed}");
+
+    assert!(printed.contains("(secret)"), "secrets are shown as (secret)");
+    assert!(!printed.contains(SECRET), "a secret was printed:\n{printed}");
+    let written = files_under(d);
+    assert!(written.iter().any(|p| p.to_string_lossy().ends_with("redaction.state.json")));
+    for file in written.iter().filter(|p| p.starts_with(d.join(".stackr"))) {
+        let bytes = std::fs::read(file).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(SECRET), "{} holds the secret", file.display());
+    }
+}
