@@ -134,11 +134,7 @@ fn load(
     })?;
     let mut existed = loaded.is_some();
     let mut state = loaded.unwrap_or_else(|| StateFile::new(&stack.name));
-    let mut sealed = false;
-    let _ = secrets::each_value(&mut state, |v| {
-        sealed |= secrets::find_sealed(v);
-        Ok::<(), ()>(())
-    });
+    let sealed = secrets::values(&state).any(secrets::find_sealed);
     let needed = sealed || (writing && stack.has_secrets(registry));
     let codec = codec(stack, &mut state, needed)?;
     if let Some(codec) = &codec {

@@ -160,6 +160,16 @@ pub fn find_sealed(json: &Json) -> bool {
     }
 }
 
+/// Every JSON value of a state that may hold secrets.
+pub fn values(state: &crate::StateFile) -> impl Iterator<Item = &Json> {
+    state
+        .resources
+        .values()
+        .flat_map(|r| [&r.inputs, &r.outputs])
+        .chain(state.outputs.values())
+        .chain(state.pending.iter().map(|p| &p.inputs))
+}
+
 /// Applies `f` to every JSON value of a state that may hold secrets.
 pub fn each_value<E>(state: &mut crate::StateFile, mut f: impl FnMut(&mut Json) -> Result<(), E>) -> Result<(), E> {
     for resource in state.resources.values_mut() {

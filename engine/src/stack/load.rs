@@ -760,8 +760,7 @@ fn read_options(
             options.ignore_changes.push(entry);
         }
     }
-    reader.finish(scope, &path, super::OPTION_KEYS, diags);
-    let _ = OPTION_KEYS;
+    reader.finish(scope, &path, OPTION_KEYS, diags);
     options
 }
 
