@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use stackr_engine::eval::{Builtins, Evaluator, ResourceValues};
+use stackr_engine::apply::StateValues;
+use stackr_engine::eval::{Builtins, Evaluator};
 use stackr_engine::plan::{self, Action, Drift, Plan, PlanError, PlanRequest};
 use stackr_engine::provider::Registry;
 use stackr_engine::render::{self, Style};
@@ -72,24 +73,6 @@ fn plan_with(stack: &Stack, state: Option<&StateFile>, targets: &[String], destr
         destroy,
         drift: Vec::new(),
     })
-}
-
-struct StateValues<'a>(&'a StateFile);
-
-impl ResourceValues for StateValues<'_> {
-    fn attribute(&self, resource: &str, attribute: &str) -> Value {
-        let Some(r) = self.0.resources.get(resource) else { return Value::Unknown };
-        if attribute == "id" {
-            return Value::String(r.id.clone());
-        }
-        let outputs = Value::from_json(&r.outputs);
-        let inputs = Value::from_json(&r.inputs);
-        outputs
-            .as_map()
-            .and_then(|m| m.get(attribute).cloned())
-            .or_else(|| inputs.as_map().and_then(|m| m.get(attribute).cloned()))
-            .unwrap_or(Value::Null)
-    }
 }
 
 /// The state a successful apply of `stack` would leave (starting from `prior`).

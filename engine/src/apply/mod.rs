@@ -163,8 +163,8 @@ pub struct ApplyRun<'a> {
     pub operation: &'a str,
 }
 
-/// Reads attributes from the state as it is now.
-struct StateValues<'a>(&'a StateFile);
+/// Reads attributes from the state as it is now: what apply evaluates later steps against.
+pub struct StateValues<'a>(pub &'a StateFile);
 
 impl ResourceValues for StateValues<'_> {
     fn attribute(&self, resource: &str, attribute: &str) -> Value {
