@@ -135,13 +135,17 @@ fn load(
     let mut existed = loaded.is_some();
     let mut state = loaded.unwrap_or_else(|| StateFile::new(&stack.name));
     let sealed = secrets::values(&state).any(secrets::find_sealed);
-    let needed = sealed || (writing && stack.has_secrets(registry));
-    let codec = codec(stack, &mut state, needed)?;
-    if let Some(codec) = &codec {
+    let Codecs { read, write } = codecs(stack, &mut state, sealed, writing && stack.has_secrets(registry))?;
+    if let Some(codec) = &read {
         secrets::each_value(&mut state, |v| secrets::unseal(v, codec.as_ref())).map_err(|e| {
-            Failure::hint(anyhow::anyhow!("cannot decrypt the state's secrets: {e}"), "check STACKR_PASSPHRASE")
+            Failure::hint(
+                anyhow::anyhow!("cannot decrypt the state's secrets: {e}"),
+                "check the secrets provider's key",
+            )
         })?;
     }
+    // The journal of a run that died was written with that run's codec: the stack's (write) one.
+    let codec = write.or(read);
     let journal_path = backend.journal_path(&stack.name);
     let records = journal::read(&journal_path, codec.as_deref())
         .map_err(|e| Failure::hint(e, "the journal of an interrupted run is damaged; inspect it before removing it"))?;
@@ -184,36 +188,73 @@ struct Loaded {
     codec: Option<Arc<dyn SecretsCodec>>,
 }
 
-/// The codec for the stack's secrets provider, when one is needed or configured. A new state gets a fresh
-/// salt recorded in it.
-fn codec(stack: &Stack, state: &mut StateFile, needed: bool) -> Result<Option<Arc<dyn SecretsCodec>>, Failure> {
-    if let Some(provider) = stack.secrets_provider.as_deref().filter(|p| p.starts_with("awskms://")) {
-        if !needed {
-            return Ok(None);
+struct Codecs {
+    /// Decrypts what the state holds (under the provider it records).
+    read: Option<Arc<dyn SecretsCodec>>,
+    /// Encrypts what this run writes (under the stack's provider).
+    write: Option<Arc<dyn SecretsCodec>>,
+}
+
+/// The codecs for the state's secrets. The state records which provider encrypted them; the stack names the
+/// provider to write with. When they differ, the state is re-encrypted with the stack's on the next write.
+fn codecs(stack: &Stack, state: &mut StateFile, sealed: bool, writes_secrets: bool) -> Result<Codecs, Failure> {
+    let wanted = stack.secrets_provider.clone().unwrap_or_else(|| "passphrase".to_string());
+    let recorded = state.secrets.clone();
+    let read = match (&recorded, sealed) {
+        (Some(config), true) => Some(open(stack, &config.provider, Some(config))?.0),
+        (None, true) => {
+            return Err(anyhow::anyhow!("the state holds encrypted secrets but records no secrets provider").into())
         }
-        return Err(Failure::hint(
-            anyhow::anyhow!("the secrets provider {provider} is not available in this build"),
-            "use `secretsProvider: passphrase` with STACKR_PASSPHRASE set",
-        ));
-    }
-    let passphrase = std::env::var("STACKR_PASSPHRASE").ok().filter(|p| !p.is_empty());
-    let codec: Arc<dyn SecretsCodec> = match (&state.secrets, passphrase) {
-        (Some(config), Some(passphrase)) => Arc::new(
-            PassphraseCodec::open(&passphrase, config)
-                .map_err(|e| Failure::hint(e, "use the passphrase this stack's state was first written with"))?,
-        ),
-        (None, Some(passphrase)) if needed => {
-            let (codec, config) = PassphraseCodec::create(&passphrase).map_err(anyhow::Error::from)?;
-            state.secrets = Some(config);
-            Arc::new(codec)
-        }
-        (_, None) if needed => {
-            return Err(Failure::hint(
-                anyhow::anyhow!("stack {} has secret values, and stackr stores them only encrypted", stack.name),
-                "set STACKR_PASSPHRASE (the key that encrypts secrets in the state)",
-            ))
-        }
-        _ => return Ok(None),
+        _ => None,
     };
-    Ok(Some(codec))
+    if !writes_secrets && !sealed {
+        return Ok(Codecs { read, write: None });
+    }
+    let write = match (&recorded, &read) {
+        (Some(config), Some(read)) if config.provider == wanted => Arc::clone(read),
+        _ => {
+            let (codec, config) = open(stack, &wanted, recorded.as_ref().filter(|c| c.provider == wanted))?;
+            state.secrets = Some(config);
+            codec
+        }
+    };
+    Ok(Codecs { read, write: Some(write) })
+}
+
+/// Opens (or, with no matching record, creates) the codec of one provider.
+fn open(
+    stack: &Stack,
+    provider: &str,
+    recorded: Option<&stackr_state::secrets::SecretsConfig>,
+) -> Result<(Arc<dyn SecretsCodec>, stackr_state::secrets::SecretsConfig), Failure> {
+    if provider.starts_with("awskms://") {
+        let runtime = workspace::runtime()?;
+        let region = stack.region.clone().or_else(|| std::env::var("AWS_REGION").ok());
+        let config = runtime.block_on(stackr_providers::aws::load_config(region));
+        let (codec, recorded) =
+            runtime.block_on(stackr_providers::kms::data_key::codec(&config, provider, recorded)).map_err(|e| {
+                Failure::hint(e, "stackr needs kms:Decrypt on that key (and kms:GenerateDataKey for a new state)")
+            })?;
+        return Ok((Arc::new(codec), recorded));
+    }
+    if provider != "passphrase" {
+        return Err(anyhow::anyhow!("unknown secrets provider {provider:?}").into());
+    }
+    let passphrase = std::env::var("STACKR_PASSPHRASE").ok().filter(|p| !p.is_empty()).ok_or_else(|| {
+        Failure::hint(
+            anyhow::anyhow!("stack {} has secret values, and stackr stores them only encrypted", stack.name),
+            "set STACKR_PASSPHRASE (the key that encrypts secrets in the state), or use secretsProvider: awskms://KEY",
+        )
+    })?;
+    match recorded {
+        Some(config) => {
+            let codec = PassphraseCodec::open(&passphrase, config)
+                .map_err(|e| Failure::hint(e, "use the passphrase this stack's state was first written with"))?;
+            Ok((Arc::new(codec), config.clone()))
+        }
+        None => {
+            let (codec, config) = PassphraseCodec::create(&passphrase).map_err(anyhow::Error::from)?;
+            Ok((Arc::new(codec), config))
+        }
+    }
 }

@@ -446,3 +446,50 @@ async fn a_secret_never_appears_in_anything_stackr_prints_or_writes() {
         assert!(!String::from_utf8_lossy(&bytes).contains(SECRET), "{} holds the secret", file.display());
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_encrypted_state_needs_the_key_and_a_new_provider_re_encrypts() {
+    let config = stackr_providers::moto::sdk_config().await;
+    let kms = aws_sdk_kms::Client::new(&config);
+    let key = kms.create_key().description("stackr state key").send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_string();
+    kms.create_alias().alias_name("alias/stackr-state-e2e").target_key_id(&key_id).send().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stack = |provider: &str, description: &str| {
+        format!("name: kmsstate\nregion: us-east-1\nsecretsProvider: {provider}\nresources:\n  secret:\n    type: aws:secretsmanager:Secret\n    properties: {{name: kmsstate/token, description: {description}, secretString: {{fn::secret: kms-canary-value}}, recoveryWindowInDays: 0}}\n")
+    };
+    let state = || std::fs::read_to_string(d.join(".stackr/kmsstate.state.json")).unwrap();
+    std::fs::write(d.join("stack.yaml"), stack("passphrase", "first")).unwrap();
+    ok(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
+    assert!(state().contains("\"provider\": \"passphrase\""));
+
+    // A new provider: the next write re-encrypts with a KMS data key; the passphrase is no longer needed.
+    std::fs::write(d.join("stack.yaml"), stack("awskms://alias/stackr-state-e2e", "second")).unwrap();
+    ok(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
+    let written = state();
+    assert!(
+        written.contains("\"provider\": \"awskms://alias/stackr-state-e2e\"") && written.contains("\"encryptedKey\""),
+        "{written}"
+    );
+    assert!(written.contains("@encrypted") && !written.contains("kms-canary-value"));
+    let plan = support::command(d)
+        .env_remove("STACKR_PASSPHRASE")
+        .args(["plan", "stack.yaml", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stderr));
+
+    // Without KMS (an endpoint that does not answer), the state's secrets cannot be read.
+    let unreachable = support::command_via(d, "http://127.0.0.1:9")
+        .env_remove("STACKR_PASSPHRASE")
+        .args(["plan", "stack.yaml"])
+        .output()
+        .unwrap();
+    let (code, text) = status(&unreachable);
+    assert_eq!(code, Some(1));
+    assert!(text.contains("Decrypt failed"), "{text}");
+    assert!(!text.contains("kms-canary-value"));
+    ok(&stackr(d, &["destroy", "stack.yaml", "--auto-approve"]));
+}

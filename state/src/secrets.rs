@@ -34,10 +34,14 @@ pub enum SecretsError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretsConfig {
-    /// `passphrase`.
+    /// `passphrase`, or `awskms://KEY`.
     pub provider: String,
-    /// Argon2id salt, base64.
-    pub salt: String,
+    /// Argon2id salt, base64 (passphrase).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    /// The data key, encrypted by KMS, base64 (awskms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_key: Option<String>,
     /// A known text encrypted with the key, base64: tells a wrong key from a damaged value.
     pub check: String,
 }
@@ -47,20 +51,43 @@ pub trait SecretsCodec: Send + Sync {
     fn decrypt(&self, sealed: &str) -> Result<Vec<u8>, SecretsError>;
 }
 
-/// A key derived from a passphrase.
+/// A 256-bit key: derived from a passphrase, or a data key from KMS.
 pub struct PassphraseCodec {
     cipher: XChaCha20Poly1305,
 }
 
+/// The same codec under the name that fits a key that did not come from a passphrase.
+pub type KeyCodec = PassphraseCodec;
+
 impl PassphraseCodec {
-    /// Derives the key for `config`'s salt and verifies it against the check value.
-    pub fn open(passphrase: &str, config: &SecretsConfig) -> Result<PassphraseCodec, SecretsError> {
-        let salt = STANDARD.decode(&config.salt).map_err(|e| SecretsError::Damaged(e.to_string()))?;
-        let codec = PassphraseCodec::derive(passphrase, &salt)?;
-        match codec.decrypt(&config.check) {
-            Ok(text) if text == CHECK_TEXT => Ok(codec),
+    /// A codec on a raw 256-bit key (a KMS data key).
+    pub fn from_key(key: &[u8]) -> Result<PassphraseCodec, SecretsError> {
+        if key.len() != 32 {
+            return Err(SecretsError::Kdf(format!("a data key must be 32 bytes, not {}", key.len())));
+        }
+        Ok(PassphraseCodec { cipher: XChaCha20Poly1305::new(Key::from_slice(key)) })
+    }
+
+    /// The check value to record with a new key.
+    pub fn check_value(&self) -> Result<String, SecretsError> {
+        self.encrypt(CHECK_TEXT)
+    }
+
+    /// Whether `check` was made with this key.
+    pub fn verify(&self, check: &str) -> Result<(), SecretsError> {
+        match self.decrypt(check) {
+            Ok(text) if text == CHECK_TEXT => Ok(()),
             _ => Err(SecretsError::WrongKey),
         }
+    }
+
+    /// Derives the key for `config`'s salt and verifies it against the check value.
+    pub fn open(passphrase: &str, config: &SecretsConfig) -> Result<PassphraseCodec, SecretsError> {
+        let salt = config.salt.as_deref().ok_or_else(|| SecretsError::Damaged("no passphrase salt recorded".into()))?;
+        let salt = STANDARD.decode(salt).map_err(|e| SecretsError::Damaged(e.to_string()))?;
+        let codec = PassphraseCodec::derive(passphrase, &salt)?;
+        codec.verify(&config.check)?;
+        Ok(codec)
     }
 
     /// A new salt, its codec and the config to record in the state.
@@ -69,7 +96,15 @@ impl PassphraseCodec {
         crate::model::fill_random(&mut salt);
         let codec = PassphraseCodec::derive(passphrase, &salt)?;
         let check = codec.encrypt(CHECK_TEXT)?;
-        Ok((codec, SecretsConfig { provider: "passphrase".into(), salt: STANDARD.encode(salt), check }))
+        Ok((
+            codec,
+            SecretsConfig {
+                provider: "passphrase".into(),
+                salt: Some(STANDARD.encode(salt)),
+                encrypted_key: None,
+                check,
+            },
+        ))
     }
 
     fn derive(passphrase: &str, salt: &[u8]) -> Result<PassphraseCodec, SecretsError> {
