@@ -87,7 +87,10 @@ impl Progress {
         if in_flight.len() > 4 {
             parts.push(format!("+{} more", in_flight.len() - 4));
         }
-        eprint!("\r\x1b[K{}", self.style.dim(&format!("[{finished}/{total}] {}", parts.join(", "))));
+        // One physical line: a wrapped status line could not be cleared with `\r` on the next update.
+        let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).unwrap_or(80).max(20);
+        let line: String = format!("[{finished}/{total}] {}", parts.join(", ")).chars().take(width - 1).collect();
+        eprint!("\r\x1b[K{}", self.style.dim(&line));
         let _ = std::io::stderr().flush();
     }
 }
