@@ -45,9 +45,43 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 fn validate_accepts_the_chatbot_stacks() {
     let dir = workdir();
-    let out = stackr(dir.path(), &["validate", "stacks/dev.yaml"]);
+    for environment in ["dev", "staging", "prod"] {
+        let out = stackr(dir.path(), &["validate", &format!("stacks/{environment}.yaml")]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            format!("stacks/{environment}.yaml: stack chatbot-{environment} is valid (22 resources, 2 files).\n")
+        );
+    }
+}
+
+#[test]
+fn apply_without_an_argument_needs_exactly_one_saved_plan() {
+    let dir = workdir();
+    for environment in ["dev", "staging"] {
+        let out = stackr(dir.path(), &["plan", &format!("stacks/{environment}.yaml"), "--refresh=false"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let out = stackr(dir.path(), &["apply"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: there are 2 saved plans: .stackr/plans/chatbot-dev.plan.json, .stackr/plans/chatbot-staging.plan.json\n  hint: name the one to apply: `stackr apply PLANFILE`\n"
+    );
+}
+
+#[test]
+fn prod_protects_its_stateful_resources() {
+    let dir = workdir();
+    let out = stackr(dir.path(), &["plan", "stacks/prod.yaml", "--refresh=false", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "stacks/dev.yaml: stack chatbot-dev is valid (22 resources, 2 files).\n");
+    let plan = std::fs::read_to_string(dir.path().join(".stackr/plans/chatbot-prod.plan.json")).unwrap();
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let table = plan["steps"].as_array().unwrap().iter().find(|s| s["name"] == "sessionTable").unwrap();
+    assert_eq!(table["inputs"]["deletionProtectionEnabled"], true);
+    assert_eq!(table["inputs"]["pointInTimeRecovery"]["enabled"], true);
+    let logs = plan["steps"].as_array().unwrap().iter().find(|s| s["name"] == "chatLogGroup").unwrap();
+    assert_eq!(logs["inputs"]["retentionInDays"], 365);
 }
 
 #[test]
