@@ -42,11 +42,6 @@ const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
 const SUBSCRIPTION_PROTOCOLS: &[&str] =
     &["email", "email-json", "http", "https", "sqs", "sms", "lambda", "application", "firehose"];
 
-/// Integer values a log group's retention accepts, as integers.
-pub fn retention_days_allowed() -> impl Iterator<Item = i64> {
-    RETENTION_DAYS.iter().filter_map(|d| d.parse().ok())
-}
-
 /// Every built-in schema, sorted by type name.
 pub fn schemas() -> Vec<ResourceSchema> {
     let mut all = vec![

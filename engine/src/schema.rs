@@ -195,10 +195,6 @@ impl ResourceSchema {
         self.properties.iter().find(|p| p.name == name)
     }
 
-    pub fn find_output(&self, name: &str) -> Option<&Output> {
-        self.outputs.iter().find(|o| o.name == name)
-    }
-
     pub fn has_tags(&self) -> bool {
         self.find_property("tags").is_some()
     }

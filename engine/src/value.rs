@@ -100,13 +100,6 @@ impl Value {
         }
     }
 
-    pub fn as_list(&self) -> Option<&[Value]> {
-        match self {
-            Value::List(l) => Some(l),
-            _ => None,
-        }
-    }
-
     /// Wraps the value as secret (idempotent).
     pub fn into_secret(self) -> Value {
         match self {

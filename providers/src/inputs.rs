@@ -65,22 +65,6 @@ pub fn tag_changes(
     (set, remove)
 }
 
-/// Builds observed inputs: `read` entries win; anything AWS cannot report comes from `prior`.
-pub fn observed(prior: &Value, read: Vec<(&str, Option<Value>)>) -> Value {
-    let mut map = prior.as_map().cloned().unwrap_or_default();
-    for (key, value) in read {
-        match value {
-            Some(v) => {
-                map.insert(key.to_string(), v);
-            }
-            None => {
-                map.remove(key);
-            }
-        }
-    }
-    Value::Map(map)
-}
-
 /// The revealed value of a prior input (for comparisons with what AWS reports).
 pub fn prior_field<'a>(prior: &'a Value, key: &str) -> Option<&'a Value> {
     prior.as_map().and_then(|m| m.get(key)).filter(|v| !matches!(v, Value::Null))
