@@ -9,6 +9,7 @@ mod printer;
 mod progress;
 mod report;
 mod session;
+mod store;
 mod workspace;
 
 use std::process::ExitCode;

@@ -6,44 +6,44 @@
 //! then removes the journal: a crash between the two leaves a journal whose base serial is one behind, which
 //! the next run recognises as already compacted.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use stackr_engine::apply::reconcile;
 use stackr_engine::provider::Registry;
 use stackr_engine::stack::Stack;
 use stackr_state::journal::{self, JournalRecord, JournalWriter};
-use stackr_state::lock::{LocalLock, LockError};
+use stackr_state::lock::LockError;
 use stackr_state::secrets::{self, PassphraseCodec, SecretsCodec};
-use stackr_state::{Backend, LocalBackend, StateFile};
+use stackr_state::StateFile;
 
 use crate::printer::Printer;
 use crate::report::Failure;
+use crate::store::{Held, Store};
 use crate::workspace;
 
 pub struct Session {
-    pub backend: LocalBackend,
+    pub store: Store,
     pub state: StateFile,
     /// Whether a state file existed (a new stack's first apply creates it).
     pub existed: bool,
-    lock: Option<LocalLock>,
+    lock: Option<Held>,
     codec: Option<Arc<dyn SecretsCodec>>,
 }
 
 impl Session {
     /// Loads the state and any journal, without the lock: for plan and the read-only commands.
     pub fn read(stack: &Stack, registry: &Registry, printer: &Printer) -> Result<Session, Failure> {
-        let backend = workspace::local_backend(stack)?;
-        let Loaded { state, existed, codec } = load(&backend, stack, registry, false, printer)?;
-        let mut session = Session { backend, state, existed, lock: None, codec };
+        let store = workspace::store(stack)?;
+        let Loaded { state, existed, codec } = load(&store, stack, registry, false, printer)?;
+        let mut session = Session { store, state, existed, lock: None, codec };
         session.reconcile(registry, false, printer)?;
         Ok(session)
     }
 
     /// Takes the lock, then loads as [`Session::read`] does; pending retired resources are deleted.
     pub fn write(stack: &Stack, registry: &Registry, operation: &str, printer: &Printer) -> Result<Session, Failure> {
-        let backend = workspace::local_backend(stack)?;
-        let lock = LocalLock::acquire(&backend.lock_path(&stack.name), operation).map_err(|e| match e {
+        let store = workspace::store(stack)?;
+        let (lock, taken_over) = store.lock(&stack.name, operation).map_err(|e| match e {
             e @ LockError::Held { .. } => Failure::hint(
                 e,
                 format!(
@@ -53,11 +53,18 @@ impl Session {
             ),
             other => Failure::from(other),
         })?;
-        if let Some(dead) = &lock.taken_over {
+        if let Some(dead) = &taken_over {
             printer.err_line(&format!("note: took over the lock of a run that is gone: {}", dead.describe()));
         }
-        let Loaded { state, existed, codec } = load(&backend, stack, registry, true, printer)?;
-        let mut session = Session { backend, state, existed, lock: Some(lock), codec };
+        let loaded = load(&store, stack, registry, true, printer);
+        let Loaded { state, existed, codec } = match loaded {
+            Ok(loaded) => loaded,
+            Err(failure) => {
+                let _ = store.release(&stack.name, lock);
+                return Err(failure);
+            }
+        };
+        let mut session = Session { store, state, existed, lock: Some(lock), codec };
         session.reconcile(registry, true, printer)?;
         Ok(session)
     }
@@ -80,15 +87,9 @@ impl Session {
         Ok(())
     }
 
-    pub fn journal_path(&self) -> PathBuf {
-        self.backend.journal_path(&self.state.stack)
-    }
-
-    /// Opens the journal for a run, creating the state directory if needed.
+    /// Opens the journal for a run.
     pub fn open_journal(&self) -> Result<JournalWriter, Failure> {
-        std::fs::create_dir_all(self.backend.dir())
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", self.backend.dir().display()))?;
-        Ok(JournalWriter::open(&self.journal_path(), self.codec.clone())?)
+        self.store.open_journal(&self.state.stack, self.codec.clone())
     }
 
     /// Persists `state` as the next serial and removes the journal. Needs the lock.
@@ -103,8 +104,8 @@ impl Session {
             secrets::each_value(&mut sealed, |v| secrets::seal(v, codec.as_ref()))
                 .map_err(|e| anyhow::anyhow!("cannot encrypt the state's secrets: {e}"))?;
         }
-        self.backend.persist(&sealed)?;
-        let _ = std::fs::remove_file(self.journal_path());
+        self.store.persist(&sealed)?;
+        self.store.remove_journal(&state.stack)?;
         self.state = state;
         self.existed = true;
         Ok(())
@@ -112,7 +113,7 @@ impl Session {
 
     pub fn release(mut self) -> Result<(), Failure> {
         if let Some(lock) = self.lock.take() {
-            lock.release()?;
+            self.store.release(&self.state.stack, lock)?;
         }
         Ok(())
     }
@@ -120,13 +121,13 @@ impl Session {
 
 /// The state (secrets decrypted), with a leftover journal replayed onto it, and the codec for its secrets.
 fn load(
-    backend: &LocalBackend,
+    store: &Store,
     stack: &Stack,
     registry: &Registry,
     writing: bool,
     printer: &Printer,
 ) -> Result<Loaded, Failure> {
-    let loaded = backend.load(&stack.name).map_err(|e| {
+    let loaded = store.load(&stack.name).map_err(|e| {
         Failure::hint(
             e,
             "stackr never overwrites a state file it cannot read; restore it from the .bak beside it or from version control",
@@ -146,8 +147,9 @@ fn load(
     }
     // The journal of a run that died was written with that run's codec: the stack's (write) one.
     let codec = write.or(read);
-    let journal_path = backend.journal_path(&stack.name);
-    let records = journal::read(&journal_path, codec.as_deref())
+    let journal_path = store.journal_name(&stack.name);
+    let records = store
+        .read_journal(&stack.name, codec.as_deref())
         .map_err(|e| Failure::hint(e, "the journal of an interrupted run is damaged; inspect it before removing it"))?;
     if let Some(JournalRecord::Begin { lineage, serial, .. }) = records.first() {
         if existed && *lineage != state.lineage.0 {
@@ -167,7 +169,7 @@ fn load(
             existed = true;
         } else if *serial + 1 == state.serial {
             // Compacted already; the run died before removing the journal.
-            let _ = std::fs::remove_file(&journal_path);
+            store.remove_journal(&stack.name)?;
         } else {
             return Err(Failure::hint(
                 anyhow::anyhow!(

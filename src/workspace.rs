@@ -7,7 +7,6 @@ use anyhow::Context;
 use stackr_engine::eval::Builtins;
 use stackr_engine::provider::Registry;
 use stackr_engine::stack::{self, ProcessEnvironment, Stack};
-use stackr_state::LocalBackend;
 
 use crate::report::Failure;
 
@@ -47,17 +46,12 @@ pub fn load_stack(path: &Path, registry: &Registry) -> Result<Stack, Failure> {
     stack::load(path, registry, &ProcessEnvironment).map_err(Failure::Invalid)
 }
 
-/// The stack's backend: `backend:` in the stack, or `.stackr/` in the working directory.
-pub fn local_backend(stack: &Stack) -> Result<LocalBackend, Failure> {
+/// The stack's state store: `backend:` in the stack (file://DIR or s3://BUCKET/PREFIX?region=R), or `.stackr/`
+/// in the working directory.
+pub fn store(stack: &Stack) -> Result<crate::store::Store, Failure> {
     let url = stack.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}"));
-    if url.starts_with("s3://") {
-        return Err(Failure::hint(
-            anyhow::anyhow!("the S3 backend ({url}) is not available in this build"),
-            "use the default local backend (remove `backend:`) until S3 state lands",
-        ));
-    }
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    Ok(LocalBackend::from_url(&url, &cwd)?)
+    crate::store::Store::from_url(&url, &cwd)
 }
 
 /// The stack file as the user named it, for hints.

@@ -58,6 +58,7 @@ pub fn is_not_found(error: &ProviderError) -> bool {
                 | "NoSuchEntity"
                 | "NotFound"
                 | "TableNotFoundException"
+                | "NoSuchKey"
         ),
         _ => false,
     }

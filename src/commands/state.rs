@@ -3,13 +3,12 @@
 use std::path::Path;
 
 use stackr_engine::value::Value;
-use stackr_state::lock;
-use stackr_state::{Backend, LocalBackend};
 
 use crate::cli::StateCommand;
 use crate::printer::Printer;
 use crate::report::Failure;
 use crate::session::Session;
+use crate::store::Store;
 use crate::workspace;
 
 pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
@@ -72,8 +71,8 @@ pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
         }
         StateCommand::Unlock { stack } => {
             let stack = workspace::load_stack(stack, &registry)?;
-            let backend = workspace::local_backend(&stack)?;
-            match lock::force_unlock(&backend.lock_path(&stack.name))? {
+            let store = workspace::store(&stack)?;
+            match store.force_unlock(&stack.name)? {
                 Some(holder) => printer.out(&format!("Removed the lock held by {}.\n", holder.describe())),
                 None => printer.out(&format!("Stack {} was not locked.\n", stack.name)),
             }
@@ -92,24 +91,20 @@ fn not_in_state(stack: &str, name: &str, session: &Session) -> Failure {
     Failure::hint(anyhow::anyhow!("`{name}` is not in the state of stack {stack}"), hint)
 }
 
-/// Copies the state unchanged (same lineage, serial and resources) to another local directory.
+/// Copies the state unchanged (same lineage, serial and resources, secrets still encrypted) to another
+/// backend: a local directory or S3.
 fn migrate(path: &Path, to: &str, printer: &Printer) -> Result<u8, Failure> {
     let mut registry = workspace::registry();
     let stack = workspace::load_stack(path, &registry)?;
     workspace::connect(&stack, &mut registry, false)?;
     let cwd = std::env::current_dir().map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
-    if to.starts_with("s3://") {
-        return Err(Failure::hint(
-            anyhow::anyhow!("the S3 backend is not available in this build"),
-            "migrate to another local directory: --to file://DIR",
-        ));
-    }
-    let target = LocalBackend::from_url(to, &cwd)?;
+    let target = Store::from_url(to, &cwd)?;
     let session = Session::write(&stack, &registry, "state migrate", printer)?;
-    if !session.existed {
+    // The stored form, secrets encrypted as they are at rest.
+    let Some(stored) = session.store.load(&stack.name)? else {
         session.release()?;
         return Err(anyhow::anyhow!("stack {} has no state to migrate", stack.name).into());
-    }
+    };
     if target.load(&stack.name)?.is_some() {
         session.release()?;
         return Err(Failure::hint(
@@ -117,13 +112,13 @@ fn migrate(path: &Path, to: &str, printer: &Printer) -> Result<u8, Failure> {
             "migrating never overwrites a state; remove it first if it is a leftover",
         ));
     }
-    target.persist(&session.state)?;
+    target.persist(&stored)?;
     printer.out(&format!(
         "Copied the state of {} (lineage {}, serial {}, {} resources) to {}. Set `backend: {to}` in the stack to use it.\n",
         stack.name,
-        session.state.lineage,
-        session.state.serial,
-        session.state.resources.len(),
+        stored.lineage,
+        stored.serial,
+        stored.resources.len(),
         target.describe()
     ));
     session.release()?;

@@ -9,7 +9,7 @@
 //! writing it) is ignored; damage anywhere else is refused.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -137,14 +137,7 @@ impl JournalRecord {
 /// line is dropped.
 pub fn read(path: &Path, codec: Option<&dyn SecretsCodec>) -> Result<Vec<JournalRecord>, StateError> {
     let mut records = read_sealed(path)?;
-    for record in &mut records {
-        for value in record.values_mut() {
-            if secrets::find_sealed(value) {
-                let codec = codec.ok_or_else(|| secrets_error(path, secrets::SecretsError::NoCodec))?;
-                secrets::unseal(value, codec).map_err(|e| secrets_error(path, e))?;
-            }
-        }
-    }
+    unseal_records(&mut records, path, codec)?;
     Ok(records)
 }
 
@@ -153,23 +146,50 @@ fn secrets_error(path: &Path, error: secrets::SecretsError) -> StateError {
 }
 
 fn read_sealed(path: &Path) -> Result<Vec<JournalRecord>, StateError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(StateError::Io { action: "read", path: path.to_path_buf(), source }),
-    };
+    match std::fs::read(path) {
+        Ok(bytes) => parse_sealed(&bytes, path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(StateError::Io { action: "read", path: path.to_path_buf(), source }),
+    }
+}
+
+/// Parses journal bytes (JSON lines; `name` for messages), decrypting secrets with `codec`. A torn final line is
+/// dropped; damage elsewhere is refused.
+pub fn parse(bytes: &[u8], name: &Path, codec: Option<&dyn SecretsCodec>) -> Result<Vec<JournalRecord>, StateError> {
+    let mut records = parse_sealed(bytes, name)?;
+    unseal_records(&mut records, name, codec)?;
+    Ok(records)
+}
+
+fn unseal_records(
+    records: &mut [JournalRecord],
+    path: &Path,
+    codec: Option<&dyn SecretsCodec>,
+) -> Result<(), StateError> {
+    for record in records {
+        for value in record.values_mut() {
+            if secrets::find_sealed(value) {
+                let codec = codec.ok_or_else(|| secrets_error(path, secrets::SecretsError::NoCodec))?;
+                secrets::unseal(value, codec).map_err(|e| secrets_error(path, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_sealed(bytes: &[u8], path: &Path) -> Result<Vec<JournalRecord>, StateError> {
     let mut records = Vec::new();
-    let mut lines = BufReader::new(file).split(b'\n').peekable();
+    let mut lines = bytes.split(|b| *b == b'\n').peekable();
     let mut number = 0usize;
     while let Some(line) = lines.next() {
         number += 1;
-        let line = line.map_err(|source| StateError::Io { action: "read", path: path.to_path_buf(), source })?;
         if line.is_empty() {
             continue;
         }
-        match serde_json::from_slice::<JournalRecord>(&line) {
+        match serde_json::from_slice::<JournalRecord>(line) {
             Ok(record) => records.push(record),
-            Err(_) if lines.peek().is_none() => break, // torn write at the end: the process died mid-line
+            // A torn write at the end (the process died mid-line): nothing after it but the final newline.
+            Err(_) if lines.clone().all(<[u8]>::is_empty) => break,
             Err(e) => {
                 return Err(StateError::Format {
                     path: path.to_path_buf(),
@@ -179,6 +199,19 @@ fn read_sealed(path: &Path) -> Result<Vec<JournalRecord>, StateError> {
         }
     }
     Ok(records)
+}
+
+/// Where journal batches go: appended to a local file, or stored as one object per batch (S3).
+pub trait JournalSink: Send + 'static {
+    /// Stores one batch of JSON lines durably before returning.
+    fn write_batch(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+}
+
+impl JournalSink for File {
+    fn write_batch(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes)?;
+        self.sync_data()
+    }
 }
 
 /// Appends records durably, secrets encrypted. Cheap to clone; all clones share one writer thread.
@@ -202,11 +235,20 @@ impl JournalWriter {
         }
         let file =
             options.open(path).map_err(|source| StateError::Io { action: "open", path: path.to_path_buf(), source })?;
+        JournalWriter::with_sink(path, Box::new(file), codec)
+    }
+
+    /// A writer over any sink; `name` is how errors refer to the journal.
+    pub fn with_sink(
+        name: &Path,
+        sink: Box<dyn JournalSink>,
+        codec: Option<Arc<dyn SecretsCodec>>,
+    ) -> Result<JournalWriter, StateError> {
         let (sender, receiver) = mpsc::channel::<(JournalRecord, mpsc::Sender<Result<(), String>>)>();
-        thread::Builder::new().name("stackr-journal".into()).spawn(move || group_commit(file, receiver)).map_err(
-            |source| StateError::Io { action: "start the journal writer for", path: path.to_path_buf(), source },
+        thread::Builder::new().name("stackr-journal".into()).spawn(move || group_commit(sink, receiver)).map_err(
+            |source| StateError::Io { action: "start the journal writer for", path: name.to_path_buf(), source },
         )?;
-        Ok(JournalWriter { sender, path: path.to_path_buf(), codec })
+        Ok(JournalWriter { sender, path: name.to_path_buf(), codec })
     }
 
     /// Appends one record and returns once it is on disk (blocking).
@@ -234,7 +276,10 @@ impl JournalWriter {
 }
 
 /// Writes every record waiting, fsyncs once, then acknowledges them all.
-fn group_commit(mut file: File, receiver: mpsc::Receiver<(JournalRecord, mpsc::Sender<Result<(), String>>)>) {
+fn group_commit(
+    mut sink: Box<dyn JournalSink>,
+    receiver: mpsc::Receiver<(JournalRecord, mpsc::Sender<Result<(), String>>)>,
+) {
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while let Ok(more) = receiver.try_recv() {
@@ -252,7 +297,7 @@ fn group_commit(mut file: File, receiver: mpsc::Receiver<(JournalRecord, mpsc::S
             }
         }
         if result.is_ok() {
-            result = file.write_all(&buffer).and_then(|()| file.sync_data()).map_err(|e| e.to_string());
+            result = sink.write_batch(&buffer).map_err(|e| e.to_string());
         }
         for (_, ack) in batch {
             let _ = ack.send(result.clone());

@@ -52,6 +52,11 @@ impl LockInfo {
         None
     }
 
+    /// A run of this host whose process is gone: certainly abandoned, safe to take over.
+    pub fn abandoned_here(&self) -> bool {
+        self.host == hostname() && self.pid != 0 && !process_alive(self.pid)
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "{}@{} (pid {}, `{}`, started {} s ago, lock id {})",
