@@ -119,6 +119,16 @@ impl Session {
     }
 }
 
+impl Drop for Session {
+    /// A command that ends early (an error after the lock was taken) still releases it; a local lock would
+    /// release itself, an S3 lock object would otherwise wait for its lease.
+    fn drop(&mut self) {
+        if let Some(lock) = self.lock.take() {
+            let _ = self.store.release(&self.state.stack, lock);
+        }
+    }
+}
+
 /// The state (secrets decrypted), with a leftover journal replayed onto it, and the codec for its secrets.
 fn load(
     store: &Store,
