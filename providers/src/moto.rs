@@ -27,7 +27,7 @@ pub fn moto() -> &'static Moto {
         let parent = std::process::id();
         // The watchdog stops moto when this process is gone, however it ends.
         let script = format!(
-            "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & child=$!; \
+            "python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & child=$!; \
              while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $child"
         );
         let watchdog = Command::new("sh")
