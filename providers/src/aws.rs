@@ -84,3 +84,8 @@ pub fn found<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderE
 pub fn gone_is_done(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
     found(result).map(|_| ())
 }
+
+/// What an update reads back: the resource must still exist.
+pub fn still_there<T>(observed: Option<T>, what: &str, id: &str) -> Result<T, ProviderError> {
+    observed.ok_or_else(|| ProviderError::Other(format!("{what} {id} disappeared during the update")))
+}

@@ -20,7 +20,7 @@ use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 use tokio::sync::OnceCell;
 
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, is_not_found, still_there};
 use crate::inputs::{outputs, parse, tag_changes, tags_value};
 use crate::TOKEN_TAG;
 
@@ -610,10 +610,7 @@ impl Provider for RestApiProvider {
                     .map_err(|e| api_error("UntagResource", e))?;
             }
         }
-        let observed = self
-            .observe(id, desired)
-            .await?
-            .ok_or_else(|| ProviderError::Other(format!("REST API {id} disappeared during the update")))?;
+        let observed = still_there(self.observe(id, desired).await?, "REST API", id)?;
         Ok(observed.outputs)
     }
 

@@ -12,7 +12,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::api_error;
+use crate::aws::{api_error, still_there};
 use crate::inputs::{outputs, parse, tag_changes, tags_value};
 
 #[derive(Debug, Deserialize)]
@@ -187,10 +187,7 @@ impl Provider for AlarmProvider {
         if changed.iter().any(|c| c != "tags") {
             self.put(&new, false).await?;
         }
-        let observed = self
-            .observe(id)
-            .await?
-            .ok_or_else(|| ProviderError::Other(format!("alarm {id} disappeared during the update")))?;
+        let observed = still_there(self.observe(id).await?, "alarm", id)?;
         if changed.iter().any(|c| c == "tags") {
             let arn = observed
                 .outputs

@@ -24,7 +24,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, is_not_found, still_there};
 use crate::inputs::{outputs, parse, prior_field, tag_changes, tags_value};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -602,10 +602,7 @@ impl Provider for TableProvider {
                     .map_err(|e| api_error("UntagResource", e))?;
             }
         }
-        let observed = self
-            .observe(id, desired)
-            .await?
-            .ok_or_else(|| ProviderError::Other(format!("table {id} disappeared during the update")))?;
+        let observed = still_there(self.observe(id, desired).await?, "table", id)?;
         Ok(observed.outputs)
     }
 

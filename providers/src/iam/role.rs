@@ -16,7 +16,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, gone_is_done, is_not_found};
+use crate::aws::{api_error, gone_is_done, is_not_found, still_there};
 use crate::inputs::{document_text, document_value, outputs, parse, tag_changes, tags_value};
 
 #[derive(Debug, Deserialize)]
@@ -300,10 +300,7 @@ impl Provider for RoleProvider {
                     .map_err(|e| api_error("UntagRole", e))?;
             }
         }
-        let observed = self
-            .observe(id, desired)
-            .await?
-            .ok_or_else(|| ProviderError::Other(format!("role {id} disappeared during the update")))?;
+        let observed = still_there(self.observe(id, desired).await?, "role", id)?;
         Ok(observed.outputs)
     }
 

@@ -16,7 +16,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, found, is_not_found};
+use crate::aws::{api_error, found, is_not_found, still_there};
 use crate::inputs::{document_text, document_value, outputs, parse, prior_field, tag_changes, tags_value};
 use crate::TOKEN_TAG;
 
@@ -240,10 +240,7 @@ impl Provider for KeyProvider {
                 _ => {} // deletionWindowInDays: used at delete time only.
             }
         }
-        let observed = self
-            .observe(id, desired)
-            .await?
-            .ok_or_else(|| ProviderError::Other(format!("key {id} disappeared during the update")))?;
+        let observed = still_there(self.observe(id, desired).await?, "key", id)?;
         Ok(observed.outputs)
     }
 

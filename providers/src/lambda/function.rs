@@ -21,7 +21,7 @@ use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
 use super::package;
-use crate::aws::{api_error, found, gone_is_done};
+use crate::aws::{api_error, found, gone_is_done, still_there};
 use crate::inputs::{outputs, parse, prior_field, tag_changes, tags_value};
 
 #[derive(Debug, Deserialize)]
@@ -270,10 +270,7 @@ impl Provider for FunctionProvider {
                 .map_err(|e| api_error("UpdateFunctionConfiguration", e))?;
             self.wait_ready(id).await?;
         }
-        let observed = self
-            .observe(id, desired)
-            .await?
-            .ok_or_else(|| ProviderError::Other(format!("function {id} disappeared during the update")))?;
+        let observed = still_there(self.observe(id, desired).await?, "function", id)?;
         if changed.iter().any(|c| c == "tags") {
             let arn = observed
                 .outputs

@@ -16,7 +16,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, is_not_found};
+use crate::aws::{api_error, is_not_found, still_there};
 use crate::inputs::{outputs, parse, prior_field, same_key, tag_changes, tags_value};
 
 #[derive(Debug, Deserialize)]
@@ -150,10 +150,7 @@ impl Provider for LogGroupProvider {
         if changed.iter().any(|c| c == "retentionInDays") {
             self.set_retention(id, new.retention_in_days).await?;
         }
-        let observed = self
-            .observe(id, desired)
-            .await?
-            .ok_or_else(|| ProviderError::Other(format!("log group {id} disappeared during the update")))?;
+        let observed = still_there(self.observe(id, desired).await?, "log group", id)?;
         if changed.iter().any(|c| c == "tags") {
             let arn = observed
                 .outputs

@@ -17,7 +17,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, found, is_not_found};
+use crate::aws::{api_error, found, is_not_found, still_there};
 use crate::inputs::{outputs, parse, prior_field, same_key, tag_changes, tags_value};
 
 #[derive(Debug, Deserialize)]
@@ -219,10 +219,7 @@ impl Provider for SecretProvider {
                     .map_err(|e| api_error("UntagResource", e))?;
             }
         }
-        let observed = self
-            .observe(id, desired)
-            .await?
-            .ok_or_else(|| ProviderError::Other(format!("secret {id} disappeared during the update")))?;
+        let observed = still_there(self.observe(id, desired).await?, "secret", id)?;
         Ok(observed.outputs)
     }
 
