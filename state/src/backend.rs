@@ -1,6 +1,8 @@
 //! Where state lives. The local backend keeps `<dir>/<stack>.state.json` (mode 0600), written atomically:
 //! a temporary file in the same directory, fsync, rename over the old file, fsync of the directory; the
-//! previous version stays beside it as `<stack>.state.json.bak`.
+//! previous version stays beside it as `<stack>.state.json.bak` (written the same way). Temporary files left by a
+//! writer that was killed are removed by the next write (which holds the lock). A state holding a plaintext
+//! secret is never written.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -82,15 +84,23 @@ impl Backend for LocalBackend {
 
     fn persist(&self, state: &StateFile) -> Result<(), StateError> {
         let path = self.state_path(&state.stack);
+        if crate::secrets::values(state).any(crate::secrets::find_plain) {
+            return Err(StateError::PlaintextSecret { path });
+        }
         let bytes = format::encode(state).map_err(|error| StateError::Format { path: path.clone(), error })?;
         fs::create_dir_all(&self.dir).map_err(|source| StateError::Io {
             action: "create",
             path: self.dir.clone(),
             source,
         })?;
-        if path.exists() {
-            let backup = path.with_extension("json.bak");
-            fs::copy(&path, &backup).map_err(|source| StateError::Io { action: "back up", path: backup, source })?;
+        remove_leftover_temporaries(&path);
+        let backup = path.with_extension("json.bak");
+        remove_leftover_temporaries(&backup);
+        match fs::read(&path) {
+            // The backup is written as atomically as the state: a crash never leaves a torn .bak.
+            Ok(previous) => write_atomic(&backup, &previous)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(StateError::Io { action: "back up", path, source }),
         }
         write_atomic(&path, &bytes)
     }
@@ -121,23 +131,49 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     file.sync_all().map_err(io("sync", &tmp))?;
     drop(file);
     fs::rename(&tmp, path).map_err(io("replace", path))?;
+    sync_dir(path);
+    Ok(())
+}
+
+/// Makes a new or renamed directory entry durable by syncing the directory holding `path`. Some filesystems
+/// refuse to sync a directory, which is harmless.
+pub fn sync_dir(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     if let Ok(d) = File::open(dir) {
-        // Makes the rename itself durable; some filesystems refuse to fsync a directory, which is harmless.
         let _ = d.sync_all();
     }
-    Ok(())
+}
+
+/// Removes `.<name>.tmp-<pid>` files a killed writer left beside `path`. The caller holds the stack's lock, so no
+/// live writer of this file exists.
+fn remove_leftover_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn tempdir() -> Result<tempfile::TempDir, StateError> {
+        tempfile::tempdir().map_err(|source| StateError::Io { action: "mk", path: "/tmp".into(), source })
+    }
+
     #[test]
     fn persists_loads_and_keeps_a_backup() -> Result<(), StateError> {
-        let dir = tempfile::tempdir().map_err(|source| StateError::Io { action: "mk", path: "/tmp".into(), source })?;
+        let dir = tempdir()?;
         let backend = LocalBackend::new(dir.path().join(".stackr"));
         assert!(backend.load("demo")?.is_none());
-        let mut state = StateFile::new("demo");
+        let mut state = StateFile::create("demo")?;
         backend.persist(&state)?;
         state.serial = 1;
         backend.persist(&state)?;
@@ -154,8 +190,35 @@ mod tests {
     }
 
     #[test]
+    fn refuses_a_plaintext_secret_and_cleans_up_killed_writes() -> Result<(), StateError> {
+        let dir = tempdir()?;
+        let backend = LocalBackend::new(dir.path());
+        let mut state = StateFile::create("demo")?;
+        state.outputs.insert("password".into(), serde_json::json!({"@secret": "hunter2"}));
+        assert!(matches!(backend.persist(&state), Err(StateError::PlaintextSecret { .. })));
+        assert!(!backend.state_path("demo").exists(), "nothing written");
+        state.outputs.clear();
+        // What a writer killed between creating its temporary file and renaming it leaves behind.
+        let leftover = dir.path().join(".demo.state.json.tmp-4242");
+        fs::write(&leftover, b"half a sta").unwrap_or_default();
+        let leftover_backup = dir.path().join(".demo.state.json.bak.tmp-4243");
+        fs::write(&leftover_backup, b"half a ba").unwrap_or_default();
+        backend.persist(&state)?;
+        backend.persist(&state)?;
+        assert!(!leftover.exists() && !leftover_backup.exists(), "temporaries of killed writes are removed");
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "only the state and its backup: {names:?}");
+        Ok(())
+    }
+
+    #[test]
     fn refuses_a_corrupt_file_and_leaves_it_alone() -> Result<(), StateError> {
-        let dir = tempfile::tempdir().map_err(|source| StateError::Io { action: "mk", path: "/tmp".into(), source })?;
+        let dir = tempdir()?;
         let backend = LocalBackend::new(dir.path());
         let path = backend.state_path("demo");
         fs::write(&path, b"{\"formatVersion\": 1, \"lineage\": ").unwrap_or_default();

@@ -28,4 +28,6 @@ pub enum StateError {
     BackendUrl { url: String, why: String },
     #[error("refusing to write {path}: it would hold a secret value in plaintext")]
     PlaintextSecret { path: std::path::PathBuf },
+    #[error(transparent)]
+    Random(#[from] model::RandomError),
 }

@@ -12,11 +12,11 @@ pub struct Lineage(pub String);
 
 impl Lineage {
     /// A fresh random lineage (128 bits from the OS, as a UUID-shaped string).
-    pub fn generate() -> Lineage {
+    pub fn generate() -> Result<Lineage, RandomError> {
         let mut bytes = [0u8; 16];
-        fill_random(&mut bytes);
-        let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Lineage(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+        fill_random(&mut bytes)?;
+        let h = hex(&bytes);
+        Ok(Lineage(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])))
     }
 }
 
@@ -26,21 +26,20 @@ impl std::fmt::Display for Lineage {
     }
 }
 
-/// Fills `out` from the OS's random source; falls back to time and process id mixing, which is unique enough
-/// for a lineage even where /dev/urandom is missing.
-pub fn fill_random(out: &mut [u8]) {
-    use std::io::Read;
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        if f.read_exact(out).is_ok() {
-            return;
-        }
-    }
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let mut x = nanos ^ (u128::from(std::process::id()) << 64);
-    for b in out.iter_mut() {
-        x = x.wrapping_mul(0x2545_F491_4F6C_DD1D_2545_F491_4F6C_DD1D).wrapping_add(0x9E37_79B9);
-        *b = (x >> 64) as u8;
-    }
+/// The OS's random source failed. stackr never falls back to anything weaker: lineages, lock ids, create
+/// tokens, salts and nonces all come from it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the operating system's random number source failed: {0}")]
+pub struct RandomError(pub String);
+
+/// Fills `out` from the OS's random source (getrandom(2)), or fails.
+pub fn fill_random(out: &mut [u8]) -> Result<(), RandomError> {
+    getrandom::getrandom(out).map_err(|e| RandomError(e.to_string()))
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,10 +64,19 @@ pub struct StateFile {
 }
 
 impl StateFile {
+    /// The state of a new stack, with a fresh lineage.
+    pub fn create(stack: &str) -> Result<StateFile, RandomError> {
+        let mut state = StateFile::new(stack);
+        state.lineage = Lineage::generate()?;
+        Ok(state)
+    }
+
+    /// An empty placeholder with no lineage (planning against nothing, a report's starting value). The format
+    /// check refuses to write it: a state that is written always comes from [`StateFile::create`] or a file.
     pub fn new(stack: &str) -> StateFile {
         StateFile {
             format_version: crate::FORMAT_VERSION,
-            lineage: Lineage::generate(),
+            lineage: Lineage(String::new()),
             serial: 0,
             stack: stack.to_string(),
             resources: BTreeMap::new(),
@@ -96,6 +104,23 @@ pub struct ResourceState {
     pub retain_on_delete: bool,
 }
 
+impl PendingOperation {
+    /// The old half of a create-before-delete replacement of `resource`, still to be deleted.
+    pub fn delete_retired(resource: &str, old: &ResourceState) -> PendingOperation {
+        PendingOperation {
+            resource: resource.to_string(),
+            type_name: old.type_name.clone(),
+            operation: "delete-retired".into(),
+            create_token: None,
+            id: Some(old.id.clone()),
+            inputs: old.inputs.clone(),
+            dependencies: Vec::new(),
+            protect: false,
+            retain_on_delete: false,
+        }
+    }
+}
+
 /// A provider call that was started: recorded before the call, cleared when its result is recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,4 +137,11 @@ pub struct PendingOperation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub inputs: serde_json::Value,
+    /// What the resource is recorded with once adopted: an interrupted create keeps its edges and options.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_on_delete: bool,
 }

@@ -1,33 +1,84 @@
 //! Secret values at rest. In memory a secret is `{"@secret": VALUE}`; in a state file or a journal it is
-//! `{"@encrypted": "BASE64"}`: XChaCha20-Poly1305 (authenticated, a random nonce per value) under a key the
-//! [`SecretsCodec`] holds. The passphrase codec derives its key from `STACKR_PASSPHRASE` with Argon2id and a
-//! random salt kept in the state, with a check value so a wrong passphrase is reported as such.
+//! `{"@encrypted": "v2:BASE64"}`: XChaCha20-Poly1305 (authenticated, a random nonce per value) under a key the
+//! [`SecretsCodec`] holds, with the value's location (stack file section, resource, property path) as associated
+//! data, so a sealed value moved to another property or resource no longer decrypts.
+//!
+//! The passphrase codec derives its key from `STACKR_PASSPHRASE` with Argon2id, a random salt and parameters that
+//! are recorded in the state (a change of library defaults never reads as a wrong passphrase), and keeps a check
+//! value so that a wrong passphrase is told apart from a damaged value. Key material is zeroized when dropped.
 //!
 //! Nothing here writes a plaintext secret: [`seal`] is applied before every write, and writers refuse values
 //! that are still plain ([`find_plain`]).
 
-use argon2::Argon2;
+use argon2::{Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+use zeroize::Zeroizing;
 
 pub const SECRET_KEY: &str = "@secret";
 pub const ENCRYPTED_KEY: &str = "@encrypted";
 const CHECK_TEXT: &[u8] = b"stackr secrets check";
+const CHECK_CONTEXT: &str = "check";
+/// Sealed values written with their location as associated data.
+const BOUND: &str = "v2:";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretsError {
     #[error("the passphrase does not match the one this state was encrypted with")]
     WrongKey,
-    #[error("an encrypted value is damaged: {0}")]
+    #[error("an encrypted value is damaged or was moved from another place ({0}); restore the file from its backup")]
     Damaged(String),
     #[error("cannot derive the key: {0}")]
     Kdf(String),
     #[error("the state holds secret values but no secrets provider is available")]
     NoCodec,
+    #[error(transparent)]
+    Random(#[from] crate::model::RandomError),
+}
+
+/// The Argon2id parameters a passphrase key was derived with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KdfParams {
+    /// Always `argon2id`.
+    pub algorithm: KdfAlgorithm,
+    /// Argon2 version 19 (0x13).
+    pub version: u32,
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KdfAlgorithm {
+    Argon2id,
+}
+
+impl KdfParams {
+    /// What new states use (OWASP's Argon2id recommendation: 19 MiB, 2 passes, 1 lane).
+    pub const CURRENT: KdfParams = KdfParams {
+        algorithm: KdfAlgorithm::Argon2id,
+        version: 0x13,
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+    /// States written before parameters were recorded used argon2 0.5's defaults, which are these.
+    pub const LEGACY: KdfParams = KdfParams::CURRENT;
+
+    fn argon2(&self) -> Result<Argon2<'static>, SecretsError> {
+        if self.version != 0x13 {
+            return Err(SecretsError::Kdf(format!("unsupported Argon2 version {}", self.version)));
+        }
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
+            .map_err(|e| SecretsError::Kdf(e.to_string()))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
 }
 
 /// How secrets are protected in a state: recorded in the state so a later run can check its key.
@@ -39,103 +90,128 @@ pub struct SecretsConfig {
     /// Argon2id salt, base64 (passphrase).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt: Option<String>,
+    /// Argon2id parameters (passphrase); absent in states written before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<KdfParams>,
     /// The data key, encrypted by KMS, base64 (awskms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted_key: Option<String>,
+    /// The KMS encryption context the data key is bound to (awskms): the stack and the state's lineage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_context: Option<std::collections::BTreeMap<String, String>>,
     /// A known text encrypted with the key, base64: tells a wrong key from a damaged value.
     pub check: String,
 }
 
 pub trait SecretsCodec: Send + Sync {
-    fn encrypt(&self, plaintext: &[u8]) -> Result<String, SecretsError>;
-    fn decrypt(&self, sealed: &str) -> Result<Vec<u8>, SecretsError>;
+    /// Encrypts `plaintext` bound to `context` (associated data).
+    fn encrypt(&self, plaintext: &[u8], context: &str) -> Result<String, SecretsError>;
+    fn decrypt(&self, sealed: &str, context: &str) -> Result<Vec<u8>, SecretsError>;
 }
 
-/// A 256-bit key: derived from a passphrase, or a data key from KMS.
-pub struct PassphraseCodec {
+/// A 256-bit key: derived from a passphrase, or a data key from KMS. The cipher zeroizes it when dropped.
+pub struct KeyCodec {
     cipher: XChaCha20Poly1305,
 }
 
-/// The same codec under the name that fits a key that did not come from a passphrase.
-pub type KeyCodec = PassphraseCodec;
+/// The passphrase codec is a [`KeyCodec`] whose key came from Argon2id.
+pub type PassphraseCodec = KeyCodec;
 
-impl PassphraseCodec {
+impl KeyCodec {
     /// A codec on a raw 256-bit key (a KMS data key).
-    pub fn from_key(key: &[u8]) -> Result<PassphraseCodec, SecretsError> {
+    pub fn from_key(key: &[u8]) -> Result<KeyCodec, SecretsError> {
         if key.len() != 32 {
             return Err(SecretsError::Kdf(format!("a data key must be 32 bytes, not {}", key.len())));
         }
-        Ok(PassphraseCodec { cipher: XChaCha20Poly1305::new(Key::from_slice(key)) })
+        Ok(KeyCodec { cipher: XChaCha20Poly1305::new(Key::from_slice(key)) })
     }
 
     /// The check value to record with a new key.
     pub fn check_value(&self) -> Result<String, SecretsError> {
-        self.encrypt(CHECK_TEXT)
+        self.encrypt(CHECK_TEXT, CHECK_CONTEXT)
     }
 
-    /// Whether `check` was made with this key.
+    /// Whether `check` was made with this key. Checks written before values were bound to their location carry
+    /// no context.
     pub fn verify(&self, check: &str) -> Result<(), SecretsError> {
-        match self.decrypt(check) {
+        match self.decrypt(check, CHECK_CONTEXT) {
             Ok(text) if text == CHECK_TEXT => Ok(()),
             _ => Err(SecretsError::WrongKey),
         }
     }
 
-    /// Derives the key for `config`'s salt and verifies it against the check value.
-    pub fn open(passphrase: &str, config: &SecretsConfig) -> Result<PassphraseCodec, SecretsError> {
+    /// Derives the key for `config`'s salt and parameters and verifies it against the check value.
+    pub fn open(passphrase: &str, config: &SecretsConfig) -> Result<KeyCodec, SecretsError> {
         let salt = config.salt.as_deref().ok_or_else(|| SecretsError::Damaged("no passphrase salt recorded".into()))?;
-        let salt = STANDARD.decode(salt).map_err(|e| SecretsError::Damaged(e.to_string()))?;
-        let codec = PassphraseCodec::derive(passphrase, &salt)?;
+        let salt = STANDARD.decode(salt).map_err(|e| SecretsError::Damaged(format!("the salt: {e}")))?;
+        let codec = KeyCodec::derive(passphrase, &salt, config.kdf.unwrap_or(KdfParams::LEGACY))?;
         codec.verify(&config.check)?;
         Ok(codec)
     }
 
     /// A new salt, its codec and the config to record in the state.
-    pub fn create(passphrase: &str) -> Result<(PassphraseCodec, SecretsConfig), SecretsError> {
+    pub fn create(passphrase: &str) -> Result<(KeyCodec, SecretsConfig), SecretsError> {
         let mut salt = [0u8; 16];
-        crate::model::fill_random(&mut salt);
-        let codec = PassphraseCodec::derive(passphrase, &salt)?;
-        let check = codec.encrypt(CHECK_TEXT)?;
+        crate::model::fill_random(&mut salt)?;
+        let kdf = KdfParams::CURRENT;
+        let codec = KeyCodec::derive(passphrase, &salt, kdf)?;
+        let check = codec.check_value()?;
         Ok((
             codec,
             SecretsConfig {
                 provider: "passphrase".into(),
                 salt: Some(STANDARD.encode(salt)),
+                kdf: Some(kdf),
                 encrypted_key: None,
+                key_context: None,
                 check,
             },
         ))
     }
 
-    fn derive(passphrase: &str, salt: &[u8]) -> Result<PassphraseCodec, SecretsError> {
-        let mut key = [0u8; 32];
-        Argon2::default()
-            .hash_password_into(passphrase.as_bytes(), salt, &mut key)
+    fn derive(passphrase: &str, salt: &[u8], kdf: KdfParams) -> Result<KeyCodec, SecretsError> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        kdf.argon2()?
+            .hash_password_into(passphrase.as_bytes(), salt, key.as_mut())
             .map_err(|e| SecretsError::Kdf(e.to_string()))?;
-        Ok(PassphraseCodec { cipher: XChaCha20Poly1305::new(Key::from_slice(&key)) })
+        KeyCodec::from_key(key.as_ref())
     }
 }
 
-impl SecretsCodec for PassphraseCodec {
-    fn encrypt(&self, plaintext: &[u8]) -> Result<String, SecretsError> {
+fn associated(context: &str) -> Vec<u8> {
+    format!("stackr-secret:{context}").into_bytes()
+}
+
+impl SecretsCodec for KeyCodec {
+    fn encrypt(&self, plaintext: &[u8], context: &str) -> Result<String, SecretsError> {
         let mut nonce = [0u8; 24];
-        crate::model::fill_random(&mut nonce);
+        crate::model::fill_random(&mut nonce)?;
+        let aad = associated(context);
         let ciphertext = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), plaintext)
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
             .map_err(|_| SecretsError::Damaged("encryption failed".into()))?;
         let mut out = nonce.to_vec();
         out.extend(ciphertext);
-        Ok(STANDARD.encode(out))
+        Ok(format!("{BOUND}{}", STANDARD.encode(out)))
     }
 
-    fn decrypt(&self, sealed: &str) -> Result<Vec<u8>, SecretsError> {
-        let bytes = STANDARD.decode(sealed).map_err(|e| SecretsError::Damaged(e.to_string()))?;
-        if bytes.len() < 24 {
-            return Err(SecretsError::Damaged("too short".into()));
+    /// A value that fails authentication under a key that passed the check is damaged (or was moved), not a
+    /// wrong key: the key was verified when the codec was opened.
+    fn decrypt(&self, sealed: &str, context: &str) -> Result<Vec<u8>, SecretsError> {
+        let (encoded, aad) = match sealed.strip_prefix(BOUND) {
+            Some(rest) => (rest, associated(context)),
+            // Written before values were bound to their location.
+            None => (sealed, Vec::new()),
+        };
+        let bytes = STANDARD.decode(encoded).map_err(|e| SecretsError::Damaged(format!("{context}: {e}")))?;
+        if bytes.len() < 24 + 16 {
+            return Err(SecretsError::Damaged(format!("{context}: too short")));
         }
         let (nonce, ciphertext) = bytes.split_at(24);
-        self.cipher.decrypt(XNonce::from_slice(nonce), ciphertext).map_err(|_| SecretsError::WrongKey)
+        self.cipher
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
+            .map_err(|_| SecretsError::Damaged(context.to_string()))
     }
 }
 
@@ -143,36 +219,46 @@ fn single<'a>(map: &'a serde_json::Map<String, Json>, key: &str) -> Option<&'a J
     (map.len() == 1).then(|| map.get(key)).flatten()
 }
 
-/// Encrypts every `{"@secret": …}` in place.
-pub fn seal(json: &mut Json, codec: &dyn SecretsCodec) -> Result<(), SecretsError> {
+fn child(path: &str, key: &str) -> String {
+    format!("{path}.{key}")
+}
+
+/// Encrypts every `{"@secret": …}` in place, each bound to `context` and its path below it.
+pub fn seal(json: &mut Json, codec: &dyn SecretsCodec, context: &str) -> Result<(), SecretsError> {
     match json {
         Json::Object(map) => {
             if let Some(inner) = single(map, SECRET_KEY) {
-                let text = serde_json::to_vec(inner).map_err(|e| SecretsError::Damaged(e.to_string()))?;
-                let sealed = codec.encrypt(&text)?;
+                let text = Zeroizing::new(serde_json::to_vec(inner).map_err(|e| SecretsError::Damaged(e.to_string()))?);
+                let sealed = codec.encrypt(&text, context)?;
                 *json = serde_json::json!({ ENCRYPTED_KEY: sealed });
                 return Ok(());
             }
-            map.values_mut().try_for_each(|v| seal(v, codec))
+            map.iter_mut().try_for_each(|(k, v)| seal(v, codec, &child(context, k)))
         }
-        Json::Array(items) => items.iter_mut().try_for_each(|v| seal(v, codec)),
+        Json::Array(items) => {
+            items.iter_mut().enumerate().try_for_each(|(i, v)| seal(v, codec, &format!("{context}[{i}]")))
+        }
         _ => Ok(()),
     }
 }
 
-/// Decrypts every `{"@encrypted": …}` back into `{"@secret": …}` in place.
-pub fn unseal(json: &mut Json, codec: &dyn SecretsCodec) -> Result<(), SecretsError> {
+/// Decrypts every `{"@encrypted": …}` back into `{"@secret": …}` in place (the inverse of [`seal`] with the same
+/// `context`).
+pub fn unseal(json: &mut Json, codec: &dyn SecretsCodec, context: &str) -> Result<(), SecretsError> {
     match json {
         Json::Object(map) => {
             if let Some(Json::String(sealed)) = single(map, ENCRYPTED_KEY) {
-                let bytes = codec.decrypt(sealed)?;
-                let inner: Json = serde_json::from_slice(&bytes).map_err(|e| SecretsError::Damaged(e.to_string()))?;
+                let bytes = Zeroizing::new(codec.decrypt(sealed, context)?);
+                let inner: Json =
+                    serde_json::from_slice(&bytes).map_err(|e| SecretsError::Damaged(format!("{context}: {e}")))?;
                 *json = serde_json::json!({ SECRET_KEY: inner });
                 return Ok(());
             }
-            map.values_mut().try_for_each(|v| unseal(v, codec))
+            map.iter_mut().try_for_each(|(k, v)| unseal(v, codec, &child(context, k)))
         }
-        Json::Array(items) => items.iter_mut().try_for_each(|v| unseal(v, codec)),
+        Json::Array(items) => {
+            items.iter_mut().enumerate().try_for_each(|(i, v)| unseal(v, codec, &format!("{context}[{i}]")))
+        }
         _ => Ok(()),
     }
 }
@@ -205,19 +291,33 @@ pub fn values(state: &crate::StateFile) -> impl Iterator<Item = &Json> {
         .chain(state.pending.iter().map(|p| &p.inputs))
 }
 
-/// Applies `f` to every JSON value of a state that may hold secrets.
-pub fn each_value<E>(state: &mut crate::StateFile, mut f: impl FnMut(&mut Json) -> Result<(), E>) -> Result<(), E> {
-    for resource in state.resources.values_mut() {
-        f(&mut resource.inputs)?;
-        f(&mut resource.outputs)?;
+/// Applies `f` to every JSON value of a state that may hold secrets, with the location it is bound to.
+pub fn each_value<E>(
+    state: &mut crate::StateFile,
+    mut f: impl FnMut(&str, &mut Json) -> Result<(), E>,
+) -> Result<(), E> {
+    let stack = state.stack.clone();
+    for (name, resource) in state.resources.iter_mut() {
+        f(&format!("{stack}/resources/{name}/inputs"), &mut resource.inputs)?;
+        f(&format!("{stack}/resources/{name}/outputs"), &mut resource.outputs)?;
     }
-    for value in state.outputs.values_mut() {
-        f(value)?;
+    for (name, value) in state.outputs.iter_mut() {
+        f(&format!("{stack}/outputs/{name}"), value)?;
     }
     for pending in &mut state.pending {
-        f(&mut pending.inputs)?;
+        f(&format!("{stack}/pending/{}/{}/inputs", pending.resource, pending.operation), &mut pending.inputs)?;
     }
     Ok(())
+}
+
+/// Seals every secret of a state in place.
+pub fn seal_state(state: &mut crate::StateFile, codec: &dyn SecretsCodec) -> Result<(), SecretsError> {
+    each_value(state, |context, value| seal(value, codec, context))
+}
+
+/// Unseals every secret of a state in place.
+pub fn unseal_state(state: &mut crate::StateFile, codec: &dyn SecretsCodec) -> Result<(), SecretsError> {
+    each_value(state, |context, value| unseal(value, codec, context))
 }
 
 #[cfg(test)]
@@ -226,25 +326,90 @@ mod tests {
 
     #[test]
     fn seals_and_unseals_with_the_right_passphrase_only() -> Result<(), SecretsError> {
-        let (codec, config) = PassphraseCodec::create("correct horse")?;
+        let (codec, config) = KeyCodec::create("correct horse")?;
         let original =
             serde_json::json!({"a": {"@secret": "hunter2"}, "b": [1, {"@secret": {"k": "v"}}], "c": "plain"});
         let mut json = original.clone();
-        seal(&mut json, &codec)?;
+        seal(&mut json, &codec, "s/resources/r/inputs")?;
         let text = json.to_string();
         assert!(!text.contains("hunter2") && !text.contains("\"k\""), "{text}");
         assert!(find_sealed(&json) && !find_plain(&json));
-        let reopened = PassphraseCodec::open("correct horse", &config)?;
-        unseal(&mut json, &reopened)?;
+        let reopened = KeyCodec::open("correct horse", &config)?;
+        unseal(&mut json, &reopened, "s/resources/r/inputs")?;
         assert_eq!(json, original);
-        assert!(matches!(PassphraseCodec::open("wrong", &config), Err(SecretsError::WrongKey)));
+        assert!(matches!(KeyCodec::open("wrong", &config), Err(SecretsError::WrongKey)));
         Ok(())
     }
 
     #[test]
     fn each_value_is_encrypted_with_its_own_nonce() -> Result<(), SecretsError> {
-        let (codec, _) = PassphraseCodec::create("p")?;
-        assert_ne!(codec.encrypt(b"same")?, codec.encrypt(b"same")?);
+        let (codec, _) = KeyCodec::create("p")?;
+        assert_ne!(codec.encrypt(b"same", "x")?, codec.encrypt(b"same", "x")?);
+        Ok(())
+    }
+
+    #[test]
+    fn a_value_moved_to_another_place_does_not_decrypt() -> Result<(), SecretsError> {
+        let (codec, _) = KeyCodec::create("p")?;
+        let mut json = serde_json::json!({"password": {"@secret": "a"}, "token": {"@secret": "b"}});
+        seal(&mut json, &codec, "s/resources/db/inputs")?;
+        // Swap the two sealed values, as someone editing the file might.
+        let mut swapped = json.clone();
+        swapped["password"] = json["token"].clone();
+        swapped["token"] = json["password"].clone();
+        let err = unseal(&mut swapped, &codec, "s/resources/db/inputs").unwrap_err();
+        assert!(matches!(err, SecretsError::Damaged(ref at) if at.ends_with("inputs.password")), "{err}");
+        // Moved to another resource: refused too.
+        let mut moved = json.clone();
+        assert!(unseal(&mut moved, &codec, "s/resources/other/inputs").is_err());
+        unseal(&mut json, &codec, "s/resources/db/inputs")?;
+        assert_eq!(json["password"], serde_json::json!({"@secret": "a"}));
+        Ok(())
+    }
+
+    #[test]
+    fn a_damaged_value_under_the_right_key_is_reported_as_damaged() -> Result<(), SecretsError> {
+        let (codec, config) = KeyCodec::create("p")?;
+        let mut json = serde_json::json!({"v": {"@secret": "x"}});
+        seal(&mut json, &codec, "c")?;
+        let sealed = json["v"][ENCRYPTED_KEY].as_str().unwrap_or_default().to_string();
+        let mut bytes = STANDARD.decode(&sealed[BOUND.len()..]).unwrap_or_default();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        json["v"][ENCRYPTED_KEY] = Json::String(format!("{BOUND}{}", STANDARD.encode(bytes)));
+        let reopened = KeyCodec::open("p", &config)?;
+        assert!(matches!(unseal(&mut json, &reopened, "c"), Err(SecretsError::Damaged(_))));
+        Ok(())
+    }
+
+    #[test]
+    fn the_kdf_parameters_are_recorded_and_used() -> Result<(), SecretsError> {
+        let (_, config) = KeyCodec::create("p")?;
+        assert_eq!(config.kdf, Some(KdfParams::CURRENT));
+        let json = serde_json::to_value(&config).unwrap_or_default();
+        assert_eq!(json["kdf"]["algorithm"], "argon2id");
+        assert_eq!(json["kdf"]["memoryKib"], 19456);
+        // Other recorded parameters derive another key: the check then fails as a wrong key, it is not ignored.
+        let mut other = config.clone();
+        other.kdf = Some(KdfParams { iterations: 3, ..KdfParams::CURRENT });
+        assert!(matches!(KeyCodec::open("p", &other), Err(SecretsError::WrongKey)));
+        Ok(())
+    }
+
+    #[test]
+    fn values_sealed_before_location_binding_still_read() -> Result<(), SecretsError> {
+        let (codec, _) = KeyCodec::create("p")?;
+        // The old form: base64(nonce || ciphertext) with no associated data and no prefix.
+        let nonce = [7u8; 24];
+        let ciphertext = codec
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: b"\"old\"", aad: b"" })
+            .map_err(|_| SecretsError::Damaged("test".into()))?;
+        let mut legacy = nonce.to_vec();
+        legacy.extend(ciphertext);
+        let mut json = serde_json::json!({"v": {ENCRYPTED_KEY: STANDARD.encode(legacy)}});
+        unseal(&mut json, &codec, "anywhere")?;
+        assert_eq!(json, serde_json::json!({"v": {"@secret": "old"}}));
         Ok(())
     }
 }

@@ -1,31 +1,36 @@
 //! The journal: an append-only log of one run's changes, so that every step is durable without rewriting the
 //! whole state file per step.
 //!
-//! Before each provider call an `Intent` record is written; after it, `Done` (with the resource's new state, or
-//! none when it was deleted) or `Failed`. Records are JSON lines, each fsynced before the caller continues;
-//! records that arrive together share one fsync (group commit). When the run ends the journal is compacted into
-//! the state file and removed. When a run dies, the next one replays the journal onto the state it started from:
-//! intents without an outcome become pending operations to reconcile. A torn last line (the process died while
-//! writing it) is ignored; damage anywhere else is refused.
+//! The first record (`Begin`) names the state the run started from and how its secrets are encrypted, so a run
+//! that dies before its first state file can still be continued. Before each provider call an `Intent` record is
+//! written; after it, `Done` (with the resource's new state, or none when it is gone) or `Failed`. Records are
+//! JSON lines ([`read`]), written durably by one writer thread with group commit ([`writer`]). When the run ends
+//! the journal is compacted into the state file and removed. When a run dies, the next one replays the journal
+//! onto the state it started from: intents without an outcome become pending operations to reconcile.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc};
-use std::thread;
+mod read;
+mod writer;
+
+pub use read::{complete_len, parse, parse_sealed, read, read_sealed, unseal_records};
+pub use writer::{JournalSink, JournalWriter};
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{PendingOperation, ResourceState, StateFile};
-use crate::secrets::{self, SecretsCodec};
-use crate::StateError;
+use crate::secrets::SecretsConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "camelCase")]
 pub enum JournalRecord {
-    /// First record: the state the run started from.
+    /// First record: the state the run started from, and the secrets configuration its records are sealed with.
     #[serde(rename_all = "camelCase")]
-    Begin { lineage: String, serial: u64, operation: String },
+    Begin {
+        lineage: String,
+        serial: u64,
+        operation: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secrets: Option<SecretsConfig>,
+    },
     /// A provider call is about to start.
     #[serde(rename_all = "camelCase")]
     Intent {
@@ -38,9 +43,17 @@ pub enum JournalRecord {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         inputs: serde_json::Value,
+        /// Recorded with the resource if an interrupted create is adopted.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dependencies: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        protect: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retain_on_delete: bool,
     },
     /// The call finished: the resource's state now (`None`: it is gone). For a create-before-delete
-    /// replacement, `retired` is the old resource, still to be deleted.
+    /// replacement, `retired` is the old resource, still to be deleted. Operation `refresh` records a resource
+    /// that the plan's refresh found deleted outside stackr.
     #[serde(rename_all = "camelCase")]
     Done {
         resource: String,
@@ -63,7 +76,17 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) {
     for record in records {
         match record {
             JournalRecord::Begin { .. } => {}
-            JournalRecord::Intent { resource, type_name, operation, create_token, id, inputs } => {
+            JournalRecord::Intent {
+                resource,
+                type_name,
+                operation,
+                create_token,
+                id,
+                inputs,
+                dependencies,
+                protect,
+                retain_on_delete,
+            } => {
                 let already = state.pending.iter().any(|p| &p.resource == resource && &p.operation == operation);
                 if operation == "delete-retired" && already {
                     // Recorded when the replacement's new half was created.
@@ -76,6 +99,9 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) {
                     create_token: create_token.clone(),
                     id: id.clone(),
                     inputs: inputs.clone(),
+                    dependencies: dependencies.clone(),
+                    protect: *protect,
+                    retain_on_delete: *retain_on_delete,
                 });
             }
             JournalRecord::Done { resource, operation, state: new_state, retired } => {
@@ -97,16 +123,11 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) {
                 }
                 if let Some(old) = retired {
                     // The old half of a create-before-delete replacement: it must still be deleted.
-                    state.pending.push(PendingOperation {
-                        resource: resource.clone(),
-                        type_name: old.type_name.clone(),
-                        operation: "delete-retired".into(),
-                        create_token: None,
-                        id: Some(old.id.clone()),
-                        inputs: old.inputs.clone(),
-                    });
+                    state.pending.push(PendingOperation::delete_retired(resource, old));
                 }
             }
+            // A failed delete of a replacement's old half leaves it in AWS: it stays pending, to be deleted.
+            JournalRecord::Failed { operation, .. } if operation == "delete-retired" => {}
             JournalRecord::Failed { resource, operation, .. } => clear_pending(state, resource, operation),
             JournalRecord::Outputs { outputs } => state.outputs = outputs.clone(),
         }
@@ -119,188 +140,33 @@ fn clear_pending(state: &mut StateFile, resource: &str, operation: &str) {
     }
 }
 
+/// Whether a record holds an encrypted secret (replaying it needs the secrets codec).
+pub fn holds_sealed(record: &JournalRecord) -> bool {
+    serde_json::to_value(record).is_ok_and(|v| crate::secrets::find_sealed(&v))
+}
+
 impl JournalRecord {
-    /// Every JSON value of the record that may hold secrets.
-    fn values_mut(&mut self) -> Vec<&mut serde_json::Value> {
+    /// Every JSON value of the record that may hold secrets, with the location its secrets are bound to.
+    pub(crate) fn values_mut(&mut self) -> Vec<(String, &mut serde_json::Value)> {
         match self {
-            JournalRecord::Intent { inputs, .. } => vec![inputs],
-            JournalRecord::Done { state, retired, .. } => {
-                state.iter_mut().chain(retired.iter_mut()).flat_map(|r| [&mut r.inputs, &mut r.outputs]).collect()
+            JournalRecord::Intent { resource, operation, inputs, .. } => {
+                vec![(format!("journal/intent/{resource}/{operation}/inputs"), inputs)]
             }
-            JournalRecord::Outputs { outputs } => outputs.values_mut().collect(),
-            JournalRecord::Begin { .. } | JournalRecord::Failed { .. } => Vec::new(),
-        }
-    }
-}
-
-/// Reads a journal file, decrypting secrets with `codec`. A missing file is an empty journal; a torn final
-/// line is dropped.
-pub fn read(path: &Path, codec: Option<&dyn SecretsCodec>) -> Result<Vec<JournalRecord>, StateError> {
-    let mut records = read_sealed(path)?;
-    unseal_records(&mut records, path, codec)?;
-    Ok(records)
-}
-
-fn secrets_error(path: &Path, error: secrets::SecretsError) -> StateError {
-    StateError::Format { path: path.to_path_buf(), error: crate::FormatError::Inconsistent(error.to_string()) }
-}
-
-fn read_sealed(path: &Path) -> Result<Vec<JournalRecord>, StateError> {
-    match std::fs::read(path) {
-        Ok(bytes) => parse_sealed(&bytes, path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(StateError::Io { action: "read", path: path.to_path_buf(), source }),
-    }
-}
-
-/// Parses journal bytes (JSON lines; `name` for messages), decrypting secrets with `codec`. A torn final line is
-/// dropped; damage elsewhere is refused.
-pub fn parse(bytes: &[u8], name: &Path, codec: Option<&dyn SecretsCodec>) -> Result<Vec<JournalRecord>, StateError> {
-    let mut records = parse_sealed(bytes, name)?;
-    unseal_records(&mut records, name, codec)?;
-    Ok(records)
-}
-
-fn unseal_records(
-    records: &mut [JournalRecord],
-    path: &Path,
-    codec: Option<&dyn SecretsCodec>,
-) -> Result<(), StateError> {
-    for record in records {
-        for value in record.values_mut() {
-            if secrets::find_sealed(value) {
-                let codec = codec.ok_or_else(|| secrets_error(path, secrets::SecretsError::NoCodec))?;
-                secrets::unseal(value, codec).map_err(|e| secrets_error(path, e))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn parse_sealed(bytes: &[u8], path: &Path) -> Result<Vec<JournalRecord>, StateError> {
-    let mut records = Vec::new();
-    let mut lines = bytes.split(|b| *b == b'\n').peekable();
-    let mut number = 0usize;
-    while let Some(line) = lines.next() {
-        number += 1;
-        if line.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<JournalRecord>(line) {
-            Ok(record) => records.push(record),
-            // A torn write at the end (the process died mid-line): nothing after it but the final newline.
-            Err(_) if lines.clone().all(<[u8]>::is_empty) => break,
-            Err(e) => {
-                return Err(StateError::Format {
-                    path: path.to_path_buf(),
-                    error: crate::FormatError::Syntax(format!("journal line {number}: {e}")),
-                })
-            }
-        }
-    }
-    Ok(records)
-}
-
-/// Where journal batches go: appended to a local file, or stored as one object per batch (S3).
-pub trait JournalSink: Send + 'static {
-    /// Stores one batch of JSON lines durably before returning.
-    fn write_batch(&mut self, bytes: &[u8]) -> std::io::Result<()>;
-}
-
-impl JournalSink for File {
-    fn write_batch(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.write_all(bytes)?;
-        self.sync_data()
-    }
-}
-
-/// Appends records durably, secrets encrypted. Cheap to clone; all clones share one writer thread.
-#[derive(Clone)]
-pub struct JournalWriter {
-    sender: mpsc::Sender<(JournalRecord, mpsc::Sender<Result<(), String>>)>,
-    path: PathBuf,
-    codec: Option<Arc<dyn SecretsCodec>>,
-}
-
-impl JournalWriter {
-    /// Opens (creating or appending to) a journal file, mode 0600. Without a codec, a record holding a secret
-    /// is refused rather than written in plaintext.
-    pub fn open(path: &Path, codec: Option<Arc<dyn SecretsCodec>>) -> Result<JournalWriter, StateError> {
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file =
-            options.open(path).map_err(|source| StateError::Io { action: "open", path: path.to_path_buf(), source })?;
-        JournalWriter::with_sink(path, Box::new(file), codec)
-    }
-
-    /// A writer over any sink; `name` is how errors refer to the journal.
-    pub fn with_sink(
-        name: &Path,
-        sink: Box<dyn JournalSink>,
-        codec: Option<Arc<dyn SecretsCodec>>,
-    ) -> Result<JournalWriter, StateError> {
-        let (sender, receiver) = mpsc::channel::<(JournalRecord, mpsc::Sender<Result<(), String>>)>();
-        thread::Builder::new().name("stackr-journal".into()).spawn(move || group_commit(sink, receiver)).map_err(
-            |source| StateError::Io { action: "start the journal writer for", path: name.to_path_buf(), source },
-        )?;
-        Ok(JournalWriter { sender, path: name.to_path_buf(), codec })
-    }
-
-    /// Appends one record and returns once it is on disk (blocking).
-    pub fn append(&self, mut record: JournalRecord) -> Result<(), StateError> {
-        for value in record.values_mut() {
-            if secrets::find_plain(value) {
-                let codec =
-                    self.codec.as_deref().ok_or_else(|| StateError::PlaintextSecret { path: self.path.clone() })?;
-                secrets::seal(value, codec).map_err(|e| secrets_error(&self.path, e))?;
-            }
-        }
-        let (ack, done) = mpsc::channel();
-        let io_error = |why: String| StateError::Io {
-            action: "append to",
-            path: self.path.clone(),
-            source: std::io::Error::other(why),
-        };
-        self.sender.send((record, ack)).map_err(|_| io_error("the journal writer stopped".into()))?;
-        done.recv().map_err(|_| io_error("the journal writer stopped".into()))?.map_err(io_error)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-/// Writes every record waiting, fsyncs once, then acknowledges them all.
-fn group_commit(
-    mut sink: Box<dyn JournalSink>,
-    receiver: mpsc::Receiver<(JournalRecord, mpsc::Sender<Result<(), String>>)>,
-) {
-    while let Ok(first) = receiver.recv() {
-        let mut batch = vec![first];
-        while let Ok(more) = receiver.try_recv() {
-            batch.push(more);
-        }
-        let mut buffer = Vec::new();
-        let mut result: Result<(), String> = Ok(());
-        for (record, _) in &batch {
-            match serde_json::to_vec(record) {
-                Ok(bytes) => {
-                    buffer.extend_from_slice(&bytes);
-                    buffer.push(b'\n');
+            JournalRecord::Done { resource, operation, state, retired } => {
+                let mut values = Vec::new();
+                for (part, r) in [("state", state), ("retired", retired)] {
+                    if let Some(r) = r {
+                        let r = r.as_mut();
+                        values.push((format!("journal/done/{resource}/{operation}/{part}/inputs"), &mut r.inputs));
+                        values.push((format!("journal/done/{resource}/{operation}/{part}/outputs"), &mut r.outputs));
+                    }
                 }
-                Err(e) => result = Err(e.to_string()),
+                values
             }
-        }
-        if result.is_ok() {
-            result = sink.write_batch(&buffer).map_err(|e| e.to_string());
-        }
-        for (_, ack) in batch {
-            let _ = ack.send(result.clone());
+            JournalRecord::Outputs { outputs } => {
+                outputs.iter_mut().map(|(name, v)| (format!("journal/outputs/{name}"), v)).collect()
+            }
+            JournalRecord::Begin { .. } | JournalRecord::Failed { .. } => Vec::new(),
         }
     }
 }
@@ -310,6 +176,7 @@ mod tests {
     use super::*;
     use crate::format;
     use crate::model::Lineage;
+    use crate::StateError;
     use proptest::prelude::*;
 
     fn resource(type_name: &str, id: &str, dependencies: &[&str]) -> Box<ResourceState> {
@@ -332,13 +199,16 @@ mod tests {
             create_token: Some(format!("token-{name}")),
             id: None,
             inputs: serde_json::json!({}),
+            dependencies: Vec::new(),
+            protect: false,
+            retain_on_delete: false,
         }
     }
 
     /// A plausible run: creates a, b (needs a), c (needs b), replaces b create-before-delete, deletes c.
     fn sample_run() -> Vec<JournalRecord> {
         vec![
-            JournalRecord::Begin { lineage: "l".into(), serial: 0, operation: "apply".into() },
+            JournalRecord::Begin { lineage: "l".into(), serial: 0, operation: "apply".into(), secrets: None },
             intent("a", "create"),
             JournalRecord::Done {
                 resource: "a".into(),
@@ -435,7 +305,8 @@ mod tests {
     /// Random runs from a small model: creates depend on what exists, deletes go dependents first,
     /// replacements retire the old half; a run may end anywhere.
     fn random_run(ops: &[(u8, u8, u8)]) -> Vec<JournalRecord> {
-        let mut records = vec![JournalRecord::Begin { lineage: "l".into(), serial: 0, operation: "apply".into() }];
+        let mut records =
+            vec![JournalRecord::Begin { lineage: "l".into(), serial: 0, operation: "apply".into(), secrets: None }];
         let mut live: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
         for (i, (kind, a, b)) in ops.iter().enumerate() {
             let name = format!("r{}", a % 6);
