@@ -110,7 +110,7 @@ async fn run(n: usize, width: usize, latency: Duration, parallelism: usize) -> (
         drift: vec![],
     })
     .unwrap();
-    let file = PlanFile::new(&plan, &path, BTreeMap::new());
+    let file = PlanFile::new(&plan, &path, BTreeMap::new(), Vec::new());
     let journal = JournalWriter::open(&dir.path().join("bench.journal"), None).unwrap();
     let started = Instant::now();
     let report = apply::apply(ApplyRun {
@@ -124,6 +124,7 @@ async fn run(n: usize, width: usize, latency: Duration, parallelism: usize) -> (
         events: None,
         cancel: CancelFlag::default(),
         operation: "apply",
+        gone: &[],
     })
     .await
     .unwrap();

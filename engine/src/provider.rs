@@ -39,6 +39,9 @@ pub struct Observed {
     pub id: String,
     pub inputs: Value,
     pub outputs: Value,
+    /// The create token the resource carries (a `stackr:create-token` tag), where the type can carry one: how
+    /// `find` tells the resource an interrupted or failed create made from another of the same name.
+    pub create_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

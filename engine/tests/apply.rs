@@ -105,6 +105,7 @@ impl Provider for Fake {
 
     async fn read(&self, _: &CallContext, id: &str, _: &Value) -> Result<Option<Observed>, ProviderError> {
         Ok(self.cloud.resources.lock().unwrap().get(id).map(|(_, _, _, inputs)| Observed {
+            create_token: None,
             id: id.into(),
             inputs: inputs.clone(),
             outputs: Value::Map(BTreeMap::from([("arn".into(), Value::String(format!("arn:{id}")))])),
@@ -148,6 +149,7 @@ impl Provider for Fake {
             .find(|r| r.1 .2 == token)
             .map(|(id, r)| (id.clone(), r.3.clone()));
         Ok(found.map(|(id, inputs)| Observed {
+            create_token: None,
             id: id.clone(),
             inputs,
             outputs: Value::Map(BTreeMap::from([("arn".into(), Value::String(format!("arn:{id}")))])),
@@ -219,7 +221,7 @@ impl Harness {
         options: ApplyOptions,
         cancel: CancelFlag,
     ) -> Result<ApplyReport, apply::ApplyError> {
-        let file = PlanFile::new(plan, std::path::Path::new("stack.yaml"), BTreeMap::new());
+        let file = PlanFile::new(plan, std::path::Path::new("stack.yaml"), BTreeMap::new(), Vec::new());
         let builtins = Builtins { stack: "t".into(), region: None, account_id: None };
         let journal = JournalWriter::open(&self.journal_path(), None).unwrap();
         let report = apply::apply(ApplyRun {
@@ -233,6 +235,7 @@ impl Harness {
             events: None,
             cancel,
             operation: "apply",
+            gone: &[],
         })
         .await?;
         self.state = report.state.clone();
@@ -423,10 +426,16 @@ async fn cancelling_stops_scheduling_and_keeps_what_finished() {
 async fn an_interrupted_create_is_adopted_not_created_twice() {
     let mut h = Harness::new();
     h.cloud.hang_after_create.lock().unwrap().insert("b".into());
-    let stack =
-        h.stack(&[thing("a", ""), thing("b", "      ref: ${a.arn}\n"), thing("c", "      ref: ${b.arn}\n")].concat());
+    let stack = h.stack(
+        &[
+            thing("a", ""),
+            thing("b", "      ref: ${a.arn}\n    options: {protect: true, retainOnDelete: true}\n"),
+            thing("c", "      ref: ${b.arn}\n"),
+        ]
+        .concat(),
+    );
     let plan = h.plan(&stack, false);
-    let file = PlanFile::new(&plan, std::path::Path::new("stack.yaml"), BTreeMap::new());
+    let file = PlanFile::new(&plan, std::path::Path::new("stack.yaml"), BTreeMap::new(), Vec::new());
     let builtins = Builtins { stack: "t".into(), region: None, account_id: None };
     let base = h.state.clone();
     {
@@ -442,6 +451,7 @@ async fn an_interrupted_create_is_adopted_not_created_twice() {
             events: None,
             cancel: CancelFlag::default(),
             operation: "apply",
+            gone: &[],
         });
         // The process "dies" while b's create call is in flight: the future is dropped mid-call.
         let outcome = tokio::time::timeout(Duration::from_millis(300), run).await;
@@ -456,8 +466,13 @@ async fn an_interrupted_create_is_adopted_not_created_twice() {
     assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["a"]);
     assert_eq!(state.pending.len(), 1);
     h.cloud.hang_after_create.lock().unwrap().clear();
-    let reconciled = apply::reconcile::reconcile(&mut state, &h.registry, true).await.unwrap();
+    let reconciled =
+        apply::reconcile::reconcile(&mut state, &h.registry, true, apply::reconcile::SETTLE).await.unwrap();
     assert!(reconciled.notes[0].starts_with("b: adopted b-"), "{:?}", reconciled.notes);
+    // Adopted with what its intent recorded: its edges and options (it used to come back unprotected, no edges).
+    let adopted = &state.resources["b"];
+    assert!(adopted.protect && adopted.retain_on_delete, "{adopted:?}");
+    assert_eq!(adopted.dependencies, ["a"]);
     h.state = state;
     std::fs::remove_file(h.journal_path()).unwrap();
     let plan = h.plan(&stack, false);

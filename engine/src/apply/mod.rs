@@ -11,14 +11,18 @@
 //! dies can be reconciled by the next (see [`reconcile`]). Cancelling (the first Ctrl-C) stops scheduling, waits
 //! for the steps in flight and returns what was done.
 
+mod create;
 pub mod reconcile;
 pub mod refresh;
+mod step;
+
+pub use step::{new_token, provider_view};
+use step::{prepare, StepOutcome};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stackr_state::journal::{JournalRecord, JournalWriter};
 use stackr_state::{ResourceState, StateFile};
@@ -26,12 +30,11 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
 use crate::eval::{Builtins, Evaluator, ResourceValues};
-use crate::plan::file::PlannedStep;
-use crate::plan::{desired_inputs, Action, ReplaceOrder};
-use crate::provider::{CallContext, Provider, ProviderError, Registry};
-use crate::schema::{PropType, ResourceSchema};
+use crate::plan::file::{GoneResource, PlannedStep};
+use crate::plan::{Action, ReplaceOrder};
+use crate::provider::Registry;
 use crate::stack::Stack;
-use crate::value::{Value, SECRET_TEXT, UNKNOWN_TEXT};
+use crate::value::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApplyOptions {
@@ -122,6 +125,8 @@ pub struct ApplyReport {
     pub errors: Vec<StepError>,
     pub skipped: Vec<(String, String)>,
     pub interrupted: bool,
+    /// A step ended abnormally (a panic): the run must not be compacted.
+    pub aborted: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +137,10 @@ pub enum ApplyError {
     Protected { name: String, action: &'static str },
     #[error("cannot record progress in the journal: {0}")]
     Journal(#[from] stackr_state::StateError),
+    /// A journal write failed mid-run: scheduling stopped, and the journal must stay as it is (not compacted,
+    /// not removed) for the next run to replay and reconcile, so nothing a provider call created is lost.
+    #[error("the run cannot be recorded completely ({0}); it stopped after the steps in flight")]
+    JournalBroken(String),
     #[error("the plan names `{0}`, which is not in the stack")]
     UnknownResource(String),
 }
@@ -161,6 +170,8 @@ pub struct ApplyRun<'a> {
     pub cancel: CancelFlag,
     /// Name of the operation in the journal (`apply`, `destroy`).
     pub operation: &'a str,
+    /// Resources the plan's refresh found deleted outside stackr; their removal is recorded first.
+    pub gone: &'a [GoneResource],
 }
 
 /// Reads attributes from the state as it is now: what apply evaluates later steps against.
@@ -178,18 +189,6 @@ impl ResourceValues for StateValues<'_> {
         }
         Value::from_json(&r.inputs).as_map().and_then(|m| m.get(attribute)).cloned().unwrap_or(Value::Null)
     }
-}
-
-/// What a running step returns to the scheduler.
-struct StepOutcome {
-    name: String,
-    operation: Operation,
-    result: Result<Option<ResourceState>, String>,
-    retired: Option<ResourceState>,
-    elapsed: Duration,
-    /// The outcome record, not yet durable: the scheduler commits it off the step's slot, and only then does
-    /// the step count as done (and its dependents start).
-    commit: Option<JournalRecord>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +212,8 @@ struct Job {
 }
 
 pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
-    let ApplyRun { stack, steps, mut state, registry, builtins, options, journal, events, cancel, operation } = run;
+    let ApplyRun { stack, steps, mut state, registry, builtins, options, journal, events, cancel, operation, gone } =
+        run;
     guard(steps, &state, options)?;
     append(
         &journal,
@@ -221,9 +221,11 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
             lineage: state.lineage.0.clone(),
             serial: state.serial,
             operation: operation.to_string(),
+            secrets: state.secrets.clone(),
         },
     )
     .await?;
+    forget_gone(&journal, &mut state, gone).await?;
     let emit = |event: ApplyEvent| {
         if let Some(events) = &events {
             let _ = events.send(event);
@@ -235,6 +237,7 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
         errors: Vec::new(),
         skipped: Vec::new(),
         interrupted: false,
+        aborted: None,
     };
 
     // Phase 1: creates, updates, replacements.
@@ -306,14 +309,7 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
             if job.operation == Operation::DeleteRetired {
                 // Keep the old half on record so the next run deletes it.
                 if let Some(old) = &job.prior {
-                    state.pending.push(stackr_state::PendingOperation {
-                        resource: job.name.clone(),
-                        type_name: old.type_name.clone(),
-                        operation: Operation::DeleteRetired.journal_name().into(),
-                        create_token: None,
-                        id: Some(old.id.clone()),
-                        inputs: old.inputs.clone(),
-                    });
+                    state.pending.push(stackr_state::PendingOperation::delete_retired(&job.name, old));
                 }
             }
             emit(ApplyEvent::Skipped { name: job.name.clone(), operation: job.operation, reason: reason.into() });
@@ -336,9 +332,46 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
         append(&journal, JournalRecord::Outputs { outputs: outputs.clone() }).await?;
         state.outputs = outputs;
     }
+    if let Some(why) = &report.aborted {
+        return Err(ApplyError::JournalBroken(format!("a step ended abnormally: {why}")));
+    }
+    if journal.is_poisoned() {
+        let first = report
+            .errors
+            .iter()
+            .find(|e| e.message.starts_with("cannot record progress"))
+            .map(|e| format!("{}: {}", e.name, e.message))
+            .unwrap_or_else(|| "a journal write failed".into());
+        return Err(ApplyError::JournalBroken(first));
+    }
     report.interrupted = cancel.is_cancelled();
     report.state = state;
     Ok(report)
+}
+
+/// Records the removal of resources that refresh found deleted outside stackr, while the state still records
+/// them with the id the plan saw (the plan was made against this very state: lineage and serial are checked).
+async fn forget_gone(journal: &JournalWriter, state: &mut StateFile, gone: &[GoneResource]) -> Result<(), ApplyError> {
+    for resource in gone {
+        if state.resources.get(&resource.name).is_none_or(|r| r.id != resource.id) {
+            continue;
+        }
+        append(
+            journal,
+            JournalRecord::Done {
+                resource: resource.name.clone(),
+                operation: "refresh".into(),
+                state: None,
+                retired: None,
+            },
+        )
+        .await?;
+        state.resources.remove(&resource.name);
+        for other in state.resources.values_mut() {
+            other.dependencies.retain(|d| d != &resource.name);
+        }
+    }
+    Ok(())
 }
 
 /// Refuses data loss without `--allow-data-loss`, and protected resources whatever the plan says.
@@ -407,8 +440,12 @@ async fn schedule(
     let parallelism = options.parallelism.max(1);
     let mut all_ok = true;
 
-    // Marks everything downstream of `failed` as skipped.
-    let skip_dependents = |failed: usize, status: &mut Vec<Status>, report: &mut ApplyReport| {
+    // Marks a step failed (reported, and everything downstream of it skipped).
+    let fail = |failed: usize, message: String, status: &mut Vec<Status>, report: &mut ApplyReport| {
+        let job = &jobs[failed];
+        emit(ApplyEvent::Failed { name: job.name.clone(), operation: job.operation, error: message.clone() });
+        report.errors.push(StepError { name: job.name.clone(), operation: job.operation, message });
+        status[failed] = Status::Failed;
         let mut pending = vec![failed];
         while let Some(blocker) = pending.pop() {
             for &dependent in &dependents[blocker] {
@@ -429,7 +466,8 @@ async fn schedule(
     };
 
     loop {
-        while running.len() < parallelism && !cancel.is_cancelled() {
+        // A failed journal write stops scheduling: what runs after it could not be recorded.
+        while running.len() < parallelism && !cancel.is_cancelled() && !context.journal.is_poisoned() {
             let Some(next) = ready.pop_first() else { break };
             if status[next] != Status::Waiting {
                 continue;
@@ -442,15 +480,8 @@ async fn schedule(
                     running.spawn(async move { (next, future.await) });
                 }
                 Err(message) => {
-                    emit(ApplyEvent::Failed {
-                        name: job.name.clone(),
-                        operation: job.operation,
-                        error: message.clone(),
-                    });
-                    report.errors.push(StepError { name: job.name.clone(), operation: job.operation, message });
-                    status[next] = Status::Failed;
+                    fail(next, message, &mut status, report);
                     all_ok = false;
-                    skip_dependents(next, &mut status, report);
                 }
             }
         }
@@ -475,8 +506,10 @@ async fn schedule(
                     _ => (index, outcome),
                 },
                 Err(e) => {
-                    // A provider panicked or was aborted: nothing to record but the failure.
+                    // A step panicked or was aborted: what its call did is unknown, so the run must end without
+                    // compacting the journal (its intent stays pending there for the next run to reconcile).
                     report.errors.push(StepError { name: "?".into(), operation: Operation::Create, message: e.to_string() });
+                    report.aborted.get_or_insert_with(|| e.to_string());
                     all_ok = false;
                     continue;
                 }
@@ -485,6 +518,7 @@ async fn schedule(
                 Ok(done) => done,
                 Err(e) => {
                     report.errors.push(StepError { name: "?".into(), operation: Operation::Create, message: e.to_string() });
+                    report.aborted.get_or_insert_with(|| e.to_string());
                     all_ok = false;
                     continue;
                 }
@@ -507,6 +541,12 @@ async fn schedule(
                 if let Some(old) = outcome.retired {
                     retired.push((outcome.name.clone(), old));
                 }
+                if let Some(message) = outcome.incomplete {
+                    // Recorded, but not done: what depends on it does not start.
+                    fail(index, message, &mut status, report);
+                    all_ok = false;
+                    continue;
+                }
                 match outcome.operation {
                     Operation::Create => report.counts.created += 1,
                     Operation::Update => report.counts.updated += 1,
@@ -528,15 +568,24 @@ async fn schedule(
                 }
             }
             Err(message) => {
-                emit(ApplyEvent::Failed {
-                    name: outcome.name.clone(),
-                    operation: outcome.operation,
-                    error: message.clone(),
-                });
-                report.errors.push(StepError { name: outcome.name.clone(), operation: outcome.operation, message });
-                status[index] = Status::Failed;
+                if let Some(pending) = outcome.pending {
+                    state.pending.push(pending);
+                }
+                if outcome.deleted_first {
+                    // The old resource is gone (journaled); the state this run commits must say so too.
+                    state.resources.remove(&outcome.name);
+                    for other in state.resources.values_mut() {
+                        other.dependencies.retain(|d| d != &outcome.name);
+                    }
+                }
+                if outcome.operation == Operation::DeleteRetired {
+                    // The old half of a replacement is still there: keep it on record for the next run to delete.
+                    if let Some(old) = &jobs[index].prior {
+                        state.pending.push(stackr_state::PendingOperation::delete_retired(&outcome.name, old));
+                    }
+                }
+                fail(index, message, &mut status, report);
                 all_ok = false;
-                skip_dependents(index, &mut status, report);
             }
         }
     }
@@ -552,317 +601,4 @@ async fn schedule(
         }
     }
     Ok(all_ok)
-}
-
-type StepFuture = std::pin::Pin<Box<dyn std::future::Future<Output = StepOutcome> + Send>>;
-
-/// Evaluates a job's inputs against the state as it is now and returns the future that runs it.
-fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -> Result<StepFuture, String> {
-    let journal = context.journal.clone();
-    let name = job.name.clone();
-    let operation = job.operation;
-    let cx = CallContext { stack: context.stack.name.clone(), resource: name.clone(), create_token: None };
-
-    if matches!(operation, Operation::Delete | Operation::DeleteRetired | Operation::Forget) {
-        let Some(prior) = job.prior.clone() else {
-            // Already gone from the state (deleted by an earlier, interrupted run): nothing to do.
-            return Ok(Box::pin(async move {
-                StepOutcome { name, operation, result: Ok(None), retired: None, elapsed: Duration::ZERO, commit: None }
-            }));
-        };
-        let provider = if operation == Operation::Forget {
-            None
-        } else {
-            Some(context.registry.provider(&prior.type_name).map_err(|e| e.to_string())?)
-        };
-        return Ok(Box::pin(async move {
-            let started = Instant::now();
-            let (result, commit) = match run_delete(&journal, provider, &cx, &prior, operation).await {
-                Ok(done) => (Ok(None), Some(done)),
-                Err(e) => (Err(e), None),
-            };
-            StepOutcome { name, operation, result, retired: None, elapsed: started.elapsed(), commit }
-        }));
-    }
-
-    let step = job.step.clone().ok_or_else(|| "internal: a create or update without its step".to_string())?;
-    let resource = context.stack.resources.get(&name).ok_or_else(|| format!("`{name}` is not in the stack"))?;
-    let registered =
-        context.registry.get(&resource.type_name).ok_or_else(|| format!("unknown type {}", resource.type_name))?;
-    let provider = context.registry.provider(&resource.type_name).map_err(|e| e.to_string())?;
-    let prior = state.resources.get(&name).cloned();
-    if step.action == Action::Create {
-        if let Some(existing) = &prior {
-            // Apply decides nothing: a create of something the state already holds means the plan is out of date.
-            return Err(format!(
-                "the plan creates `{name}`, but the state already records it ({}); plan again",
-                existing.id
-            ));
-        }
-    }
-    let values = StateValues(state);
-    let evaluator = Evaluator::new(context.stack, context.builtins, &values);
-    let desired = desired_inputs(&evaluator, resource, registered, prior.as_ref()).map_err(|d| d.to_string())?;
-    if desired.has_unknown() {
-        return Err("some inputs are still unknown after their dependencies were applied".into());
-    }
-    if let Some(planned) = &step.inputs {
-        if let Some(path) = mismatch(planned, &desired.to_redacted_json(), String::new()) {
-            return Err(format!("the inputs differ from the plan at `{path}`; plan again"));
-        }
-    }
-    let call_inputs =
-        provider_view(&desired, &registered.schema, resource.location.file.parent().unwrap_or(Path::new("")));
-    let record = ResourceState {
-        type_name: resource.type_name.clone(),
-        id: String::new(),
-        inputs: desired.to_json(),
-        outputs: serde_json::Value::Null,
-        dependencies: resource.dependencies.iter().cloned().collect(),
-        protect: resource.options.protect,
-        retain_on_delete: resource.options.retain_on_delete,
-    };
-    let delete_first = step.action == Action::Replace && step.replace_order == Some(ReplaceOrder::DeleteBeforeCreate);
-    Ok(Box::pin(async move {
-        let started = Instant::now();
-        let mut retired = None;
-        let mut commit = None;
-        let result: Result<Option<ResourceState>, String> = async {
-            match operation {
-                Operation::Update => {
-                    let prior = prior.ok_or_else(|| "the resource is no longer in the state".to_string())?;
-                    let (new, done) =
-                        run_update(&journal, provider.as_ref(), &cx, &prior, record, &call_inputs, &step.changed)
-                            .await?;
-                    commit = Some(done);
-                    Ok(Some(new))
-                }
-                _ => {
-                    if delete_first {
-                        if let Some(old) = &prior {
-                            // The old resource must be recorded gone before its replacement is created.
-                            let done =
-                                run_delete(&journal, Some(Arc::clone(&provider)), &cx, old, Operation::Delete).await?;
-                            self::record(&journal, done).await?;
-                        }
-                    }
-                    let old = if delete_first { None } else { prior };
-                    let (new, old, done) =
-                        run_create(&journal, provider.as_ref(), cx, record, &call_inputs, operation, old).await?;
-                    retired = old;
-                    commit = Some(done);
-                    Ok(Some(new))
-                }
-            }
-        }
-        .await;
-        StepOutcome { name, operation, result, retired, elapsed: started.elapsed(), commit }
-    }))
-}
-
-async fn record(journal: &JournalWriter, record: JournalRecord) -> Result<(), String> {
-    append(journal, record).await.map_err(|e| format!("cannot record progress: {e}"))
-}
-
-fn describe(error: &ProviderError) -> String {
-    error.to_string()
-}
-
-async fn run_create(
-    journal: &JournalWriter,
-    provider: &dyn Provider,
-    mut cx: CallContext,
-    mut new: ResourceState,
-    call_inputs: &Value,
-    operation: Operation,
-    old: Option<ResourceState>,
-) -> Result<(ResourceState, Option<ResourceState>, JournalRecord), String> {
-    let token = new_token();
-    cx.create_token = Some(token.clone());
-    let journal_operation = if old.is_some() { Operation::Replace } else { Operation::Create };
-    let _ = operation;
-    record(
-        journal,
-        JournalRecord::Intent {
-            resource: cx.resource.clone(),
-            type_name: new.type_name.clone(),
-            operation: journal_operation.journal_name().into(),
-            create_token: Some(token),
-            id: None,
-            inputs: new.inputs.clone(),
-        },
-    )
-    .await?;
-    match provider.create(&cx, call_inputs).await {
-        Ok(created) => {
-            new.id = created.id;
-            new.outputs = created.outputs.to_json();
-            let done = JournalRecord::Done {
-                resource: cx.resource.clone(),
-                operation: journal_operation.journal_name().into(),
-                state: Some(Box::new(new.clone())),
-                retired: old.clone().map(Box::new),
-            };
-            Ok((new, old, done))
-        }
-        Err(e) => {
-            let message = describe(&e);
-            record(
-                journal,
-                JournalRecord::Failed {
-                    resource: cx.resource.clone(),
-                    operation: journal_operation.journal_name().into(),
-                    error: message.clone(),
-                },
-            )
-            .await?;
-            Err(message)
-        }
-    }
-}
-
-async fn run_update(
-    journal: &JournalWriter,
-    provider: &dyn Provider,
-    cx: &CallContext,
-    prior: &ResourceState,
-    mut new: ResourceState,
-    call_inputs: &Value,
-    changed: &[String],
-) -> Result<(ResourceState, JournalRecord), String> {
-    record(
-        journal,
-        JournalRecord::Intent {
-            resource: cx.resource.clone(),
-            type_name: new.type_name.clone(),
-            operation: "update".into(),
-            create_token: None,
-            id: Some(prior.id.clone()),
-            inputs: new.inputs.clone(),
-        },
-    )
-    .await?;
-    let prior_inputs = Value::from_json(&prior.inputs);
-    match provider.update(cx, &prior.id, &prior_inputs, call_inputs, changed).await {
-        Ok(outputs) => {
-            new.id = prior.id.clone();
-            new.outputs = outputs.to_json();
-            let done = JournalRecord::Done {
-                resource: cx.resource.clone(),
-                operation: "update".into(),
-                state: Some(Box::new(new.clone())),
-                retired: None,
-            };
-            Ok((new, done))
-        }
-        Err(e) => {
-            let message = describe(&e);
-            record(
-                journal,
-                JournalRecord::Failed {
-                    resource: cx.resource.clone(),
-                    operation: "update".into(),
-                    error: message.clone(),
-                },
-            )
-            .await?;
-            Err(message)
-        }
-    }
-}
-
-async fn run_delete(
-    journal: &JournalWriter,
-    provider: Option<Arc<dyn Provider>>,
-    cx: &CallContext,
-    prior: &ResourceState,
-    operation: Operation,
-) -> Result<JournalRecord, String> {
-    let name = operation.journal_name();
-    record(
-        journal,
-        JournalRecord::Intent {
-            resource: cx.resource.clone(),
-            type_name: prior.type_name.clone(),
-            operation: name.into(),
-            create_token: None,
-            id: Some(prior.id.clone()),
-            inputs: prior.inputs.clone(),
-        },
-    )
-    .await?;
-    let result = match provider {
-        Some(provider) => provider.delete(cx, &prior.id, &Value::from_json(&prior.inputs)).await,
-        None => Ok(()),
-    };
-    match result {
-        Ok(()) => Ok(JournalRecord::Done {
-            resource: cx.resource.clone(),
-            operation: name.into(),
-            state: None,
-            retired: None,
-        }),
-        Err(e) => {
-            let message = describe(&e);
-            record(
-                journal,
-                JournalRecord::Failed { resource: cx.resource.clone(), operation: name.into(), error: message.clone() },
-            )
-            .await?;
-            Err(message)
-        }
-    }
-}
-
-/// A fresh create token: random, recorded before the call so an interrupted create can be found.
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 12];
-    stackr_state::model::fill_random(&mut bytes);
-    format!("stackr-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
-/// The inputs as a provider needs them: asset paths made absolute (relative to the declaring file).
-pub fn provider_view(inputs: &Value, schema: &ResourceSchema, base_dir: &Path) -> Value {
-    let Value::Map(map) = inputs else { return inputs.clone() };
-    let mut out = map.clone();
-    for property in schema.properties.iter().filter(|p| p.ty == PropType::Asset) {
-        if let Some(Value::Map(asset)) = out.get_mut(property.name) {
-            if let Some(Value::String(path)) = asset.get("path") {
-                let absolute = base_dir.join(path).to_string_lossy().into_owned();
-                asset.insert("path".into(), Value::String(absolute));
-            }
-        }
-    }
-    Value::Map(out)
-}
-
-/// The first path where an applied value disagrees with what the plan showed. `(known after apply)` in the plan
-/// matches anything; `(secret)` matches any secret.
-fn mismatch(planned: &serde_json::Value, actual: &serde_json::Value, path: String) -> Option<String> {
-    use serde_json::Value as J;
-    match (planned, actual) {
-        (J::String(s), _) if s == UNKNOWN_TEXT => None,
-        (J::String(s), J::String(a)) if s == SECRET_TEXT && a == SECRET_TEXT => None,
-        (J::Object(p), J::Object(a)) => {
-            let keys: BTreeSet<&String> = p.keys().chain(a.keys()).collect();
-            keys.into_iter().find_map(|k| match (p.get(k), a.get(k)) {
-                (Some(pv), Some(av)) => mismatch(pv, av, join(&path, k)),
-                _ => Some(join(&path, k)),
-            })
-        }
-        (J::Array(p), J::Array(a)) if p.len() == a.len() => {
-            p.iter().zip(a).enumerate().find_map(|(i, (pv, av))| mismatch(pv, av, format!("{path}[{i}]")))
-        }
-        (p, a) if p == a => None,
-        (J::Number(p), J::Number(a)) if p.as_f64() == a.as_f64() => None,
-        _ => Some(if path.is_empty() { "(inputs)".into() } else { path }),
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
 }

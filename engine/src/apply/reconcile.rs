@@ -30,8 +30,8 @@ pub struct ReconcileError {
     pub message: String,
 }
 
-/// How long to wait before concluding that an interrupted create never took effect: a request sent just before
-/// the process died can still be in flight, and land after the next run has started.
+/// How long to wait, by default, before concluding that an interrupted create never took effect: a request sent
+/// just before the process died can still be in flight, and land after the next run has started.
 pub const SETTLE: Duration = Duration::from_secs(2);
 
 /// Resolves every pending operation of `state`. With `delete_retired` false (planning), retired halves are
@@ -40,6 +40,7 @@ pub async fn reconcile(
     state: &mut StateFile,
     registry: &Registry,
     delete_retired: bool,
+    settle: Duration,
 ) -> Result<Reconciled, ReconcileError> {
     let pending = std::mem::take(&mut state.pending);
     let mut notes = Vec::new();
@@ -63,14 +64,22 @@ pub async fn reconcile(
                 let mut found = provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))?;
                 if found.is_none() && !settled {
                     // Once per reconcile: give a request still in flight time to land, then look again.
-                    tokio::time::sleep(SETTLE).await;
+                    tokio::time::sleep(settle).await;
                     settled = true;
                     found = provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))?;
                 }
                 match found {
                     Some(found) => {
-                        let dependencies =
-                            state.resources.get(&op.resource).map(|r| r.dependencies.clone()).unwrap_or_default();
+                        // The intent records the new resource's edges and options; a replacement's old record
+                        // has them too when an older journal did not.
+                        let prior = state.resources.get(&op.resource);
+                        let dependencies = if op.dependencies.is_empty() {
+                            prior.map(|r| r.dependencies.clone()).unwrap_or_default()
+                        } else {
+                            op.dependencies.clone()
+                        };
+                        let protect = op.protect || prior.is_some_and(|r| r.protect);
+                        let retain_on_delete = op.retain_on_delete || prior.is_some_and(|r| r.retain_on_delete);
                         let previous = state.resources.insert(
                             op.resource.clone(),
                             ResourceState {
@@ -78,9 +87,12 @@ pub async fn reconcile(
                                 id: found.id.clone(),
                                 inputs: op.inputs.clone(),
                                 outputs: found.outputs.to_json(),
-                                dependencies: dependencies.into_iter().filter(|d| d != &op.resource).collect(),
-                                protect: false,
-                                retain_on_delete: false,
+                                dependencies: dependencies
+                                    .into_iter()
+                                    .filter(|d| d != &op.resource && state.resources.contains_key(d))
+                                    .collect(),
+                                protect,
+                                retain_on_delete,
                             },
                         );
                         notes.push(format!("{}: adopted {} created by an interrupted run", op.resource, found.id));
@@ -125,12 +137,5 @@ pub async fn reconcile(
 }
 
 fn retired(op: &PendingOperation, old: &ResourceState) -> PendingOperation {
-    PendingOperation {
-        resource: op.resource.clone(),
-        type_name: old.type_name.clone(),
-        operation: "delete-retired".into(),
-        create_token: None,
-        id: Some(old.id.clone()),
-        inputs: old.inputs.clone(),
-    }
+    PendingOperation::delete_retired(&op.resource, old)
 }

@@ -34,6 +34,18 @@ pub struct PlanFile {
     /// Each input by name (`file:stacks/dev.yaml`, `config:environment`, `builtin:region`).
     pub inputs: BTreeMap<String, String>,
     pub steps: Vec<PlannedStep>,
+    /// Resources the plan's refresh found deleted outside stackr: apply records their removal from the state
+    /// before it runs the steps (which recreate them when the stack still declares them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gone: Vec<GoneResource>,
+}
+
+/// A resource recorded in the state that no longer exists in AWS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoneResource {
+    pub name: String,
+    /// The physical id the state records; the removal applies only while the state still records this one.
+    pub id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,7 +79,8 @@ pub enum PlanFileError {
 }
 
 impl PlanFile {
-    pub fn new(plan: &Plan, stack_file: &Path, inputs: BTreeMap<String, String>) -> PlanFile {
+    /// The saved form of `plan`. `gone` lists the resources refresh found deleted (name and recorded id).
+    pub fn new(plan: &Plan, stack_file: &Path, inputs: BTreeMap<String, String>, gone: Vec<GoneResource>) -> PlanFile {
         PlanFile {
             format_version: FORMAT_VERSION,
             stack: plan.stack.clone(),
@@ -94,6 +107,7 @@ impl PlanFile {
                     inputs: c.inputs.as_ref().map(|v| v.to_redacted_json()),
                 })
                 .collect(),
+            gone,
         }
     }
 

@@ -1,0 +1,83 @@
+//! A create that happens at most once, whatever its answer. A create call can take effect and still report an
+//! error: its answer was lost and the SDK's retry met "already exists", or AWS acted and then failed a later call
+//! of the same create. So before a failed create counts as failed, the provider is asked to `find` what this
+//! create made, and only a resource that carries this create's token is adopted. Types that cannot carry a token
+//! (no tags) are looked up by name before the create as well: a resource found then is someone else's and is never
+//! adopted afterwards.
+//!
+//! An error that does not prove the create made nothing (a timeout, a connection lost after sending, a 5xx) and
+//! a lookup that itself fails leave the create unresolved: its intent stays pending, and the next run reconciles
+//! it (after waiting for a request that may still be in flight). Only throttling, which AWS answers before acting,
+//! is retried here.
+
+use std::time::Duration;
+
+use crate::provider::{CallContext, Created, Observed, Provider, ProviderError};
+use crate::value::Value;
+
+/// How often a throttled create is tried.
+const ATTEMPTS: u32 = 4;
+
+/// What a create came to.
+pub enum CreateOutcome {
+    Created(Created),
+    /// The resource exists and carries this create's token, but its creation reported this error: it is
+    /// recorded, and the step fails naming the error; the next plan completes or corrects what is missing.
+    Incomplete(Created, ProviderError),
+    /// Whether the create took effect is unknown: the intent stays pending for the next run to reconcile.
+    Unresolved(ProviderError),
+    Failed(ProviderError),
+}
+
+pub async fn create_at_most_once(
+    provider: &dyn Provider,
+    cx: &CallContext,
+    inputs: &Value,
+    token: &str,
+) -> CreateOutcome {
+    let tagged = provider.schema().properties.iter().any(|p| p.name == "tags");
+    // An untagged type's resource cannot say who made it: note whether the name is taken before we create.
+    let taken_before = if tagged {
+        false
+    } else {
+        match provider.find(cx, inputs, token).await {
+            Ok(found) => found.is_some(),
+            Err(error) => return CreateOutcome::Failed(error),
+        }
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let error = match provider.create(cx, inputs).await {
+            Ok(created) => return CreateOutcome::Created(created),
+            Err(error) => error,
+        };
+        let ours = |found: &Observed| match &found.create_token {
+            Some(carried) => carried == token,
+            None => !tagged && !taken_before,
+        };
+        match provider.find(cx, inputs, token).await {
+            Ok(Some(found)) if ours(&found) => {
+                return CreateOutcome::Incomplete(Created { id: found.id, outputs: found.outputs }, error);
+            }
+            Ok(_) if throttled(&error) && attempt < ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+            Ok(_) if ambiguous(&error) => return CreateOutcome::Unresolved(error),
+            Ok(_) => return CreateOutcome::Failed(error),
+            Err(_) => return CreateOutcome::Unresolved(error),
+        }
+    }
+}
+
+/// Throttling is answered before AWS acts: the create certainly made nothing.
+fn throttled(error: &ProviderError) -> bool {
+    matches!(error, ProviderError::Api { code, .. } if matches!(code.as_str(),
+        "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" | "SlowDown"
+            | "ProvisionedThroughputExceededException" | "LimitExceededException"))
+}
+
+/// An error after which the create may or may not have taken effect.
+fn ambiguous(error: &ProviderError) -> bool {
+    matches!(error, ProviderError::Api { retryable: true, .. }) && !throttled(error)
+}

@@ -1,0 +1,463 @@
+//! One step of apply: evaluating a job's inputs against the state as it is now, then one journaled
+//! intent → call → outcome (create, update or delete), returned to the scheduler as a [`StepOutcome`].
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stackr_state::journal::{JournalRecord, JournalWriter};
+use stackr_state::{ResourceState, StateFile};
+
+use super::{append, create, Job, Operation, StateValues, StepContext};
+use crate::eval::Evaluator;
+use crate::plan::{desired_inputs, Action, ReplaceOrder};
+use crate::provider::{CallContext, Provider, ProviderError};
+use crate::schema::{PropType, ResourceSchema};
+use crate::value::{Value, SECRET_TEXT, UNKNOWN_TEXT};
+
+/// What a running step returns to the scheduler.
+pub(super) struct StepOutcome {
+    pub(super) name: String,
+    pub(super) operation: Operation,
+    pub(super) result: Result<Option<ResourceState>, String>,
+    pub(super) retired: Option<ResourceState>,
+    pub(super) elapsed: Duration,
+    /// The outcome record, not yet durable: the scheduler commits it off the step's slot, and only then does
+    /// the step count as done (and its dependents start).
+    pub(super) commit: Option<JournalRecord>,
+    /// The resource exists and is recorded, but its creation reported this error: the step fails.
+    pub(super) incomplete: Option<String>,
+    /// A create whose outcome is unknown: kept pending in the state this run commits.
+    pub(super) pending: Option<stackr_state::PendingOperation>,
+    /// A delete-before-create replacement deleted the old resource (recorded) before the step failed.
+    pub(super) deleted_first: bool,
+}
+
+pub(super) type StepFuture = std::pin::Pin<Box<dyn std::future::Future<Output = StepOutcome> + Send>>;
+
+/// Evaluates a job's inputs against the state as it is now and returns the future that runs it.
+pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -> Result<StepFuture, String> {
+    let journal = context.journal.clone();
+    let name = job.name.clone();
+    let operation = job.operation;
+    let cx = CallContext { stack: context.stack.name.clone(), resource: name.clone(), create_token: None };
+
+    if matches!(operation, Operation::Delete | Operation::DeleteRetired | Operation::Forget) {
+        let Some(prior) = job.prior.clone() else {
+            // Already gone from the state (deleted by an earlier, interrupted run): nothing to do.
+            return Ok(Box::pin(async move {
+                StepOutcome {
+                    name,
+                    operation,
+                    result: Ok(None),
+                    retired: None,
+                    elapsed: Duration::ZERO,
+                    commit: None,
+                    incomplete: None,
+                    pending: None,
+                    deleted_first: false,
+                }
+            }));
+        };
+        let provider = if operation == Operation::Forget {
+            None
+        } else {
+            Some(context.registry.provider(&prior.type_name).map_err(|e| e.to_string())?)
+        };
+        return Ok(Box::pin(async move {
+            let started = Instant::now();
+            let (result, commit) = match run_delete(&journal, provider, &cx, &prior, operation).await {
+                Ok(done) => (Ok(None), Some(done)),
+                Err(e) => (Err(e), None),
+            };
+            StepOutcome {
+                name,
+                operation,
+                result,
+                retired: None,
+                elapsed: started.elapsed(),
+                commit,
+                incomplete: None,
+                pending: None,
+                deleted_first: false,
+            }
+        }));
+    }
+
+    let step = job.step.clone().ok_or_else(|| "internal: a create or update without its step".to_string())?;
+    let resource = context.stack.resources.get(&name).ok_or_else(|| format!("`{name}` is not in the stack"))?;
+    let registered =
+        context.registry.get(&resource.type_name).ok_or_else(|| format!("unknown type {}", resource.type_name))?;
+    let provider = context.registry.provider(&resource.type_name).map_err(|e| e.to_string())?;
+    let prior = state.resources.get(&name).cloned();
+    if step.action == Action::Create {
+        if let Some(existing) = &prior {
+            // Apply decides nothing: a create of something the state already holds means the plan is out of date.
+            return Err(format!(
+                "the plan creates `{name}`, but the state already records it ({}); plan again",
+                existing.id
+            ));
+        }
+    }
+    let values = StateValues(state);
+    let evaluator = Evaluator::new(context.stack, context.builtins, &values);
+    let desired = desired_inputs(&evaluator, resource, registered, prior.as_ref()).map_err(|d| d.to_string())?;
+    if desired.has_unknown() {
+        return Err("some inputs are still unknown after their dependencies were applied".into());
+    }
+    if let Some(planned) = &step.inputs {
+        if let Some(path) = mismatch(planned, &desired.to_redacted_json(), String::new()) {
+            return Err(format!("the inputs differ from the plan at `{path}`; plan again"));
+        }
+    }
+    let call_inputs =
+        provider_view(&desired, &registered.schema, resource.location.file.parent().unwrap_or(Path::new("")));
+    let record = ResourceState {
+        type_name: resource.type_name.clone(),
+        id: String::new(),
+        inputs: desired.to_json(),
+        outputs: serde_json::Value::Null,
+        dependencies: resource.dependencies.iter().cloned().collect(),
+        protect: resource.options.protect,
+        retain_on_delete: resource.options.retain_on_delete,
+    };
+    let delete_first = step.action == Action::Replace && step.replace_order == Some(ReplaceOrder::DeleteBeforeCreate);
+    Ok(Box::pin(async move {
+        let started = Instant::now();
+        let mut retired = None;
+        let mut commit = None;
+        let mut incomplete = None;
+        let mut pending = None;
+        let mut deleted_first = false;
+        let result: Result<Option<ResourceState>, String> = async {
+            match operation {
+                Operation::Update => {
+                    let prior = prior.ok_or_else(|| "the resource is no longer in the state".to_string())?;
+                    let (new, done) =
+                        run_update(&journal, provider.as_ref(), &cx, &prior, record, &call_inputs, &step.changed)
+                            .await?;
+                    commit = Some(done);
+                    Ok(Some(new))
+                }
+                _ => {
+                    if delete_first {
+                        if let Some(old) = &prior {
+                            // The old resource must be recorded gone before its replacement is created.
+                            let done =
+                                run_delete(&journal, Some(Arc::clone(&provider)), &cx, old, Operation::Delete).await?;
+                            self::record(&journal, done).await?;
+                            deleted_first = true;
+                        }
+                    }
+                    let old = if delete_first { None } else { prior };
+                    let created = run_create(&journal, provider.as_ref(), cx, record, &call_inputs, operation, old)
+                        .await
+                        .map_err(|failure| {
+                            pending = failure.pending;
+                            failure.message
+                        })?;
+                    retired = created.old;
+                    commit = Some(created.done);
+                    incomplete = created.incomplete;
+                    Ok(Some(created.new))
+                }
+            }
+        }
+        .await;
+        StepOutcome {
+            name,
+            operation,
+            result,
+            retired,
+            elapsed: started.elapsed(),
+            commit,
+            incomplete,
+            pending,
+            deleted_first,
+        }
+    }))
+}
+
+async fn record(journal: &JournalWriter, record: JournalRecord) -> Result<(), String> {
+    append(journal, record).await.map_err(|e| format!("cannot record progress: {e}"))
+}
+
+fn describe(error: &ProviderError) -> String {
+    error.to_string()
+}
+
+/// A create's result: the new resource, the old half of a replacement, the outcome record, and, when the
+/// resource exists but its creation reported an error, that error.
+struct Created {
+    new: ResourceState,
+    old: Option<ResourceState>,
+    done: JournalRecord,
+    incomplete: Option<String>,
+}
+
+async fn run_create(
+    journal: &JournalWriter,
+    provider: &dyn Provider,
+    mut cx: CallContext,
+    mut new: ResourceState,
+    call_inputs: &Value,
+    operation: Operation,
+    old: Option<ResourceState>,
+) -> Result<Created, StepFailure> {
+    let token = new_token().map_err(|e| e.to_string())?;
+    cx.create_token = Some(token.clone());
+    let journal_operation = if old.is_some() { Operation::Replace } else { Operation::Create };
+    let _ = operation;
+    record(
+        journal,
+        JournalRecord::Intent {
+            resource: cx.resource.clone(),
+            type_name: new.type_name.clone(),
+            operation: journal_operation.journal_name().into(),
+            create_token: Some(token.clone()),
+            id: None,
+            inputs: new.inputs.clone(),
+            dependencies: new.dependencies.clone(),
+            protect: new.protect,
+            retain_on_delete: new.retain_on_delete,
+        },
+    )
+    .await?;
+    match create::create_at_most_once(provider, &cx, call_inputs, &token).await {
+        create::CreateOutcome::Created(created) => {
+            new.id = created.id;
+            new.outputs = created.outputs.to_json();
+            let done = JournalRecord::Done {
+                resource: cx.resource.clone(),
+                operation: journal_operation.journal_name().into(),
+                state: Some(Box::new(new.clone())),
+                retired: old.clone().map(Box::new),
+            };
+            Ok(Created { new, old, done, incomplete: None })
+        }
+        create::CreateOutcome::Incomplete(created, error) => {
+            new.id = created.id;
+            new.outputs = created.outputs.to_json();
+            let done = JournalRecord::Done {
+                resource: cx.resource.clone(),
+                operation: journal_operation.journal_name().into(),
+                state: Some(Box::new(new.clone())),
+                retired: old.clone().map(Box::new),
+            };
+            let message = format!(
+                "{} (the resource exists and is recorded as {}; the next plan completes what is missing)",
+                describe(&error),
+                new.id
+            );
+            Ok(Created { new, old, done, incomplete: Some(message) })
+        }
+        create::CreateOutcome::Unresolved(e) => {
+            // No outcome record: the intent stays pending, in the journal and in the state this run commits, and
+            // the next run reconciles it.
+            let pending = stackr_state::PendingOperation {
+                resource: cx.resource.clone(),
+                type_name: new.type_name.clone(),
+                operation: journal_operation.journal_name().into(),
+                create_token: Some(token),
+                id: None,
+                inputs: new.inputs.clone(),
+                dependencies: new.dependencies.clone(),
+                protect: new.protect,
+                retain_on_delete: new.retain_on_delete,
+            };
+            Err(StepFailure {
+                message: format!(
+                    "{} (whether it was created is unknown: the next run looks for it before anything else)",
+                    describe(&e)
+                ),
+                pending: Some(pending),
+            })
+        }
+        create::CreateOutcome::Failed(e) => {
+            let message = describe(&e);
+            record(
+                journal,
+                JournalRecord::Failed {
+                    resource: cx.resource.clone(),
+                    operation: journal_operation.journal_name().into(),
+                    error: message.clone(),
+                },
+            )
+            .await?;
+            Err(message.into())
+        }
+    }
+}
+
+/// Why a create failed, and, when whether it took effect is unknown, the operation left pending.
+struct StepFailure {
+    message: String,
+    pending: Option<stackr_state::PendingOperation>,
+}
+
+impl From<String> for StepFailure {
+    fn from(message: String) -> StepFailure {
+        StepFailure { message, pending: None }
+    }
+}
+
+async fn run_update(
+    journal: &JournalWriter,
+    provider: &dyn Provider,
+    cx: &CallContext,
+    prior: &ResourceState,
+    mut new: ResourceState,
+    call_inputs: &Value,
+    changed: &[String],
+) -> Result<(ResourceState, JournalRecord), String> {
+    record(
+        journal,
+        JournalRecord::Intent {
+            resource: cx.resource.clone(),
+            type_name: new.type_name.clone(),
+            operation: "update".into(),
+            create_token: None,
+            id: Some(prior.id.clone()),
+            inputs: new.inputs.clone(),
+            dependencies: Vec::new(),
+            protect: false,
+            retain_on_delete: false,
+        },
+    )
+    .await?;
+    // The provider computes what to change from the prior: it must be what AWS has now, not what the state
+    // last recorded, or a correction of drift (a policy removed outside stackr, a configuration call a killed
+    // run never made) would compare equal and change nothing. The plan diffed against the same read.
+    let recorded = Value::from_json(&prior.inputs);
+    let result = match provider.read(cx, &prior.id, &recorded).await {
+        Ok(Some(observed)) => provider.update(cx, &prior.id, &observed.inputs, call_inputs, changed).await,
+        Ok(None) => Err(ProviderError::Other(format!("{} no longer exists; plan again to recreate it", prior.id))),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(outputs) => {
+            new.id = prior.id.clone();
+            new.outputs = outputs.to_json();
+            let done = JournalRecord::Done {
+                resource: cx.resource.clone(),
+                operation: "update".into(),
+                state: Some(Box::new(new.clone())),
+                retired: None,
+            };
+            Ok((new, done))
+        }
+        Err(e) => {
+            let message = describe(&e);
+            record(
+                journal,
+                JournalRecord::Failed {
+                    resource: cx.resource.clone(),
+                    operation: "update".into(),
+                    error: message.clone(),
+                },
+            )
+            .await?;
+            Err(message)
+        }
+    }
+}
+
+async fn run_delete(
+    journal: &JournalWriter,
+    provider: Option<Arc<dyn Provider>>,
+    cx: &CallContext,
+    prior: &ResourceState,
+    operation: Operation,
+) -> Result<JournalRecord, String> {
+    let name = operation.journal_name();
+    record(
+        journal,
+        JournalRecord::Intent {
+            resource: cx.resource.clone(),
+            type_name: prior.type_name.clone(),
+            operation: name.into(),
+            create_token: None,
+            id: Some(prior.id.clone()),
+            inputs: prior.inputs.clone(),
+            dependencies: Vec::new(),
+            protect: false,
+            retain_on_delete: false,
+        },
+    )
+    .await?;
+    let result = match provider {
+        Some(provider) => provider.delete(cx, &prior.id, &Value::from_json(&prior.inputs)).await,
+        None => Ok(()),
+    };
+    match result {
+        Ok(()) => Ok(JournalRecord::Done {
+            resource: cx.resource.clone(),
+            operation: name.into(),
+            state: None,
+            retired: None,
+        }),
+        Err(e) => {
+            let message = describe(&e);
+            record(
+                journal,
+                JournalRecord::Failed { resource: cx.resource.clone(), operation: name.into(), error: message.clone() },
+            )
+            .await?;
+            Err(message)
+        }
+    }
+}
+
+/// A fresh create token: random, recorded before the call so an interrupted create can be found.
+pub fn new_token() -> Result<String, stackr_state::model::RandomError> {
+    let mut bytes = [0u8; 12];
+    stackr_state::model::fill_random(&mut bytes)?;
+    Ok(format!("stackr-{}", stackr_state::model::hex(&bytes)))
+}
+
+/// The inputs as a provider needs them: asset paths made absolute (relative to the declaring file).
+pub fn provider_view(inputs: &Value, schema: &ResourceSchema, base_dir: &Path) -> Value {
+    let Value::Map(map) = inputs else { return inputs.clone() };
+    let mut out = map.clone();
+    for property in schema.properties.iter().filter(|p| p.ty == PropType::Asset) {
+        if let Some(Value::Map(asset)) = out.get_mut(property.name) {
+            if let Some(Value::String(path)) = asset.get("path") {
+                let absolute = base_dir.join(path).to_string_lossy().into_owned();
+                asset.insert("path".into(), Value::String(absolute));
+            }
+        }
+    }
+    Value::Map(out)
+}
+
+/// The first path where an applied value disagrees with what the plan showed. `(known after apply)` in the plan
+/// matches anything; `(secret)` matches any secret.
+fn mismatch(planned: &serde_json::Value, actual: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value as J;
+    match (planned, actual) {
+        (J::String(s), _) if s == UNKNOWN_TEXT => None,
+        (J::String(s), J::String(a)) if s == SECRET_TEXT && a == SECRET_TEXT => None,
+        (J::Object(p), J::Object(a)) => {
+            let keys: BTreeSet<&String> = p.keys().chain(a.keys()).collect();
+            keys.into_iter().find_map(|k| match (p.get(k), a.get(k)) {
+                (Some(pv), Some(av)) => mismatch(pv, av, join(&path, k)),
+                _ => Some(join(&path, k)),
+            })
+        }
+        (J::Array(p), J::Array(a)) if p.len() == a.len() => {
+            p.iter().zip(a).enumerate().find_map(|(i, (pv, av))| mismatch(pv, av, format!("{path}[{i}]")))
+        }
+        (p, a) if p == a => None,
+        (J::Number(p), J::Number(a)) if p.as_f64() == a.as_f64() => None,
+        _ => Some(if path.is_empty() { "(inputs)".into() } else { path }),
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
