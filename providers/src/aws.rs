@@ -8,7 +8,6 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use stackr_engine::provider::ProviderError;
 
@@ -28,23 +27,79 @@ pub async fn load_config(region: Option<String>) -> SdkConfig {
     loader.load().await
 }
 
-/// An SDK error as a provider error: `CreateTable failed: ResourceInUseException: Table already exists`.
+/// An SDK error as a provider error, on one line: `CreateTable failed: ResourceInUseException: Table already
+/// exists`. Errors that never reached the service (no credentials, no connection, a timeout, an unreadable
+/// response) are named in words, never as the SDK's nested Debug dump.
 pub fn api_error<E, R>(operation: &str, error: aws_sdk_sts::error::SdkError<E, R>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     use aws_sdk_sts::error::SdkError;
-    let retryable = matches!(error, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_));
-    let (code, message) = match (error.code(), error.message()) {
-        (Some(code), message) => (code.to_string(), message.unwrap_or("").to_string()),
-        (None, _) => match &error {
-            SdkError::DispatchFailure(_) => ("Unreachable".to_string(), DisplayErrorContext(&error).to_string()),
-            SdkError::TimeoutError(_) => ("Timeout".to_string(), DisplayErrorContext(&error).to_string()),
-            _ => ("Error".to_string(), DisplayErrorContext(&error).to_string()),
-        },
+    if let (SdkError::ServiceError(_), Some(code)) = (&error, error.code()) {
+        let message = error.message().unwrap_or("").to_string();
+        let retryable = matches!(code, "Throttling" | "ThrottlingException" | "TooManyRequestsException")
+            || code.contains("Internal")
+            || code == "ServiceUnavailable";
+        return ProviderError::Api { operation: operation.to_string(), code: code.to_string(), message, retryable };
+    }
+    let causes = causes(&error);
+    let deepest = causes.last().cloned().unwrap_or_default();
+    let (code, message, retryable) = if causes.iter().any(|c| mentions_missing_credentials(c)) {
+        (
+            "NoCredentials",
+            "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_string(),
+            false,
+        )
+    } else {
+        match &error {
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+                ("Timeout", format!("no answer from the AWS endpoint in time ({deepest})"), true)
+            }
+            SdkError::DispatchFailure(failure) if failure.is_io() => {
+                ("Unreachable", format!("cannot connect to the AWS endpoint: {deepest}"), true)
+            }
+            SdkError::DispatchFailure(_) => ("Unreachable", format!("the request could not be sent: {deepest}"), true),
+            SdkError::TimeoutError(_) => ("Timeout", "no answer from the AWS endpoint in time".to_string(), true),
+            SdkError::ConstructionFailure(_) => {
+                ("RequestFailed", format!("the request could not be built: {deepest}"), false)
+            }
+            SdkError::ResponseError(_) => ("BadResponse", format!("the response could not be read: {deepest}"), true),
+            _ => match error.code() {
+                Some(code) => {
+                    return ProviderError::Api {
+                        operation: operation.to_string(),
+                        code: code.to_string(),
+                        message: error.message().unwrap_or("").to_string(),
+                        retryable: false,
+                    }
+                }
+                None => ("Error", deepest, false),
+            },
+        }
     };
-    ProviderError::Api { operation: operation.to_string(), code, message, retryable }
+    ProviderError::Api { operation: operation.to_string(), code: code.to_string(), message, retryable }
+}
+
+/// The error's chain of causes, outermost first, each as its own message (one line each, no Debug output).
+fn causes(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string().lines().next().unwrap_or_default().trim().to_string();
+        if !text.is_empty() && out.last() != Some(&text) {
+            out.push(text);
+        }
+        current = e.source();
+    }
+    out
+}
+
+fn mentions_missing_credentials(cause: &str) -> bool {
+    let lower = cause.to_lowercase();
+    lower.contains("credentials")
+        && (lower.contains("no ") || lower.contains("not loaded") || lower.contains("failed to load"))
+        || lower.contains("no providers in chain provided credentials")
 }
 
 /// True for the error codes AWS services use for "no such resource".
@@ -62,6 +117,16 @@ pub fn is_not_found(error: &ProviderError) -> bool {
         ),
         _ => false,
     }
+}
+
+/// For calls that are not idempotent (a create with no unique name): the SDK must not retry them on its own.
+pub fn no_retries() -> RetryConfig {
+    RetryConfig::disabled()
+}
+
+/// True when AWS refused the call for lack of permission.
+pub fn is_access_denied(error: &ProviderError) -> bool {
+    matches!(error, ProviderError::Api { code, .. } if matches!(code.as_str(), "AccessDeniedException" | "AccessDenied" | "AuthorizationError" | "UnauthorizedOperation"))
 }
 
 /// The caller's account id (`${stackr.accountId}`), from STS.

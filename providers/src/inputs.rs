@@ -8,8 +8,32 @@ use stackr_engine::provider::ProviderError;
 use stackr_engine::value::Value;
 
 /// Typed inputs from the engine's value (secrets revealed: this is what is sent to AWS).
+/// A parse error never quotes a secret: serde's messages quote the offending value, so any secret text in one is
+/// replaced by `(secret)`.
 pub fn parse<T: DeserializeOwned>(type_name: &str, inputs: &Value) -> Result<T, ProviderError> {
-    serde_json::from_value(inputs.reveal().to_json()).map_err(|e| ProviderError::Invalid(format!("{type_name}: {e}")))
+    serde_json::from_value(inputs.reveal().to_json()).map_err(|e| {
+        let mut message = e.to_string();
+        let mut secrets = Vec::new();
+        secret_texts(inputs, false, &mut secrets);
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            message = message.replace(secret.as_str(), "(secret)");
+        }
+        ProviderError::Invalid(format!("{type_name}: {message}"))
+    })
+}
+
+/// Every scalar inside a secret, as text.
+fn secret_texts(value: &Value, inside: bool, out: &mut Vec<String>) {
+    match value {
+        Value::Secret(inner) => secret_texts(inner, true, out),
+        Value::Map(map) => map.values().for_each(|v| secret_texts(v, inside, out)),
+        Value::List(items) => items.iter().for_each(|v| secret_texts(v, inside, out)),
+        other if inside => {
+            let json = other.to_json();
+            out.push(json.as_str().map(str::to_string).unwrap_or_else(|| json.to_string()));
+        }
+        _ => {}
+    }
 }
 
 /// A map of output values.
@@ -51,6 +75,26 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Tags as a value: absent when there are none, like an input that sets none.
+/// Takes stackr's own tags (`stackr:*`) out of tags read from AWS: they are never the user's, never drift.
+/// Returns the create token among them.
+pub fn split_stackr_tags(tags: &mut BTreeMap<String, String>) -> Option<String> {
+    let token = tags.remove(crate::TOKEN_TAG);
+    tags.retain(|k, _| !k.starts_with("stackr:"));
+    token
+}
+
+/// The tags to create a resource with: the declared ones and the create token.
+pub fn with_token(
+    tags: &BTreeMap<String, String>,
+    cx: &stackr_engine::provider::CallContext,
+) -> BTreeMap<String, String> {
+    let mut all = tags.clone();
+    if let Some(token) = &cx.create_token {
+        all.insert(crate::TOKEN_TAG.to_string(), token.clone());
+    }
+    all
+}
+
 pub fn tags_value(tags: BTreeMap<String, String>) -> Option<Value> {
     (!tags.is_empty()).then(|| Value::Map(tags.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
 }

@@ -26,34 +26,9 @@ fn throttled() -> Option<String> {
 }
 
 #[tokio::test]
-async fn throttling_is_retried_with_backoff() {
-    use aws_sdk_kms::operation::create_key::CreateKeyOutput;
-    use aws_sdk_kms::types::KeyMetadata;
-    let create = mock!(aws_sdk_kms::Client::create_key)
-        .sequence()
-        .http_status(400, throttled())
-        .times(2)
-        .output(|| {
-            CreateKeyOutput::builder()
-                .key_metadata(
-                    KeyMetadata::builder().key_id("k1").arn("arn:aws:kms:us-east-1:1:key/k1").build().unwrap(),
-                )
-                .build()
-        })
-        .build();
-    let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&create], |b| b.retry_config(
-        aws_sdk_kms::config::retry::RetryConfig::standard()
-            .with_max_attempts(3)
-            .with_initial_backoff(Duration::from_millis(1))
-    ));
-    let provider = crate::kms::key::KeyProvider::with_client(client);
-    let created = provider.create(&cx(), &json(serde_json::json!({"description": "d"}))).await.unwrap();
-    assert_eq!(created.id, "k1");
-    assert_eq!(create.num_calls(), 3, "two throttled attempts, then success");
-}
-
-#[tokio::test]
-async fn throttling_that_outlasts_the_retries_is_reported() {
+async fn create_key_is_never_retried_by_the_sdk() {
+    // A retry after a lost answer would make a second key: one attempt, and the error says it may be retried,
+    // for the engine to look the key up by its create token first (apply/create.rs).
     let create = mock!(aws_sdk_kms::Client::create_key).sequence().http_status(400, throttled()).times(3).build();
     let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&create], |b| b.retry_config(
         aws_sdk_kms::config::retry::RetryConfig::standard()
@@ -63,6 +38,35 @@ async fn throttling_that_outlasts_the_retries_is_reported() {
     let provider = crate::kms::key::KeyProvider::with_client(client);
     let error = provider.create(&cx(), &json(serde_json::json!({"description": "d"}))).await.unwrap_err();
     assert_eq!(error.to_string(), "CreateKey failed: ThrottlingException: Rate exceeded");
+    assert!(matches!(error, ProviderError::Api { retryable: true, .. }), "{error:?}");
+    assert_eq!(create.num_calls(), 1, "the SDK did not retry it");
+}
+
+#[tokio::test]
+async fn throttling_is_retried_with_backoff() {
+    use aws_sdk_sns::operation::get_topic_attributes::GetTopicAttributesOutput;
+    use aws_sdk_sns::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    let attributes = mock!(aws_sdk_sns::Client::get_topic_attributes)
+        .sequence()
+        .http_status(400, Some("<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>".to_string()))
+        .times(2)
+        .output(|| {
+            GetTopicAttributesOutput::builder()
+                .attributes("TopicArn", "arn:aws:sns:us-east-1:1:t")
+                .build()
+        })
+        .build();
+    let tags =
+        mock!(aws_sdk_sns::Client::list_tags_for_resource).then_output(|| ListTagsForResourceOutput::builder().build());
+    let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&attributes, &tags], |b| b.retry_config(
+        aws_sdk_sns::config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1))
+    ));
+    let provider = crate::sns::topic::TopicProvider::with_client(client);
+    let observed = provider.read(&cx(), "arn:aws:sns:us-east-1:1:t", &Value::Null).await.unwrap();
+    assert!(observed.is_some());
+    assert_eq!(attributes.num_calls(), 3, "two throttled attempts, then success");
 }
 
 #[tokio::test]
@@ -208,4 +212,39 @@ async fn deleting_a_secret_already_marked_for_deletion_succeeds() {
     let client = mock_client!(aws_sdk_secretsmanager, [&delete]);
     let provider = crate::secretsmanager::secret::SecretProvider::with_client(client);
     provider.delete(&cx(), "arn:s", &json(serde_json::json!({"name": "s"}))).await.unwrap();
+}
+
+#[tokio::test]
+async fn finding_an_interrupted_rest_api_reads_every_page() {
+    use aws_sdk_apigateway::operation::get_rest_api::GetRestApiError;
+    use aws_sdk_apigateway::operation::get_rest_apis::GetRestApisOutput;
+    use aws_sdk_apigateway::types::error::NotFoundException;
+    use aws_sdk_apigateway::types::RestApi;
+    // An account with more APIs than one page: the one this create made is on the second page.
+    let pages = mock!(aws_sdk_apigateway::Client::get_rest_apis)
+        .sequence()
+        .output(|| {
+            GetRestApisOutput::builder()
+                .items(RestApi::builder().id("other").name("other").build())
+                .position("page-2")
+                .build()
+        })
+        .output(|| {
+            GetRestApisOutput::builder()
+                .items(RestApi::builder().id("ours").name("api").tags(crate::TOKEN_TAG, "stackr-token").build())
+                .build()
+        })
+        .build();
+    let observe = mock!(aws_sdk_apigateway::Client::get_rest_api).then_error(|| {
+        GetRestApiError::NotFoundException(
+            NotFoundException::builder().message("gone").meta(meta("NotFoundException", "gone")).build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, [&pages, &observe]);
+    let config = aws_config::SdkConfig::builder().region(aws_config::Region::new("us-east-1")).build();
+    let provider = crate::apigateway::rest_api::RestApiProvider::with_client(client, &config);
+    let inputs = json(serde_json::json!({"name": "api", "stageName": "v1"}));
+    let _ = provider.find(&cx(), &inputs, "stackr-token").await;
+    assert_eq!(pages.num_calls(), 2, "both pages read");
+    assert_eq!(observe.num_calls(), 1, "the API on the second page was found and read");
 }

@@ -2,8 +2,14 @@
 //! - the state is `PREFIX/<stack>.state.json`, written only if its ETag is still the one it was read with
 //!   (`If-Match`), or, for a new stack, only if it does not exist yet (`If-None-Match: *`): a write from a stale
 //!   base is refused;
-//! - the lock is `PREFIX/<stack>.lock`, created with `If-None-Match: *` and holding who took it;
-//! - the journal is `PREFIX/<stack>.journal/<sequence>`, one object per group-commit batch, read back in order.
+//! - the lock is `PREFIX/<stack>.lock`, created with `If-None-Match: *` and holding who took it; its holder renews
+//!   the lease while it runs (rewriting it with `If-Match`), and a lock is never taken over automatically;
+//! - the journal is `PREFIX/<stack>.journal/<sequence>`, one object per group-commit batch (`If-None-Match: *`),
+//!   read back in order, numbered after the highest one present, removed newest first (so a removal cut short
+//!   leaves a prefix of the journal, never a journal without its Begin record).
+//!
+//! A conditional PUT whose response was lost is retried by the SDK and then fails with 412; when the object
+//! holds exactly the bytes we sent, the first attempt succeeded, and so does the call.
 
 use std::sync::Mutex;
 
@@ -55,6 +61,16 @@ impl S3Store {
         })
     }
 
+    /// Another handle on the same bucket and prefix (for the lease renewal thread).
+    pub fn handle(&self) -> S3Store {
+        S3Store {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            prefix: self.prefix.clone(),
+            etag: Mutex::new(None),
+        }
+    }
+
     pub fn key(&self, name: &str) -> String {
         if self.prefix.is_empty() {
             name.to_string()
@@ -91,6 +107,7 @@ impl S3Store {
     pub async fn persist(&self, stack: &str, bytes: Vec<u8>) -> Result<(), ProviderError> {
         let key = self.key(&format!("{stack}.state.json"));
         let expected = self.etag.lock().map_err(|_| ProviderError::Other("lock poisoned".into()))?.clone();
+        let sent = bytes.clone();
         let mut request = self.client.put_object().bucket(&self.bucket).key(&key).body(ByteStream::from(bytes));
         request = match &expected {
             Some(etag) => request.if_match(etag),
@@ -102,10 +119,17 @@ impl S3Store {
                     out.e_tag().map(str::to_string);
                 Ok(())
             }
-            Err(e) if precondition_failed(&e) => Err(ProviderError::Invalid(format!(
-                "s3://{}/{key} changed since it was read (another writer): refusing to overwrite it",
-                self.bucket
-            ))),
+            Err(e) if precondition_failed(&e) => match self.get(&key).await? {
+                // Our own write landed and its answer was lost; the SDK's retry then met our new ETag.
+                Some((stored, etag)) if stored == sent => {
+                    *self.etag.lock().map_err(|_| ProviderError::Other("lock poisoned".into()))? = Some(etag);
+                    Ok(())
+                }
+                _ => Err(ProviderError::Invalid(format!(
+                    "s3://{}/{key} changed since it was read (another writer): refusing to overwrite it",
+                    self.bucket
+                ))),
+            },
             Err(e) => Err(e),
         }
     }
@@ -119,18 +143,51 @@ impl S3Store {
             .bucket(&self.bucket)
             .key(&key)
             .if_none_match("*")
-            .body(ByteStream::from(holder))
+            .body(ByteStream::from(holder.clone()))
             .send()
             .await;
         match put.map_err(|e| api_error("PutObject", e)) {
             Ok(out) => Ok(LockAttempt::Taken { etag: out.e_tag().unwrap_or_default().to_string() }),
             Err(e) if precondition_failed(&e) => match self.get(&key).await? {
-                Some((holder, etag)) => Ok(LockAttempt::Held { holder, etag }),
-                // Released in between: try once more.
-                None => Box::pin(self.lock(stack, Vec::new())).await,
+                // Our own first attempt landed and its response was lost: the lock is ours.
+                Some((current, etag)) if current == holder => Ok(LockAttempt::Taken { etag }),
+                Some((current, etag)) => Ok(LockAttempt::Held { holder: current, etag }),
+                // Released in between: try once more, with the same holder.
+                None => Box::pin(self.lock(stack, holder)).await,
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// Rewrites our lock object (renewing its lease) if it is still the one with `etag`; returns the new ETag.
+    pub async fn renew(&self, stack: &str, holder: Vec<u8>, etag: &str) -> Result<String, ProviderError> {
+        let key = self.key(&format!("{stack}.lock"));
+        let put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .if_match(etag)
+            .body(ByteStream::from(holder.clone()))
+            .send()
+            .await;
+        match put.map_err(|e| api_error("PutObject", e)) {
+            Ok(out) => Ok(out.e_tag().unwrap_or_default().to_string()),
+            Err(e) if precondition_failed(&e) => match self.get(&key).await? {
+                // Still our lock (an earlier renewal landed and its answer was lost): same lock id.
+                Some((current, etag)) if same_lock(&current, &holder) => Ok(etag),
+                _ => Err(ProviderError::Invalid(format!(
+                    "s3://{}/{key} is no longer this run's lock (removed with `stackr state unlock`?)",
+                    self.bucket
+                ))),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The lock object's contents, if a lock is held.
+    pub async fn lock_holder(&self, stack: &str) -> Result<Option<Vec<u8>>, ProviderError> {
+        Ok(self.get(&self.key(&format!("{stack}.lock"))).await?.map(|(bytes, _)| bytes))
     }
 
     /// Deletes the lock object; with `etag`, only if it is still that object.
@@ -186,8 +243,10 @@ impl S3Store {
         Ok(bytes)
     }
 
+    /// Deletes the journal's objects newest first: a removal cut short leaves its first records, Begin
+    /// included, so what remains is still a journal the next run can read (and recognise as compacted).
     pub async fn remove_journal(&self, stack: &str) -> Result<(), ProviderError> {
-        for key in self.journal_keys(stack).await? {
+        for key in self.journal_keys(stack).await?.into_iter().rev() {
             self.client
                 .delete_object()
                 .bucket(&self.bucket)
@@ -199,9 +258,10 @@ impl S3Store {
         Ok(())
     }
 
-    /// A sink storing each batch as the next object after those already there.
+    /// A sink storing each batch as the next object after the highest one already there.
     pub async fn journal_sink(&self, stack: &str) -> Result<S3JournalSink, ProviderError> {
-        let next = self.journal_keys(stack).await?.len() as u64;
+        let prefix = self.journal_prefix(stack);
+        let next = next_sequence(&prefix, &self.journal_keys(stack).await?);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -225,20 +285,68 @@ pub struct S3JournalSink {
     runtime: tokio::runtime::Runtime,
 }
 
-impl JournalSink for S3JournalSink {
-    fn write_batch(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let key = format!("{}{:012}", self.prefix, self.next);
+/// Whether two lock records are the same lock (the same id), whatever their renewal times.
+fn same_lock(a: &[u8], b: &[u8]) -> bool {
+    let id = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).ok().and_then(|v| v.get("id").cloned());
+    matches!((id(a), id(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// The number after the highest `<prefix><sequence>` key (keys are zero-padded, but a leftover of another
+/// width or a gap must not make two batches share a number).
+fn next_sequence(prefix: &str, keys: &[String]) -> u64 {
+    keys.iter().filter_map(|k| k.strip_prefix(prefix).and_then(|n| n.parse::<u64>().ok())).max().map_or(0, |n| n + 1)
+}
+
+impl S3JournalSink {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ProviderError> {
         let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
-            .key(&key)
+            .key(key)
             .if_none_match("*")
             .body(ByteStream::from(bytes.to_vec()));
-        self.runtime
-            .block_on(request.send())
-            .map_err(|e| std::io::Error::other(api_error("PutObject", e).to_string()))?;
+        match request.send().await.map_err(|e| api_error("PutObject", e)) {
+            Ok(_) => Ok(()),
+            Err(e) if precondition_failed(&e) => {
+                // Either our own earlier attempt (its response lost, the SDK retried) or another writer's batch.
+                let stored = self.client.get_object().bucket(&self.bucket).key(key).send().await;
+                let stored = match stored {
+                    Ok(object) => object.body.collect().await.map(|b| b.into_bytes().to_vec()).ok(),
+                    Err(_) => None,
+                };
+                if stored.as_deref() == Some(bytes) {
+                    Ok(())
+                } else {
+                    Err(ProviderError::Invalid(format!(
+                        "s3://{}/{key} already holds another batch (another writer?)",
+                        self.bucket
+                    )))
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl JournalSink for S3JournalSink {
+    fn write_batch(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let key = format!("{}{:012}", self.prefix, self.next);
+        self.runtime.block_on(self.put(&key, bytes)).map_err(|e| std::io::Error::other(e.to_string()))?;
         self.next += 1;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_sequence;
+
+    #[test]
+    fn batches_are_numbered_after_the_highest_key() {
+        let keys = ["p/000000000000", "p/000000000001", "p/000000000007"].map(String::from);
+        assert_eq!(next_sequence("p/", &keys), 8, "not the count (3), which would collide with a leftover");
+        assert_eq!(next_sequence("p/", &[]), 0);
+        assert_eq!(next_sequence("p/", &["p/junk".to_string()]), 0);
     }
 }

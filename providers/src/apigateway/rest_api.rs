@@ -87,9 +87,14 @@ fn segments(path: &str) -> Vec<&str> {
 
 impl RestApiProvider {
     pub fn new(config: &aws_config::SdkConfig) -> RestApiProvider {
+        RestApiProvider::with_client(Client::new(config), config)
+    }
+
+    /// A provider on a given API Gateway client (tests use mocked clients).
+    pub fn with_client(client: Client, config: &aws_config::SdkConfig) -> RestApiProvider {
         RestApiProvider {
             schema: catalog::rest_api(),
-            client: Client::new(config),
+            client,
             sts: aws_sdk_sts::Client::new(config),
             region: config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
             account: OnceCell::new(),
@@ -514,6 +519,7 @@ impl RestApiProvider {
         }
         let deployment = stage.as_ref().and_then(|s| s.deployment_id()).map(str::to_string);
         Ok(Some(Observed {
+            create_token: None,
             id: id.to_string(),
             inputs: Value::Map(inputs),
             outputs: self.outputs(id, root, &stage_name, deployment).await?,
@@ -540,6 +546,10 @@ impl Provider for RestApiProvider {
             .description(&input.description)
             .endpoint_configuration(EndpointConfiguration::builder().types(EndpointType::Regional).build())
             .set_tags(Some(tags))
+            // Not retried by the SDK: a retry after a lost answer would make a second API (names are not unique);
+            // the engine looks it up by its create token first.
+            .customize()
+            .config_override(aws_sdk_apigateway::config::Config::builder().retry_config(crate::aws::no_retries()))
             .send()
             .await
             .map_err(|e| api_error("CreateRestApi", e))?;
@@ -636,9 +646,18 @@ impl Provider for RestApiProvider {
     }
 
     async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
-        let apis = self.client.get_rest_apis().limit(500).send().await.map_err(|e| api_error("GetRestApis", e))?;
-        let found =
-            apis.items().iter().find(|a| a.tags().and_then(|t| t.get(TOKEN_TAG)).map(String::as_str) == Some(token));
+        // Every page: an account may hold more APIs than one page returns.
+        let apis: Vec<_> = self
+            .client
+            .get_rest_apis()
+            .limit(500)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| api_error("GetRestApis", e))?;
+        let found = apis.iter().find(|a| a.tags().and_then(|t| t.get(TOKEN_TAG)).map(String::as_str) == Some(token));
         match found.and_then(|a| a.id()) {
             Some(id) => self.observe(id, inputs).await,
             None => Ok(None),

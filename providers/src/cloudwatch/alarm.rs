@@ -150,7 +150,12 @@ impl AlarmProvider {
         if let Some(tags) = tags_value(tags) {
             inputs.insert("tags".into(), tags);
         }
-        Ok(Some(Observed { id: name.to_string(), inputs: Value::Map(inputs), outputs: outputs([("arn", Some(arn))]) }))
+        Ok(Some(Observed {
+            create_token: None,
+            id: name.to_string(),
+            inputs: Value::Map(inputs),
+            outputs: outputs([("arn", Some(arn))]),
+        }))
     }
 }
 

@@ -58,6 +58,7 @@ impl DashboardProvider {
         };
         let body = dashboard.dashboard_body().and_then(document_value).unwrap_or(Value::Null);
         Ok(Some(Observed {
+            create_token: None,
             id: name.to_string(),
             inputs: Value::Map(
                 [("dashboardName".to_string(), Value::string(name)), ("dashboardBody".to_string(), body)].into(),

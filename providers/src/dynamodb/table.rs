@@ -333,8 +333,9 @@ impl TableProvider {
             .send()
             .await
             .map_err(|e| api_error("ListTagsOfResource", e))?;
-        let tags: BTreeMap<String, String> =
+        let mut tags: BTreeMap<String, String> =
             tags_out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        let create_token = crate::inputs::split_stackr_tags(&mut tags);
 
         let observed = TableInputs {
             name: table.table_name().unwrap_or(name).to_string(),
@@ -370,6 +371,7 @@ impl TableProvider {
             map.insert("tags".into(), tags);
         }
         Ok(Some(Observed {
+            create_token,
             id: name.to_string(),
             inputs,
             outputs: outputs([
@@ -422,7 +424,7 @@ impl Provider for TableProvider {
         &self.schema
     }
 
-    async fn create(&self, _: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
+    async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
         let input: TableInputs = parse(self.schema.type_name, inputs)?;
         let mut request = self
             .client
@@ -460,7 +462,7 @@ impl Provider for TableProvider {
                     .build(),
             )?);
         }
-        for (k, v) in &input.tags {
+        for (k, v) in &crate::inputs::with_token(&input.tags, cx) {
             request = request.tags(built(Tag::builder().key(k).value(v).build())?);
         }
         request.send().await.map_err(|e| api_error("CreateTable", e))?;
@@ -633,10 +635,13 @@ impl Provider for TableProvider {
         self.observe(name, &Value::Null).await
     }
 
-    async fn find(&self, _: &CallContext, inputs: &Value, _: &str) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
         let input: TableInputs = parse(self.schema.type_name, inputs)?;
+        // Only what this create made: a table of the same name made by anyone else is not adopted.
         match prior_field(inputs, "name") {
-            Some(_) => self.observe(&input.name, inputs).await,
+            Some(_) => {
+                Ok(self.observe(&input.name, inputs).await?.filter(|o| o.create_token.as_deref() == Some(token)))
+            }
             None => Ok(None),
         }
     }

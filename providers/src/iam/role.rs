@@ -122,8 +122,9 @@ impl RoleProvider {
         }
         let tags_out =
             self.client.list_role_tags().role_name(name).send().await.map_err(|e| api_error("ListRoleTags", e))?;
-        let tags: BTreeMap<String, String> =
+        let mut tags: BTreeMap<String, String> =
             tags_out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        let create_token = crate::inputs::split_stackr_tags(&mut tags);
         let mut inputs = BTreeMap::from([
             ("name".to_string(), Value::string(role.role_name())),
             ("description".to_string(), Value::string(role.description().unwrap_or(""))),
@@ -153,6 +154,7 @@ impl RoleProvider {
             inputs.insert("tags".into(), tags);
         }
         Ok(Some(Observed {
+            create_token,
             id: role.role_name().to_string(),
             inputs: Value::Map(inputs),
             outputs: outputs([("arn", Some(role.arn().to_string())), ("uniqueId", Some(role.role_id().to_string()))]),
@@ -178,7 +180,7 @@ impl Provider for RoleProvider {
         &self.schema
     }
 
-    async fn create(&self, _: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
+    async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
         let input: RoleInputs = parse(self.schema.type_name, inputs)?;
         let mut request = self
             .client
@@ -187,7 +189,7 @@ impl Provider for RoleProvider {
             .assume_role_policy_document(document_text(&input.assume_role_policy))
             .description(&input.description)
             .max_session_duration(input.max_session_duration);
-        for (k, v) in &input.tags {
+        for (k, v) in &crate::inputs::with_token(&input.tags, cx) {
             request = request.tags(tag(k, v)?);
         }
         let created = request.send().await.map_err(|e| api_error("CreateRole", e))?;
@@ -338,8 +340,9 @@ impl Provider for RoleProvider {
         self.observe(name, &Value::Null).await
     }
 
-    async fn find(&self, _: &CallContext, inputs: &Value, _: &str) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
         let input: RoleInputs = parse(self.schema.type_name, inputs)?;
-        self.observe(&input.name, inputs).await
+        // Only what this create made: a role of the same name made by anyone else is not adopted.
+        Ok(self.observe(&input.name, inputs).await?.filter(|o| o.create_token.as_deref() == Some(token)))
     }
 }

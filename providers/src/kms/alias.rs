@@ -52,6 +52,7 @@ impl AliasProvider {
             _ => reported,
         };
         Ok(Some(Observed {
+            create_token: None,
             id: name.to_string(),
             inputs: Value::Map(
                 [("name".to_string(), Value::string(name)), ("targetKeyId".to_string(), Value::String(target))].into(),

@@ -16,7 +16,7 @@ use stackr_engine::provider::{CallContext, Created, Observed, Provider, Provider
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
-use crate::aws::{api_error, found, is_not_found, still_there};
+use crate::aws::{api_error, found, is_access_denied, is_not_found, still_there};
 use crate::inputs::{document_text, document_value, outputs, parse, prior_field, tag_changes, tags_value};
 use crate::TOKEN_TAG;
 
@@ -94,7 +94,7 @@ impl KeyProvider {
             None
         };
         let mut tags = self.tags(&key_id).await?;
-        tags.retain(|k, _| !k.starts_with("stackr:"));
+        let create_token = crate::inputs::split_stackr_tags(&mut tags);
         let window = prior_field(prior, "deletionWindowInDays").cloned().unwrap_or(Value::from(30));
         let mut inputs = BTreeMap::from([
             ("description".to_string(), Value::String(metadata.description().unwrap_or("").to_string())),
@@ -116,6 +116,7 @@ impl KeyProvider {
             inputs.insert("tags".into(), tags);
         }
         Ok(Some(Observed {
+            create_token,
             id: key_id.clone(),
             inputs: Value::Map(inputs),
             outputs: outputs([("arn", metadata.arn().map(str::to_string)), ("keyId", Some(key_id))]),
@@ -150,7 +151,14 @@ impl Provider for KeyProvider {
         if let Some(token) = &cx.create_token {
             request = request.tags(tag(TOKEN_TAG, token)?);
         }
-        let created = request.send().await.map_err(|e| api_error("CreateKey", e))?;
+        // Not retried by the SDK: CreateKey is not idempotent, and a retry after a lost answer would make a second
+        // key. The engine looks the key up by its create token first, and retries only when nothing was made.
+        let created = request
+            .customize()
+            .config_override(aws_sdk_kms::config::Config::builder().retry_config(crate::aws::no_retries()))
+            .send()
+            .await
+            .map_err(|e| api_error("CreateKey", e))?;
         let metadata =
             created.key_metadata().ok_or_else(|| ProviderError::Other("CreateKey returned no key".into()))?;
         let key_id = metadata.key_id().to_string();
@@ -273,6 +281,11 @@ impl Provider for KeyProvider {
         self.observe(id, &Value::Null).await
     }
 
+    /// Keys have no name, so an interrupted create is found by its create-token tag. KMS cannot filter keys by
+    /// tag, so each customer key's tags are read (eight at a time). The Resource Groups Tagging API could do it
+    /// in one call, but it is eventually consistent: a key created just before a crash could be missed, and
+    /// creating it again is exactly the leak this lookup prevents. AWS-managed keys (targets of `alias/aws/*`)
+    /// are skipped, and so are keys whose policy denies us their tags (another team's keys, never ours).
     async fn find(&self, _: &CallContext, _: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
         let keys: Vec<_> = self
             .client
@@ -283,17 +296,44 @@ impl Provider for KeyProvider {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| api_error("ListKeys", e))?;
-        for key in keys {
-            let Some(key_id) = key.key_id() else { continue };
-            let tags = match self.tags(key_id).await {
-                Ok(tags) => tags,
-                Err(e) if is_not_found(&e) => continue,
+        let aliases: Vec<_> = self
+            .client
+            .list_aliases()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| api_error("ListAliases", e))?;
+        let managed: std::collections::BTreeSet<&str> = aliases
+            .iter()
+            .filter(|a| a.alias_name().is_some_and(|n| n.starts_with("alias/aws/")))
+            .filter_map(|a| a.target_key_id())
+            .collect();
+        let mut candidates =
+            keys.iter().filter_map(|k| k.key_id()).filter(|id| !managed.contains(id)).map(str::to_string);
+        let mut reads = tokio::task::JoinSet::new();
+        loop {
+            while reads.len() < 8 {
+                let Some(key_id) = candidates.next() else { break };
+                let client = self.client.clone();
+                reads.spawn(async move {
+                    let tags = client.list_resource_tags().key_id(&key_id).send().await;
+                    (key_id, tags.map_err(|e| api_error("ListResourceTags", e)))
+                });
+            }
+            let Some(joined) = reads.join_next().await else { return Ok(None) };
+            let (key_id, tags) = joined.map_err(|e| ProviderError::Other(format!("ListResourceTags: {e}")))?;
+            match tags {
+                Ok(out) => {
+                    if out.tags().iter().any(|t| t.tag_key() == TOKEN_TAG && t.tag_value() == token) {
+                        reads.abort_all();
+                        return self.observe(&key_id, &Value::Null).await;
+                    }
+                }
+                Err(e) if is_not_found(&e) || is_access_denied(&e) => continue,
                 Err(e) => return Err(e),
-            };
-            if tags.get(TOKEN_TAG).map(String::as_str) == Some(token) {
-                return self.observe(key_id, &Value::Null).await;
             }
         }
-        Ok(None)
     }
 }

@@ -160,13 +160,15 @@ impl FunctionProvider {
         } else {
             inputs.insert("environment".into(), Value::Map([("variables".to_string(), Value::Map(variables))].into()));
         }
-        let tags: BTreeMap<String, String> =
+        let mut tags: BTreeMap<String, String> =
             function.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+        let create_token = crate::inputs::split_stackr_tags(&mut tags);
         match tags_value(tags) {
             Some(t) => inputs.insert("tags".into(), t),
             None => inputs.remove("tags"),
         };
         Ok(Some(Observed {
+            create_token,
             id: config.function_name().unwrap_or(name).to_string(),
             inputs: Value::Map(inputs),
             outputs: self.outputs(config.function_arn(), config.code_sha256(), config.version()),
@@ -191,7 +193,7 @@ impl Provider for FunctionProvider {
         &self.schema
     }
 
-    async fn create(&self, _: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
+    async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
         let input: FunctionInputs = parse(self.schema.type_name, inputs)?;
         let zip = package::zip(&input.code.path)?;
         let started = std::time::Instant::now();
@@ -209,7 +211,7 @@ impl Provider for FunctionProvider {
                 .timeout(input.timeout)
                 .memory_size(input.memory_size)
                 .environment(environment(&input))
-                .set_tags(Some(input.tags.clone().into_iter().collect()))
+                .set_tags(Some(crate::inputs::with_token(&input.tags, cx).into_iter().collect()))
                 .send()
                 .await
                 .map_err(|e| api_error("CreateFunction", e));
@@ -318,8 +320,9 @@ impl Provider for FunctionProvider {
         self.observe(id, &Value::Null).await
     }
 
-    async fn find(&self, _: &CallContext, inputs: &Value, _: &str) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
         let input: FunctionInputs = parse(self.schema.type_name, inputs)?;
-        self.observe(&input.name, inputs).await
+        // Only what this create made: a function of the same name made by anyone else is not adopted.
+        Ok(self.observe(&input.name, inputs).await?.filter(|o| o.create_token.as_deref() == Some(token)))
     }
 }

@@ -66,7 +66,12 @@ impl PermissionProvider {
             Some(arn) => inputs.insert("sourceArn".into(), Value::string(arn)),
             None => inputs.remove("sourceArn"),
         };
-        Ok(Some(Observed { id: id.to_string(), inputs: Value::Map(inputs), outputs: Value::Map(Default::default()) }))
+        Ok(Some(Observed {
+            create_token: None,
+            id: id.to_string(),
+            inputs: Value::Map(inputs),
+            outputs: Value::Map(Default::default()),
+        }))
     }
 }
 

@@ -64,8 +64,9 @@ impl LogGroupProvider {
             .send()
             .await
             .map_err(|e| api_error("ListTagsForResource", e))?;
-        let tags: BTreeMap<String, String> =
+        let mut tags: BTreeMap<String, String> =
             tags_out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+        let create_token = crate::inputs::split_stackr_tags(&mut tags);
         let mut inputs = BTreeMap::from([("name".to_string(), Value::string(name))]);
         if let Some(days) = group.retention_in_days() {
             inputs.insert("retentionInDays".into(), Value::from(i64::from(days)));
@@ -80,7 +81,12 @@ impl LogGroupProvider {
         if let Some(tags) = tags_value(tags) {
             inputs.insert("tags".into(), tags);
         }
-        Ok(Some(Observed { id: name.to_string(), inputs: Value::Map(inputs), outputs: outputs([("arn", Some(arn))]) }))
+        Ok(Some(Observed {
+            create_token,
+            id: name.to_string(),
+            inputs: Value::Map(inputs),
+            outputs: outputs([("arn", Some(arn))]),
+        }))
     }
 
     async fn set_retention(&self, name: &str, days: Option<i32>) -> Result<(), ProviderError> {
@@ -113,13 +119,13 @@ impl Provider for LogGroupProvider {
         &self.schema
     }
 
-    async fn create(&self, _: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
+    async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
         let input: LogGroupInputs = parse(self.schema.type_name, inputs)?;
         let mut request = self.client.create_log_group().log_group_name(&input.name);
         if let Some(key) = &input.kms_key_id {
             request = request.kms_key_id(key);
         }
-        for (k, v) in &input.tags {
+        for (k, v) in &crate::inputs::with_token(&input.tags, cx) {
             request = request.tags(k, v);
         }
         request.send().await.map_err(|e| api_error("CreateLogGroup", e))?;
@@ -204,8 +210,9 @@ impl Provider for LogGroupProvider {
         self.observe(name, &Value::Null).await
     }
 
-    async fn find(&self, _: &CallContext, inputs: &Value, _: &str) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
         let input: LogGroupInputs = parse(self.schema.type_name, inputs)?;
-        self.observe(&input.name, inputs).await
+        // Only what this create made: a log group of the same name made by anyone else is not adopted.
+        Ok(self.observe(&input.name, inputs).await?.filter(|o| o.create_token.as_deref() == Some(token)))
     }
 }

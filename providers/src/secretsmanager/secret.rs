@@ -90,8 +90,9 @@ impl SecretProvider {
                 inputs.remove("kmsKeyId");
             }
         }
-        let tags: BTreeMap<String, String> =
+        let mut tags: BTreeMap<String, String> =
             described.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
+        let create_token = crate::inputs::split_stackr_tags(&mut tags);
         match tags_value(tags) {
             Some(t) => inputs.insert("tags".into(), t),
             None => inputs.remove("tags"),
@@ -120,6 +121,7 @@ impl SecretProvider {
                 .map(|(v, _)| v.clone());
         }
         Ok(Some(Observed {
+            create_token,
             id: arn.clone(),
             inputs: Value::Map(inputs),
             outputs: outputs([("arn", Some(arn)), ("versionId", version)]),
@@ -133,7 +135,7 @@ impl Provider for SecretProvider {
         &self.schema
     }
 
-    async fn create(&self, _: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
+    async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
         let input: SecretInputs = parse(self.schema.type_name, inputs)?;
         let value = match (&input.secret_string, &input.generate_secret_string) {
             (Some(value), _) => Some(value.clone()),
@@ -157,7 +159,7 @@ impl Provider for SecretProvider {
         if let Some(value) = value {
             request = request.secret_string(value);
         }
-        for (k, v) in &input.tags {
+        for (k, v) in &crate::inputs::with_token(&input.tags, cx) {
             request = request.tags(Tag::builder().key(k).value(v).build());
         }
         let created = request.send().await.map_err(|e| api_error("CreateSecret", e))?;
@@ -249,8 +251,9 @@ impl Provider for SecretProvider {
         self.observe(id, &Value::Null).await
     }
 
-    async fn find(&self, _: &CallContext, inputs: &Value, _: &str) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
         let input: SecretInputs = parse(self.schema.type_name, inputs)?;
-        self.observe(&input.name, inputs).await
+        // Only what this create made: a secret of the same name made by anyone else is not adopted.
+        Ok(self.observe(&input.name, inputs).await?.filter(|o| o.create_token.as_deref() == Some(token)))
     }
 }

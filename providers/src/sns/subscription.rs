@@ -43,6 +43,7 @@ impl SubscriptionProvider {
         let get = |k: &str| Value::string(attributes.get(k).map(String::as_str).unwrap_or(""));
         let pending = attributes.get("PendingConfirmation").is_some_and(|p| p == "true");
         Ok(Some(Observed {
+            create_token: None,
             id: arn.to_string(),
             inputs: Value::Map(
                 [

@@ -37,7 +37,12 @@ fn tag(k: &str, v: &str) -> Result<Tag, ProviderError> {
 
 impl TopicProvider {
     pub fn new(config: &aws_config::SdkConfig) -> TopicProvider {
-        TopicProvider { schema: catalog::sns_topic(), client: Client::new(config) }
+        TopicProvider::with_client(Client::new(config))
+    }
+
+    /// A provider on a given client (tests use mocked clients).
+    pub fn with_client(client: Client) -> TopicProvider {
+        TopicProvider { schema: catalog::sns_topic(), client }
     }
 
     async fn observe(&self, arn: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
@@ -55,8 +60,9 @@ impl TopicProvider {
             .send()
             .await
             .map_err(|e| api_error("ListTagsForResource", e))?;
-        let tags: BTreeMap<String, String> =
+        let mut tags: BTreeMap<String, String> =
             tags_out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        let create_token = crate::inputs::split_stackr_tags(&mut tags);
         let name = arn.rsplit(':').next().unwrap_or(arn);
         let mut inputs = BTreeMap::from([
             ("name".to_string(), Value::string(name)),
@@ -73,6 +79,7 @@ impl TopicProvider {
             inputs.insert("tags".into(), tags);
         }
         Ok(Some(Observed {
+            create_token,
             id: arn.to_string(),
             inputs: Value::Map(inputs),
             outputs: outputs([("arn", Some(arn.to_string()))]),
@@ -99,7 +106,7 @@ impl Provider for TopicProvider {
         &self.schema
     }
 
-    async fn create(&self, _: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
+    async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
         let input: TopicInputs = parse(self.schema.type_name, inputs)?;
         let mut request = self.client.create_topic().name(&input.name);
         if !input.display_name.is_empty() {
@@ -108,7 +115,7 @@ impl Provider for TopicProvider {
         if let Some(key) = &input.kms_master_key_id {
             request = request.attributes("KmsMasterKeyId", key);
         }
-        for (k, v) in &input.tags {
+        for (k, v) in &crate::inputs::with_token(&input.tags, cx) {
             request = request.tags(tag(k, v)?);
         }
         let created = request.send().await.map_err(|e| api_error("CreateTopic", e))?;
@@ -190,10 +197,11 @@ impl Provider for TopicProvider {
         }
     }
 
-    async fn find(&self, _: &CallContext, inputs: &Value, _: &str) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
         let input: TopicInputs = parse(self.schema.type_name, inputs)?;
+        // Only what this create made: a topic of the same name made by anyone else is not adopted.
         match self.by_name(&input.name).await? {
-            Some(arn) => self.observe(&arn, inputs).await,
+            Some(arn) => Ok(self.observe(&arn, inputs).await?.filter(|o| o.create_token.as_deref() == Some(token))),
             None => Ok(None),
         }
     }

@@ -107,7 +107,7 @@ async fn key_and_alias_lifecycle() {
 async fn an_interrupted_key_create_is_found_by_its_token() {
     let env = Env::new("kms-find").await;
     let provider = env.registry.provider("aws:kms:Key").unwrap();
-    let token = stackr_engine::apply::new_token();
+    let token = stackr_engine::apply::new_token().unwrap();
     let cx = CallContext { stack: env.name.clone(), resource: "k".into(), create_token: Some(token.clone()) };
     let inputs = stackr_engine::value::Value::from_json(
         &serde_json::json!({"description": "tokened", "keyUsage": "ENCRYPT_DECRYPT", "keySpec": "SYMMETRIC_DEFAULT"}),

@@ -181,11 +181,11 @@ async fn api_function_role_and_table_in_one_run() {
 async fn an_interrupted_api_create_is_found_by_its_token() {
     let env = Env::new("api-find").await;
     let provider = env.registry.provider("aws:apigateway:RestApi").unwrap();
-    let token = stackr_engine::apply::new_token();
+    let token = stackr_engine::apply::new_token().unwrap();
     let cx = CallContext { stack: env.name.clone(), resource: "api".into(), create_token: Some(token.clone()) };
     let inputs = Value::from_json(&serde_json::json!({"name": "same-name", "stageName": "api"}));
     let created = provider.create(&cx, &inputs).await.unwrap();
-    let other = CallContext { create_token: Some(stackr_engine::apply::new_token()), ..cx.clone() };
+    let other = CallContext { create_token: Some(stackr_engine::apply::new_token().unwrap()), ..cx.clone() };
     provider.create(&other, &inputs).await.unwrap();
     assert_eq!(
         provider.find(&cx, &inputs, &token).await.unwrap().unwrap().id,
