@@ -98,7 +98,15 @@ pub enum StateCommand {
     /// Forget a resource (it stays in AWS).
     Rm { stack: PathBuf, name: String },
     /// Remove a stale lock.
-    Unlock { stack: PathBuf },
+    ///
+    /// A local lock is removed only when its process is gone. An S3 lock is removed only once its lease ran out,
+    /// unless `--force` (its holder's machine cannot be seen from here: be sure that run is gone).
+    Unlock {
+        stack: PathBuf,
+        /// Remove an S3 lock whose lease is still current.
+        #[arg(long)]
+        force: bool,
+    },
     /// Copy the state to another backend unchanged.
     Migrate {
         stack: PathBuf,

@@ -26,6 +26,8 @@ pub struct Session {
     pub state: StateFile,
     /// Whether a state file existed (a new stack's first apply creates it).
     pub existed: bool,
+    /// Whether an interrupted run's journal was replayed onto the state (it is still to be committed).
+    pub replayed: bool,
     lock: Option<Held>,
     codec: Option<Arc<dyn SecretsCodec>>,
 }
@@ -34,8 +36,8 @@ impl Session {
     /// Loads the state and any journal, without the lock: for plan and the read-only commands.
     pub fn read(stack: &Stack, registry: &Registry, printer: &Printer) -> Result<Session, Failure> {
         let store = workspace::store(stack)?;
-        let Loaded { state, existed, codec } = load(&store, stack, registry, false, printer)?;
-        let mut session = Session { store, state, existed, lock: None, codec };
+        let Loaded { state, existed, codec, replayed } = load(&store, stack, registry, false, printer)?;
+        let mut session = Session { store, state, existed, replayed, lock: None, codec };
         session.reconcile(registry, false, printer)?;
         Ok(session)
     }
@@ -46,25 +48,29 @@ impl Session {
         let (lock, taken_over) = store.lock(&stack.name, operation).map_err(|e| match e {
             e @ LockError::Held { .. } => Failure::hint(
                 e,
-                format!(
-                    "wait for that run to finish; if it is gone for good, `stackr state unlock {}` removes the lock",
-                    workspace::shown_stack_path(stack)
-                ),
+                if store.is_local() {
+                    "wait for that run to finish, or stop it: a local lock is released when its process ends".to_string()
+                } else {
+                    format!(
+                        "wait for that run to finish; if it is gone for good, `stackr state unlock {}` removes the lock",
+                        workspace::shown_stack_path(stack)
+                    )
+                },
             ),
             other => Failure::from(other),
         })?;
         if let Some(dead) = &taken_over {
-            printer.err_line(&format!("note: took over the lock of a run that is gone: {}", dead.describe()));
+            printer.err_line(&format!("note: took over the lock of a run that is gone: {dead}"));
         }
         let loaded = load(&store, stack, registry, true, printer);
-        let Loaded { state, existed, codec } = match loaded {
+        let Loaded { state, existed, codec, replayed } = match loaded {
             Ok(loaded) => loaded,
             Err(failure) => {
                 let _ = store.release(&stack.name, lock);
                 return Err(failure);
             }
         };
-        let mut session = Session { store, state, existed, lock: Some(lock), codec };
+        let mut session = Session { store, state, existed, replayed, lock: Some(lock), codec };
         session.reconcile(registry, true, printer)?;
         Ok(session)
     }
@@ -78,9 +84,16 @@ impl Session {
             self.state.pending.len()
         ));
         let runtime = workspace::runtime()?;
-        let done = runtime.block_on(reconcile::reconcile(&mut self.state, registry, delete_retired)).map_err(|e| {
-            Failure::hint(e, "fix the cause and run again; the journal is kept until reconciling succeeds")
-        })?;
+        let done = runtime
+            .block_on(reconcile::reconcile(
+                &mut self.state,
+                registry,
+                delete_retired && self.lock.is_some(),
+                workspace::reconcile_settle(),
+            ))
+            .map_err(|e| {
+                Failure::hint(e, "fix the cause and run again; the journal is kept until reconciling succeeds")
+            })?;
         for note in done.notes {
             printer.err_line(&format!("note: {note}"));
         }
@@ -101,13 +114,14 @@ impl Session {
         state.secrets = self.state.secrets.clone();
         let mut sealed = state.clone();
         if let Some(codec) = &self.codec {
-            secrets::each_value(&mut sealed, |v| secrets::seal(v, codec.as_ref()))
+            secrets::seal_state(&mut sealed, codec.as_ref())
                 .map_err(|e| anyhow::anyhow!("cannot encrypt the state's secrets: {e}"))?;
         }
         self.store.persist(&sealed)?;
         self.store.remove_journal(&state.stack)?;
         self.state = state;
         self.existed = true;
+        self.replayed = false;
         Ok(())
     }
 
@@ -144,42 +158,54 @@ fn load(
         )
     })?;
     let mut existed = loaded.is_some();
-    let mut state = loaded.unwrap_or_else(|| StateFile::new(&stack.name));
-    let sealed = secrets::values(&state).any(secrets::find_sealed);
-    let Codecs { read, write } = codecs(stack, &mut state, sealed, writing && stack.has_secrets(registry))?;
-    if let Some(codec) = &read {
-        secrets::each_value(&mut state, |v| secrets::unseal(v, codec.as_ref())).map_err(|e| {
-            Failure::hint(
-                anyhow::anyhow!("cannot decrypt the state's secrets: {e}"),
-                "check the secrets provider's key",
-            )
-        })?;
-    }
-    // The journal of a run that died was written with that run's codec: the stack's (write) one.
-    let codec = write.or(read);
+    let mut state = match loaded {
+        Some(state) => state,
+        None => StateFile::create(&stack.name).map_err(anyhow::Error::from)?,
+    };
     let journal_path = store.journal_name(&stack.name);
-    let records = store
-        .read_journal(&stack.name, codec.as_deref())
-        .map_err(|e| Failure::hint(e, "the journal of an interrupted run is damaged; inspect it before removing it"))?;
-    if let Some(JournalRecord::Begin { lineage, serial, .. }) = records.first() {
+    let damaged = |e| Failure::hint(e, "the journal of an interrupted run is damaged; inspect it before removing it");
+    let mut records = store.read_journal(&stack.name).map_err(damaged)?;
+    if !writing && !records.is_empty() {
+        if let Some(holder) = store.live_holder(&stack.name) {
+            // A run is in progress: its journal is its own, not an interrupted run's. Read the last committed state.
+            printer.err_line(&format!(
+                "note: a run is in progress ({}); showing the state as last committed",
+                stackr_state::lock::describe_holder(holder.as_ref())
+            ));
+            records.clear();
+        }
+    }
+    let begin = match records.first() {
+        None => None,
+        Some(JournalRecord::Begin { lineage, serial, secrets, .. }) => {
+            Some((lineage.clone(), *serial, secrets.clone()))
+        }
+        Some(_) => {
+            return Err(Failure::hint(
+                anyhow::anyhow!(
+                    "{} has no Begin record: it does not say which state it continues",
+                    journal_path.display()
+                ),
+                "it is incomplete (its first records were removed); move it aside after checking what it records",
+            ))
+        }
+    };
+    let mut replay = false;
+    if let Some((lineage, serial, _)) = &begin {
         if existed && *lineage != state.lineage.0 {
             return Err(Failure::hint(
                 anyhow::anyhow!("{} belongs to another state (lineage {lineage})", journal_path.display()),
                 "move it aside if it is not this stack's",
             ));
         }
-        if !existed {
-            // The first run of a new stack died before writing a state file: adopt the run's lineage.
-            state.lineage = stackr_state::Lineage(lineage.clone());
-        }
         if *serial == state.serial {
-            printer.err_line(&format!("note: replaying {} records of an interrupted run", records.len()));
-            journal::replay(&mut state, &records);
-            // A run that died before its first state file still made a state: plan against it.
-            existed = true;
+            replay = true;
         } else if *serial + 1 == state.serial {
-            // Compacted already; the run died before removing the journal.
-            store.remove_journal(&stack.name)?;
+            // Compacted already; the run died before removing the journal. Only the lock holder removes it.
+            records.clear();
+            if writing {
+                store.remove_journal(&stack.name)?;
+            }
         } else {
             return Err(Failure::hint(
                 anyhow::anyhow!(
@@ -191,13 +217,45 @@ fn load(
             ));
         }
     }
-    Ok(Loaded { state, existed, codec })
+    if let (true, false, Some((lineage, _, _))) = (replay, existed, &begin) {
+        // The first run of a new stack died before writing a state file: continue that run's lineage.
+        state.lineage = stackr_state::Lineage(lineage.clone());
+    }
+    let journal_secrets = if replay { begin.as_ref().and_then(|(_, _, s)| s.clone()) } else { None };
+    let sealed = secrets::values(&state).any(secrets::find_sealed);
+    let journal_sealed = replay && records.iter().any(journal::holds_sealed);
+    let Codecs { read, write } = codecs(
+        stack,
+        &mut state,
+        sealed,
+        writing && stack.has_secrets(registry) || journal_sealed,
+        journal_secrets.as_ref(),
+    )?;
+    if let Some(codec) = &read {
+        secrets::unseal_state(&mut state, codec.as_ref()).map_err(|e| {
+            Failure::hint(
+                anyhow::anyhow!("cannot decrypt the state's secrets: {e}"),
+                "check the secrets provider's key",
+            )
+        })?;
+    }
+    // The journal of a run that died was written with that run's codec: the one its Begin record names.
+    let codec = write.or(read);
+    if replay {
+        journal::unseal_records(&mut records, &journal_path, codec.as_deref()).map_err(damaged)?;
+        printer.err_line(&format!("note: replaying {} records of an interrupted run", records.len()));
+        journal::replay(&mut state, &records);
+        // A run that died before its first state file still made a state: plan against it.
+        existed = true;
+    }
+    Ok(Loaded { state, existed, codec, replayed: replay })
 }
 
 struct Loaded {
     state: StateFile,
     existed: bool,
     codec: Option<Arc<dyn SecretsCodec>>,
+    replayed: bool,
 }
 
 struct Codecs {
@@ -208,12 +266,20 @@ struct Codecs {
 }
 
 /// The codecs for the state's secrets. The state records which provider encrypted them; the stack names the
-/// provider to write with. When they differ, the state is re-encrypted with the stack's on the next write.
-fn codecs(stack: &Stack, state: &mut StateFile, sealed: bool, writes_secrets: bool) -> Result<Codecs, Failure> {
+/// provider to write with. When they differ, the state is re-encrypted with the stack's on the next write. An
+/// interrupted run's journal names the configuration it wrote with, which this run continues.
+fn codecs(
+    stack: &Stack,
+    state: &mut StateFile,
+    sealed: bool,
+    writes_secrets: bool,
+    journal_secrets: Option<&stackr_state::secrets::SecretsConfig>,
+) -> Result<Codecs, Failure> {
     let wanted = stack.secrets_provider.clone().unwrap_or_else(|| "passphrase".to_string());
     let recorded = state.secrets.clone();
+    let lineage = state.lineage.0.clone();
     let read = match (&recorded, sealed) {
-        (Some(config), true) => Some(open(stack, &config.provider, Some(config))?.0),
+        (Some(config), true) => Some(open(stack, &lineage, &config.provider, Some(config))?.0),
         (None, true) => {
             return Err(anyhow::anyhow!("the state holds encrypted secrets but records no secrets provider").into())
         }
@@ -222,10 +288,12 @@ fn codecs(stack: &Stack, state: &mut StateFile, sealed: bool, writes_secrets: bo
     if !writes_secrets && !sealed {
         return Ok(Codecs { read, write: None });
     }
-    let write = match (&recorded, &read) {
-        (Some(config), Some(read)) if config.provider == wanted => Arc::clone(read),
+    let continued = journal_secrets.filter(|c| c.provider == wanted && Some(*c) != recorded.as_ref());
+    let write = match (&recorded, &read, continued) {
+        (Some(config), Some(read), None) if config.provider == wanted => Arc::clone(read),
         _ => {
-            let (codec, config) = open(stack, &wanted, recorded.as_ref().filter(|c| c.provider == wanted))?;
+            let existing = continued.or(recorded.as_ref().filter(|c| c.provider == wanted));
+            let (codec, config) = open(stack, &lineage, &wanted, existing)?;
             state.secrets = Some(config);
             codec
         }
@@ -236,6 +304,7 @@ fn codecs(stack: &Stack, state: &mut StateFile, sealed: bool, writes_secrets: bo
 /// Opens (or, with no matching record, creates) the codec of one provider.
 fn open(
     stack: &Stack,
+    lineage: &str,
     provider: &str,
     recorded: Option<&stackr_state::secrets::SecretsConfig>,
 ) -> Result<(Arc<dyn SecretsCodec>, stackr_state::secrets::SecretsConfig), Failure> {
@@ -243,8 +312,10 @@ fn open(
         let runtime = workspace::runtime()?;
         let region = stack.region.clone().or_else(|| std::env::var("AWS_REGION").ok());
         let config = runtime.block_on(stackr_providers::aws::load_config(region));
-        let (codec, recorded) =
-            runtime.block_on(stackr_providers::kms::data_key::codec(&config, provider, recorded)).map_err(|e| {
+        let bound = [("stack".to_string(), stack.name.clone()), ("lineage".to_string(), lineage.to_string())];
+        let (codec, recorded) = runtime
+            .block_on(stackr_providers::kms::data_key::codec(&config, provider, recorded, bound.into_iter().collect()))
+            .map_err(|e| {
                 Failure::hint(e, "stackr needs kms:Decrypt on that key (and kms:GenerateDataKey for a new state)")
             })?;
         return Ok((Arc::new(codec), recorded));
@@ -252,16 +323,26 @@ fn open(
     if provider != "passphrase" {
         return Err(anyhow::anyhow!("unknown secrets provider {provider:?}").into());
     }
-    let passphrase = std::env::var("STACKR_PASSPHRASE").ok().filter(|p| !p.is_empty()).ok_or_else(|| {
-        Failure::hint(
+    let passphrase =
+        std::env::var("STACKR_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new).ok_or_else(
+            || {
+                Failure::hint(
             anyhow::anyhow!("stack {} has secret values, and stackr stores them only encrypted", stack.name),
             "set STACKR_PASSPHRASE (the key that encrypts secrets in the state), or use secretsProvider: awskms://KEY",
         )
-    })?;
+            },
+        )?;
     match recorded {
         Some(config) => {
-            let codec = PassphraseCodec::open(&passphrase, config)
-                .map_err(|e| Failure::hint(e, "use the passphrase this stack's state was first written with"))?;
+            let codec = PassphraseCodec::open(&passphrase, config).map_err(|e| match e {
+                e @ secrets::SecretsError::WrongKey => {
+                    Failure::hint(e, "use the passphrase this stack's state was first written with")
+                }
+                other => Failure::hint(
+                    other,
+                    "the state's secrets configuration is damaged; restore the state from its .bak",
+                ),
+            })?;
             Ok((Arc::new(codec), config.clone()))
         }
         None => {

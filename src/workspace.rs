@@ -76,6 +76,16 @@ pub fn builtins(stack: &Stack) -> Builtins {
     }
 }
 
+/// How long reconcile waits for a create that an interrupted run may still have in flight before concluding it
+/// never took effect: `STACKR_RECONCILE_SETTLE_MS`, or 2 s.
+pub fn reconcile_settle() -> std::time::Duration {
+    std::env::var("STACKR_RECONCILE_SETTLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis)
+        .unwrap_or(stackr_engine::apply::reconcile::SETTLE)
+}
+
 /// `.stackr/plans/<stack>.plan.json` in the working directory.
 pub fn default_plan_path(stack: &str) -> PathBuf {
     Path::new(STACKR_DIR).join("plans").join(format!("{stack}.plan.json"))

@@ -135,6 +135,12 @@ fn plan_and_apply(
     let (plan, file) = make_plan(path, &stack, &session, &registry, &builtins, &settings, printer)?;
     printer.out(&render::text::render(&plan, printer.stdout_style));
     if !plan.has_changes() {
+        if session.replayed {
+            // An interrupted run's journal was replayed and reconciled: record that in the state now, or every
+            // later command would replay it again.
+            let replayed = session.state.clone();
+            session.commit(replayed)?;
+        }
         session.release()?;
         return Ok(0);
     }
@@ -176,6 +182,12 @@ fn execute(
     printer: &Printer,
 ) -> Result<u8, Failure> {
     let runtime = workspace::runtime()?;
+    if session.replayed {
+        // An interrupted run's journal was replayed and reconciled: commit that first, so that every journal holds
+        // exactly one run (one Begin record, one secrets configuration).
+        let replayed = session.state.clone();
+        session.commit(replayed)?;
+    }
     let journal = session.open_journal()?;
     let cancel = CancelFlag::default();
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<ApplyEvent>();
@@ -195,6 +207,7 @@ fn execute(
             events: Some(sender),
             cancel: cancel.clone(),
             operation,
+            gone: &file.gone,
         })
         .await;
         interrupts.abort();
@@ -205,6 +218,11 @@ fn execute(
         e @ apply::ApplyError::DataLoss { .. } => {
             Failure::hint(e, "review the data-loss warnings in the plan; re-run with --allow-data-loss if you mean it")
         }
+        // The state is not written and the journal stays: the next run replays it and adopts what was created.
+        e @ (apply::ApplyError::JournalBroken(_) | apply::ApplyError::Journal(_)) => Failure::hint(
+            e,
+            "nothing is lost: the journal of this run is kept, and the next `stackr apply` or `stackr plan` replays it and adopts what was created",
+        ),
         other => Failure::from(other),
     })?;
     session.commit(report.state.clone())?;

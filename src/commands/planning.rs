@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use stackr_engine::apply::refresh::refresh;
 use stackr_engine::eval::Builtins;
-use stackr_engine::plan::file::{input_digests, PlanFile};
+use stackr_engine::plan::file::{input_digests, GoneResource, PlanFile};
 use stackr_engine::plan::{self, Plan, PlanError, PlanRequest};
 use stackr_engine::provider::Registry;
 use stackr_engine::stack::Stack;
@@ -37,17 +37,19 @@ pub fn make_plan(
     if settings.refresh && !current.resources.is_empty() {
         let runtime = workspace::runtime()?;
         let refreshed = runtime.block_on(refresh(&mut current, registry, 10));
-        drift = refreshed.drift;
         if !refreshed.unread.is_empty() {
-            let names: Vec<&str> = refreshed.unread.iter().map(|(n, _)| n.as_str()).collect();
-            printer.err_line(&format!(
-                "note: refresh could not read {} resources ({}): {}",
-                names.len(),
-                names.join(", "),
-                refreshed.unread[0].1
-            ));
+            return Err(unread_failure(&refreshed.unread, current.resources.len(), printer));
         }
+        drift = refreshed.drift;
     }
+    // What refresh found deleted outside stackr: part of the plan's base, recorded by apply before its steps.
+    let gone: Vec<GoneResource> = drift
+        .iter()
+        .filter(|d| d.gone)
+        .filter_map(|d| {
+            session.state.resources.get(&d.name).map(|r| GoneResource { name: d.name.clone(), id: r.id.clone() })
+        })
+        .collect();
     let plan = plan::plan(PlanRequest {
         stack,
         state: session.existed.then_some(&current),
@@ -61,8 +63,24 @@ pub fn make_plan(
     let files_read: Vec<_> = plan.files_read.iter().cloned().collect();
     let salt = plan.lineage.clone().unwrap_or_else(|| stack.name.clone());
     let inputs = input_digests(stack, &files_read, builtins, &salt).context("cannot hash the plan's inputs")?;
-    let file = PlanFile::new(&plan, stack_path, inputs);
+    let file = PlanFile::new(&plan, stack_path, inputs, gone);
     Ok((plan, file))
+}
+
+/// Refresh could not read some resources: planning on what the state says would call a blind plan
+/// "no changes", so the command fails naming each of them.
+pub fn unread_failure(unread: &[(String, String)], total: usize, printer: &Printer) -> Failure {
+    for (name, why) in unread {
+        printer.err_line(&format!("{}: cannot read {name}: {why}", printer.stderr_style.red("error")));
+    }
+    Failure::hint(
+        anyhow::anyhow!(
+            "refresh could not read {} of {total} resources ({}); the plan would be blind to their real state",
+            unread.len(),
+            unread.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        "fix the cause above and run again; `--refresh=false` plans from the state alone, without reading AWS",
+    )
 }
 
 pub fn plan_failure(error: PlanError) -> Failure {

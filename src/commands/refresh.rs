@@ -26,18 +26,9 @@ pub fn run(path: &Path, printer: &Printer) -> Result<u8, Failure> {
     let runtime = workspace::runtime()?;
     let refreshed = runtime.block_on(refresh(&mut state, &registry, 10));
     if !refreshed.unread.is_empty() {
-        for (name, why) in &refreshed.unread {
-            printer.err_line(&format!("{}: cannot read {name}: {why}", printer.stderr_style.red("error")));
-        }
+        let failure = super::planning::unread_failure(&refreshed.unread, session.state.resources.len(), printer);
         session.release()?;
-        return Err(Failure::hint(
-            anyhow::anyhow!(
-                "refresh read {} of {} resources; the state was not changed",
-                state.resources.len() - refreshed.unread.len(),
-                state.resources.len()
-            ),
-            "fix the errors above and refresh again",
-        ));
+        return Err(failure);
     }
     let count = refreshed.drift.len();
     if count == 0 {

@@ -69,10 +69,10 @@ pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
             ));
             Ok(0)
         }
-        StateCommand::Unlock { stack } => {
+        StateCommand::Unlock { stack, force } => {
             let stack = workspace::load_stack(stack, &registry)?;
             let store = workspace::store(&stack)?;
-            match store.force_unlock(&stack.name)? {
+            match store.force_unlock(&stack.name, *force)? {
                 Some(holder) => printer.out(&format!("Removed the lock held by {}.\n", holder.describe())),
                 None => printer.out(&format!("Stack {} was not locked.\n", stack.name)),
             }
@@ -99,7 +99,14 @@ fn migrate(path: &Path, to: &str, printer: &Printer) -> Result<u8, Failure> {
     workspace::connect(&stack, &mut registry, false)?;
     let cwd = std::env::current_dir().map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
     let target = Store::from_url(to, &cwd)?;
-    let session = Session::write(&stack, &registry, "state migrate", printer)?;
+    let mut session = Session::write(&stack, &registry, "state migrate", printer)?;
+    if session.replayed {
+        // An interrupted run left a journal: what it recorded belongs to the state being copied. Commit it here
+        // first (the stored state alone would lack it, and the journal would stay behind on the old backend).
+        let replayed = session.state.clone();
+        session.commit(replayed)?;
+        printer.err_line("note: committed the interrupted run's journal to the state before copying it");
+    }
     // The stored form, secrets encrypted as they are at rest.
     let Some(stored) = session.store.load(&stack.name)? else {
         session.release()?;
