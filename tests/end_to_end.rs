@@ -233,26 +233,24 @@ async fn saved_plans_locks_guards_and_state_commands() {
     assert_eq!(code, Some(1));
     assert!(text.contains("refusing to apply without confirmation"), "{text}");
 
-    // A held lock: a second run fails at once naming the holder; a dead holder is reported stale; unlock.
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
-    let lock = |pid: u32| {
-        let info = serde_json::json!({"id": "feedface", "user": "alice", "host": host, "pid": pid, "operation": "apply", "started": 1_900_000_000u64, "leaseSeconds": 3600});
-        std::fs::write(d.join(".stackr/lifecycle.lock"), info.to_string()).unwrap();
-    };
-    lock(std::process::id());
+    // A held lock (this test process holds the OS lock): a second run fails at once naming the holder, and
+    // `state unlock` refuses to remove a live lock.
+    let held = stackr_state::lock::LocalLock::acquire(&d.join(".stackr/lifecycle.lock"), "apply").unwrap();
     let started = std::time::Instant::now();
     let (code, text) = status(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
     assert_eq!(code, Some(1));
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "fails fast");
-    assert!(
-        text.contains(&format!("the stack is locked by alice@{host} (pid {}, `apply`", std::process::id())),
-        "{text}"
-    );
+    assert!(text.contains(&format!("the stack is locked by {}", held.info().user)), "{text}");
+    assert!(text.contains(&format!("(pid {}, `apply`", std::process::id())), "{text}");
     assert!(!text.contains("stale"), "{text}");
-    let unlocked = ok(&stackr(d, &["state", "unlock", "stack.yaml"]));
-    assert!(unlocked.starts_with("Removed the lock held by alice@"), "{unlocked}");
-    // A lock whose process on this host is gone is taken over, with a note.
-    lock(u32::MAX - 7);
+    let (code, text) = status(&stackr(d, &["state", "unlock", "stack.yaml"]));
+    assert_eq!(code, Some(1), "a live lock is not removed: {text}");
+    assert!(text.contains("that run is still going"), "{text}");
+    held.release().unwrap();
+    // A lock file nobody holds (its process is gone, whatever pid or host it names) is taken over, with a note.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let info = serde_json::json!({"id": "feedface", "user": "alice", "host": host, "pid": std::process::id(), "operation": "apply", "started": 1_900_000_000u64, "leaseSeconds": 3600});
+    std::fs::write(d.join(".stackr/lifecycle.lock"), info.to_string()).unwrap();
     let (code, text) = status(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("note: took over the lock of a run that is gone: alice@"), "{text}");
@@ -474,6 +472,20 @@ async fn kms_encrypted_state_needs_the_key_and_a_new_provider_re_encrypts() {
         "{written}"
     );
     assert!(written.contains("@encrypted") && !written.contains("kms-canary-value"));
+    // The data key is bound to this state: KMS decrypts it only with the context {stack, lineage}.
+    let recorded: serde_json::Value = serde_json::from_str(&written).unwrap();
+    let context = &recorded["secrets"]["keyContext"];
+    assert_eq!(context["stack"], "kmsstate");
+    assert_eq!(context["lineage"], recorded["lineage"]);
+    use base64::Engine as _;
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(recorded["secrets"]["encryptedKey"].as_str().unwrap())
+        .unwrap();
+    let unbound = kms.decrypt().ciphertext_blob(aws_sdk_kms::primitives::Blob::new(blob.clone())).send().await;
+    assert!(unbound.is_err(), "without its context the data key does not decrypt");
+    let mut other = kms.decrypt().ciphertext_blob(aws_sdk_kms::primitives::Blob::new(blob.clone()));
+    other = other.encryption_context("stack", "kmsstate").encryption_context("lineage", "another-state");
+    assert!(other.send().await.is_err(), "nor with another state's lineage");
     let plan = support::command(d)
         .env_remove("STACKR_PASSPHRASE")
         .args(["plan", "stack.yaml", "--detailed-exitcode"])

@@ -8,6 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use support::faults::{self, proxy, run, sdk, Fault};
 use support::{ok, stackr, status};
 
 const BUCKET: &str = "stackr-team-state";
@@ -56,10 +57,19 @@ async fn state_lock_and_journal_live_in_s3() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    // An S3 lock is never taken over automatically: its holder's machine cannot be seen from here.
+    let (code, text) = status(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("the stack is locked by") && text.contains("state unlock"), "{text}");
+    // Its lease is current, so `state unlock` wants to be told the run is gone.
+    let (code, text) = status(&stackr(d, &["state", "unlock", "stack.yaml"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("--force"), "{text}");
+    let unlocked = ok(&stackr(d, &["state", "unlock", "stack.yaml", "--force"]));
+    assert!(unlocked.starts_with("Removed the lock held by"), "{unlocked}");
     let (code, text) = status(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("note: replaying"), "the S3 journal was replayed: {text}");
-    assert!(text.contains("note: took over the lock of a run that is gone"), "{text}");
     let state: serde_json::Value =
         serde_json::from_slice(&object(&client, "teams/a/team.state.json").await.unwrap()).unwrap();
     assert_eq!(state["resources"].as_object().unwrap().len(), 30);
@@ -136,4 +146,121 @@ async fn state_lock_and_journal_live_in_s3() {
         "the migrated state is the stack's: {}",
         String::from_utf8_lossy(&plan.stdout)
     );
+}
+
+const KEYED: &str = "name: keyed\nregion: us-east-1\nbackend: s3://BUCKET/k?region=us-east-1\nresources:\n  key:\n    type: aws:kms:Key\n    properties: {description: keyed}\n  topic:\n    type: aws:sns:Topic\n    properties: {name: keyed-topic}\n    options: {dependsOn: [key]}\n";
+
+/// A scenario in its own moto account with a state bucket, the fault chosen by `filter` and `position`.
+async fn keyed(
+    account: &str,
+    filter: faults::Filter,
+    position: usize,
+    fault: Fault,
+) -> (tempfile::TempDir, faults::FaultProxy) {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = format!("keyed-{account}");
+    std::fs::write(dir.path().join("stack.yaml"), KEYED.replace("BUCKET", &bucket)).unwrap();
+    let proxy = proxy(account, filter, position, fault).await;
+    proxy.disarm();
+    let config = sdk(&proxy.endpoint).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    proxy.arm();
+    (dir, proxy)
+}
+
+async fn live_keys(endpoint: &str) -> usize {
+    let kms = aws_sdk_kms::Client::new(&sdk(endpoint).await);
+    let mut live = 0;
+    for key in kms.list_keys().send().await.unwrap().keys() {
+        let described = kms.describe_key().key_id(key.key_id().unwrap()).send().await.unwrap();
+        if described.key_metadata().unwrap().key_state().map(|s| s.as_str()) != Some("PendingDeletion") {
+            live += 1;
+        }
+    }
+    live
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_response_to_a_journal_write_loses_nothing() {
+    // The second journal batch lands, its answer is lost, the SDK retries and gets 412: it was ours.
+    let filter: faults::Filter = std::sync::Arc::new(|w: &str| w.starts_with("PUT") && w.contains(".journal/"));
+    let (dir, proxy) = keyed("220000000001", filter, 1, Fault::LoseResponse).await;
+    let d = dir.path();
+    let (code, text) =
+        status(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve", "--parallelism", "1"]));
+    assert!(proxy.fired(), "the fault was injected");
+    assert_eq!(code, Some(0), "a retried batch whose stored body is ours is success: {text}");
+    proxy.disarm();
+    let (code, text) = status(&run(d, &proxy.endpoint, &["plan", "stack.yaml", "--detailed-exitcode"]));
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(live_keys(&proxy.endpoint).await, 1, "no second key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_response_to_the_lock_write_is_recognised_as_ours() {
+    let filter: faults::Filter = std::sync::Arc::new(|w: &str| w.starts_with("PUT") && w.ends_with(".lock"));
+    let (dir, proxy) = keyed("220000000002", filter, 0, Fault::LoseResponse).await;
+    let (code, text) = status(&run(dir.path(), &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert!(proxy.fired(), "the fault was injected");
+    assert_eq!(code, Some(0), "the lock that names us is ours: {text}");
+}
+
+// The proxy needs workers of its own while the test waits on stackr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_apply_renews_its_lease_and_is_never_reported_stale() {
+    // One AWS call of the run takes 14 s; the lease is 6 s, renewed every 2 s while the run holds the lock. At 8 s
+    // the first lease would have run out (the slack covers moto's stalls while the other tests load it).
+    let filter: faults::Filter = std::sync::Arc::new(|w: &str| w.contains("TrentService.CreateKey"));
+    let (dir, proxy) = keyed("220000000003", filter, 0, Fault::Delay(14_000)).await;
+    let d = dir.path();
+    let first = support::command_via(d, &proxy.endpoint)
+        .args(["apply", "stack.yaml", "--auto-approve"])
+        .env("STACKR_LOCK_LEASE_SECONDS", "6")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let (code, text) = status(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("the stack is locked by"), "{text}");
+    assert!(!text.contains("stale"), "a renewed lease is not stale: {text}");
+    let first = tokio::task::block_in_place(|| first.wait_with_output().unwrap());
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn journal_objects_are_numbered_after_the_highest_and_removed_newest_first() {
+    use stackr_state::journal::JournalSink;
+    let filter: faults::Filter = std::sync::Arc::new(|w: &str| w.starts_with("DELETE") && w.contains(".journal/"));
+    let (_dir, proxy) = keyed("220000000004", filter, 1, Fault::Refuse).await;
+    proxy.disarm();
+    let config = sdk(&proxy.endpoint).await;
+    let url = "s3://keyed-220000000004/j?region=us-east-1";
+    let store = stackr_providers::s3_state::S3Store::from_url(url, &config).unwrap();
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let put = |key: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            s3.put_object().bucket("keyed-220000000004").key(key).body(b"{}\n".to_vec().into()).send().await.unwrap()
+        }
+    };
+    put("j/x.journal/000000000000").await;
+    put("j/x.journal/000000000005").await;
+    let mut sink = store.journal_sink("x").await.unwrap();
+    tokio::task::spawn_blocking(move || sink.write_batch(b"{}\n").unwrap()).await.unwrap();
+    let keys = |s3: aws_sdk_s3::Client| async move {
+        let listed = s3.list_objects_v2().bucket("keyed-220000000004").prefix("j/x.journal/").send().await.unwrap();
+        listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(s3.clone()).await,
+        ["j/x.journal/000000000000", "j/x.journal/000000000005", "j/x.journal/000000000006"],
+        "numbered after the highest, not after the count (which would have collided with 000000000002... or worse)"
+    );
+    // The second delete is refused: what is left must still start with the first object (the Begin record).
+    proxy.arm();
+    assert!(store.remove_journal("x").await.is_err());
+    assert_eq!(keys(s3.clone()).await, ["j/x.journal/000000000000", "j/x.journal/000000000005"], "newest first");
 }

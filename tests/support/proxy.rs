@@ -42,35 +42,6 @@ pub async fn start(upstream: String, percent: u64) -> FaultProxy {
     FaultProxy { endpoint, counts }
 }
 
-/// Reads one request: head, then a Content-Length body.
-async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while buffer.len() < end + 4 + length {
-                let n = stream.read(&mut chunk).await?;
-                if n == 0 {
-                    return Ok(None);
-                }
-                buffer.extend_from_slice(&chunk[..n]);
-            }
-            return Ok(Some(buffer));
-        }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-}
-
 fn next(sequence: &AtomicU64) -> u64 {
     let value = sequence.fetch_add(1, Ordering::SeqCst);
     value.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) >> 33
@@ -89,7 +60,7 @@ async fn serve(
     sequence: &AtomicU64,
 ) -> std::io::Result<()> {
     // One request per connection: every answer says `Connection: close`, as moto's do.
-    let Some(request) = read_request(&mut client).await? else { return Ok(()) };
+    let Some((_, request)) = super::faults::read_request(&mut client).await? else { return Ok(()) };
     counts.requests.fetch_add(1, Ordering::SeqCst);
     let head = String::from_utf8_lossy(&request[..request.len().min(2048)]).to_lowercase();
     let roll = next(sequence) % 100;

@@ -1,0 +1,209 @@
+//! Never lose track of a resource (issue "Never lose track"): each defect found, reproduced through the real
+//! binary against moto (each test in its own moto account, through the fault proxy).
+
+use super::support::faults::{self, kill_when_held, proxy, run, sdk, spawn, Fault};
+use super::support::{self, ok, status};
+
+const TOPIC: &str = "name: gone\nregion: us-east-1\nresources:\n  topic:\n    type: aws:sns:Topic\n    properties: {name: gone-topic}\n  alarmsTopic:\n    type: aws:sns:Topic\n    properties: {name: gone-alarms}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resource_deleted_outside_stackr_is_recreated_by_both_apply_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("stack.yaml"), TOPIC).unwrap();
+    let proxy = proxy("210000000001", faults::every(), usize::MAX, Fault::ServerError).await;
+    let e = proxy.endpoint.clone();
+    ok(&run(d, &e, &["apply", "stack.yaml", "--auto-approve"]));
+    let sns = aws_sdk_sns::Client::new(&sdk(&e).await);
+    let arn = |name: &str| format!("arn:aws:sns:us-east-1:210000000001:{name}");
+
+    // Deleted outside stackr: plan shows a create; the saved plan applies it (it used to refuse, forever).
+    sns.delete_topic().topic_arn(arn("gone-topic")).send().await.unwrap();
+    let plan = ok(&run(d, &e, &["plan", "stack.yaml"]));
+    assert!(plan.contains("+ topic"), "{plan}");
+    let applied = run(d, &e, &["apply"]);
+    let (code, text) = status(&applied);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("1 created"), "{text}");
+    sns.get_topic_attributes().topic_arn(arn("gone-topic")).send().await.unwrap();
+
+    // The same through `apply STACK --auto-approve`.
+    sns.delete_topic().topic_arn(arn("gone-alarms")).send().await.unwrap();
+    let (code, text) = status(&run(d, &e, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("1 created"), "{text}");
+    sns.get_topic_attributes().topic_arn(arn("gone-alarms")).send().await.unwrap();
+    let (code, text) = status(&run(d, &e, &["plan", "stack.yaml", "--detailed-exitcode"]));
+    assert_eq!(code, Some(0), "converged: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refresh_that_cannot_read_aws_fails_naming_what_it_could_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("stack.yaml"), TOPIC).unwrap();
+    let proxy = proxy("210000000002", faults::every(), usize::MAX, Fault::ServerError).await;
+    ok(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+
+    // Nothing listens on port 9 of loopback: every read fails to connect.
+    let unreachable = "http://127.0.0.1:9";
+    for args in [
+        &["plan", "stack.yaml", "--detailed-exitcode"][..],
+        &["apply", "stack.yaml", "--auto-approve"][..],
+        &["refresh", "stack.yaml"][..],
+    ] {
+        let (code, text) = status(&run(d, unreachable, args));
+        assert_eq!(code, Some(1), "{args:?} must fail, not report a blind plan: {text}");
+        assert!(!text.contains("no changes") && !text.contains("No changes"), "{text}");
+        assert!(text.contains("refresh could not read 2 of 2 resources (alarmsTopic, topic)"), "{text}");
+        // One readable line per AWS error, never the SDK's Debug dump.
+        assert!(text.contains("cannot connect to the AWS endpoint"), "{text}");
+        assert!(!text.contains("DispatchFailure") && !text.contains("ConnectorError"), "{text}");
+        assert!(text.contains("--refresh=false"), "the hint names the way out: {text}");
+    }
+    // Only an explicit --refresh=false plans without reading.
+    let (code, text) = status(&run(d, unreachable, &["plan", "stack.yaml", "--refresh=false", "--detailed-exitcode"]));
+    assert_eq!(code, Some(0), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn missing_credentials_are_named_in_one_line_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("stack.yaml"), TOPIC).unwrap();
+    let out = support::command(d)
+        .args(["apply", "stack.yaml", "--auto-approve"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("HOME", d)
+        .env("AWS_CONFIG_FILE", d.join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", d.join("none"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let (code, text) = status(&out);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+        "{text}"
+    );
+    assert!(!text.contains("DispatchFailure") && !text.contains("{ source:"), "{text}");
+    for line in text.lines().filter(|l| l.starts_with("error")) {
+        assert!(line.len() < 400, "one readable line: {line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_first_run_killed_before_any_state_continues_with_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stack.yaml"),
+        "name: firstrun\nregion: us-east-1\nresources:\n  secret:\n    type: aws:secretsmanager:Secret\n    properties: {name: firstrun-secret, secretString: {fn::secret: hunter2}}\n  topic:\n    type: aws:sns:Topic\n    properties: {name: firstrun-topic}\n    options: {dependsOn: [secret]}\n",
+    )
+    .unwrap();
+    // The first AWS call (creating the secret) takes effect; stackr dies before it hears back.
+    let proxy = proxy("210000000003", faults::every(), 0, Fault::Hold).await;
+    let child = spawn(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve", "--parallelism", "1"]);
+    assert!(kill_when_held(child, &proxy), "killed just after the create");
+    assert!(!d.join(".stackr/firstrun.state.json").exists(), "no state file yet");
+    proxy.disarm();
+    let (code, text) = status(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(0), "the next run continues the first: {text}");
+    assert!(text.contains("adopted"), "{text}");
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk(&proxy.endpoint).await);
+    let listed = secrets.list_secrets().send().await.unwrap();
+    assert_eq!(listed.secret_list().len(), 1, "exactly one secret");
+    let (code, text) = status(&run(d, &proxy.endpoint, &["plan", "stack.yaml", "--detailed-exitcode"]));
+    assert_eq!(code, Some(0), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn read_only_commands_never_touch_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("stack.yaml"), TOPIC).unwrap();
+    let proxy = proxy("210000000004", faults::every(), usize::MAX, Fault::ServerError).await;
+    ok(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    // A journal already compacted into the state (its run died before removing it): base serial one behind.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join(".stackr/gone.state.json")).unwrap()).unwrap();
+    let serial = state["serial"].as_u64().unwrap();
+    let journal = d.join(".stackr/gone.journal");
+    let begin =
+        serde_json::json!({"record": "begin", "lineage": state["lineage"], "serial": serial - 1, "operation": "apply"});
+    std::fs::write(&journal, format!("{begin}\n")).unwrap();
+    ok(&run(d, &proxy.endpoint, &["plan", "stack.yaml"]));
+    ok(&run(d, &proxy.endpoint, &["state", "list", "stack.yaml"]));
+    assert!(journal.exists(), "plan and state list leave it to the lock holder");
+    ok(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert!(!journal.exists(), "the lock holder removes it");
+
+    // A journal without its Begin record is reported, not ignored.
+    let intent = serde_json::json!({"record": "intent", "resource": "x", "type": "aws:sns:Topic", "operation": "create", "createToken": "t", "inputs": {}});
+    std::fs::write(&journal, format!("{intent}\n")).unwrap();
+    let (code, text) = status(&run(d, &proxy.endpoint, &["plan", "stack.yaml"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("has no Begin record"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_foreign_key_that_denies_its_tags_does_not_stop_reconciling() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stack.yaml"),
+        "name: foreign\nregion: us-east-1\nresources:\n  key:\n    type: aws:kms:Key\n    properties: {description: ours}\n",
+    )
+    .unwrap();
+    let account = "210000000005";
+    let kill =
+        proxy(account, std::sync::Arc::new(|w: &str| w.contains("TrentService.CreateKey")), 0, Fault::Hold).await;
+    kill.disarm();
+    let kms = aws_sdk_kms::Client::new(&sdk(&kill.endpoint).await);
+    kms.create_key().description("another team's").send().await.unwrap();
+    kill.arm();
+    // Our key is created; stackr dies before hearing back.
+    let child = spawn(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve"]);
+    assert!(kill_when_held(child, &kill), "killed just after CreateKey");
+    // The next run looks for it by its token among all keys; one of them denies us its tags.
+    let denied =
+        proxy(account, std::sync::Arc::new(|w: &str| w.contains("TrentService.ListResourceTags")), 0, Fault::Refuse)
+            .await;
+    let (code, text) = status(&run(d, &denied.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert!(denied.fired(), "a ListResourceTags was refused");
+    assert_eq!(code, Some(0), "{text}");
+    let mut ours = 0;
+    for key in kms.list_keys().send().await.unwrap().keys() {
+        let described = kms.describe_key().key_id(key.key_id().unwrap()).send().await.unwrap();
+        if described.key_metadata().unwrap().description() == Some("ours") {
+            ours += 1;
+        }
+    }
+    assert_eq!(ours, 1, "adopted, not created twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn state_migrate_carries_what_an_interrupted_run_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stack.yaml"),
+        "name: migrating\nregion: us-east-1\nresources:\n  first:\n    type: aws:sns:Topic\n    properties: {name: migrating-first}\n  second:\n    type: aws:sns:Topic\n    properties: {name: migrating-second}\n    options: {dependsOn: [first]}\n",
+    )
+    .unwrap();
+    // Killed just after the second topic was created: no state file, a journal recording both.
+    let filter: faults::Filter = std::sync::Arc::new(|w: &str| w.ends_with(" CreateTopic"));
+    let kill = proxy("210000000006", filter, 1, Fault::Hold).await;
+    let child = spawn(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve", "--parallelism", "1"]);
+    assert!(kill_when_held(child, &kill), "killed after the second CreateTopic");
+    kill.disarm();
+    assert!(d.join(".stackr/migrating.journal").exists());
+    let (code, text) = status(&run(d, &kill.endpoint, &["state", "migrate", "stack.yaml", "--to", "file://moved"]));
+    assert_eq!(code, Some(0), "{text}");
+    let copied: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("moved/migrating.state.json")).unwrap()).unwrap();
+    let names: Vec<&String> = copied["resources"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["first", "second"], "the copy holds what the journal recorded, the adopted create too");
+    assert!(!d.join(".stackr/migrating.journal").exists(), "no journal left behind on the old backend");
+}
