@@ -12,7 +12,8 @@
 //! - [`diagnostic`]: located problems, collected so a user fixes them in one pass.
 //! - [`value`]: the value type, with secret and unknown markers.
 //! - [`schema`], [`catalog`]: what each resource type accepts and returns.
-//! - [`provider`]: the trait AWS providers implement, and the registry of types.
+//! - [`provider`]: the trait AWS providers implement, and the registry of types; [`provider_error`]: provider
+//!   errors and their classes (throttled, retryable, not found, access denied, invalid, conflict).
 //! - [`eval`]: expressions → values; resource inputs conformed to schemas.
 //! - [`plan`]: the planner and the plan model; [`render`] prints plans and graphs.
 
@@ -25,6 +26,7 @@ pub mod eval;
 pub mod graph;
 pub mod plan;
 pub mod provider;
+pub mod provider_error;
 pub mod render;
 pub mod schema;
 pub mod stack;

@@ -44,17 +44,7 @@ pub struct Observed {
     pub create_token: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ProviderError {
-    #[error("{operation} failed: {code}: {message}")]
-    Api { operation: String, code: String, message: String, retryable: bool },
-    #[error("invalid input: {0}")]
-    Invalid(String),
-    #[error("stackr cannot manage {type_name} resources yet: this build has no provider for the type")]
-    Unsupported { type_name: String },
-    #[error("{0}")]
-    Other(String),
-}
+pub use crate::provider_error::{ErrorClass, ProviderError};
 
 #[async_trait]
 pub trait Provider: Send + Sync {

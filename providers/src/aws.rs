@@ -9,7 +9,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use stackr_engine::provider::ProviderError;
+use stackr_engine::provider::{ErrorClass, ProviderError};
 
 /// Loads the SDK configuration. `region` (the stack's) wins over the environment's.
 pub async fn load_config(region: Option<String>) -> SdkConfig {
@@ -37,11 +37,14 @@ where
 {
     use aws_sdk_sts::error::SdkError;
     if let (SdkError::ServiceError(_), Some(code)) = (&error, error.code()) {
+        // The service answered: its code says what happened (ProviderError::class).
         let message = error.message().unwrap_or("").to_string();
-        let retryable = matches!(code, "Throttling" | "ThrottlingException" | "TooManyRequestsException")
-            || code.contains("Internal")
-            || code == "ServiceUnavailable";
-        return ProviderError::Api { operation: operation.to_string(), code: code.to_string(), message, retryable };
+        return ProviderError::Api {
+            operation: operation.to_string(),
+            code: code.to_string(),
+            message,
+            retryable: false,
+        };
     }
     let causes = causes(&error);
     let deepest = causes.last().cloned().unwrap_or_default();
@@ -102,21 +105,9 @@ fn mentions_missing_credentials(cause: &str) -> bool {
         || lower.contains("no providers in chain provided credentials")
 }
 
-/// True for the error codes AWS services use for "no such resource".
+/// True for the error codes AWS services use for "no such resource" (see [`ErrorClass`]).
 pub fn is_not_found(error: &ProviderError) -> bool {
-    match error {
-        ProviderError::Api { code, .. } => matches!(
-            code.as_str(),
-            "NotFoundException"
-                | "ResourceNotFoundException"
-                | "ResourceNotFound"
-                | "NoSuchEntity"
-                | "NotFound"
-                | "TableNotFoundException"
-                | "NoSuchKey"
-        ),
-        _ => false,
-    }
+    error.class() == ErrorClass::NotFound
 }
 
 /// For calls that are not idempotent (a create with no unique name): the SDK must not retry them on its own.
@@ -126,7 +117,7 @@ pub fn no_retries() -> RetryConfig {
 
 /// True when AWS refused the call for lack of permission.
 pub fn is_access_denied(error: &ProviderError) -> bool {
-    matches!(error, ProviderError::Api { code, .. } if matches!(code.as_str(), "AccessDeniedException" | "AccessDenied" | "AuthorizationError" | "UnauthorizedOperation"))
+    error.class() == ErrorClass::AccessDenied
 }
 
 /// The caller's account id (`${stackr.accountId}`), from STS.

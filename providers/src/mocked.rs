@@ -38,7 +38,7 @@ async fn create_key_is_never_retried_by_the_sdk() {
     let provider = crate::kms::key::KeyProvider::with_client(client);
     let error = provider.create(&cx(), &json(serde_json::json!({"description": "d"}))).await.unwrap_err();
     assert_eq!(error.to_string(), "CreateKey failed: ThrottlingException: Rate exceeded");
-    assert!(matches!(error, ProviderError::Api { retryable: true, .. }), "{error:?}");
+    assert_eq!(error.class(), stackr_engine::provider::ErrorClass::Throttled, "{error:?}");
     assert_eq!(create.num_calls(), 1, "the SDK did not retry it");
 }
 

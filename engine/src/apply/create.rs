@@ -70,14 +70,15 @@ pub async fn create_at_most_once(
     }
 }
 
-/// Throttling is answered before AWS acts: the create certainly made nothing.
+/// The retry policy, from the error's class: a transient error after which the call certainly changed nothing
+/// (throttling, answered before AWS acts) is retried.
 fn throttled(error: &ProviderError) -> bool {
-    matches!(error, ProviderError::Api { code, .. } if matches!(code.as_str(),
-        "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" | "SlowDown"
-            | "ProvisionedThroughputExceededException" | "LimitExceededException"))
+    let class = error.class();
+    class.transient() && class.changed_nothing()
 }
 
-/// An error after which the create may or may not have taken effect.
+/// An error after which the create may or may not have taken effect: transient, but not provably harmless.
 fn ambiguous(error: &ProviderError) -> bool {
-    matches!(error, ProviderError::Api { retryable: true, .. }) && !throttled(error)
+    let class = error.class();
+    class.transient() && !class.changed_nothing()
 }
