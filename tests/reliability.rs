@@ -11,6 +11,8 @@
 
 mod support;
 
+#[path = "reliability/create_protocol.rs"]
+mod create_protocol;
 #[path = "reliability/recovery.rs"]
 mod recovery;
 #[path = "reliability/single_fault.rs"]

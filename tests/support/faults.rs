@@ -187,14 +187,30 @@ async fn serve(mut client: TcpStream, shared: &Shared) -> std::io::Result<()> {
         return Ok(());
     }
     if fault == Some(Fault::Refuse) {
-        // In the request's protocol: JSON for x-amz-target services (KMS, DynamoDB, ...), XML for the others.
-        let (kind, body) = if head.to_lowercase().contains("x-amz-target") {
-            ("application/x-amz-json-1.1", r#"{"__type":"AccessDeniedException","message":"injected"}"#)
+        // In the request's protocol: JSON for x-amz-target services (KMS, DynamoDB, Logs), the query protocol's
+        // XML (IAM, SNS), REST-JSON (API Gateway, Lambda: the code in a header), S3's REST-XML.
+        let lower = head.to_lowercase();
+        let path = what.split_whitespace().nth(1).unwrap_or_default();
+        let (headers, body) = if lower.contains("x-amz-target") {
+            (
+                "Content-Type: application/x-amz-json-1.1\r\n",
+                r#"{"__type":"AccessDeniedException","message":"injected"}"#,
+            )
+        } else if lower.contains("x-www-form-urlencoded") {
+            (
+                "Content-Type: text/xml\r\n",
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>injected</Message></Error><RequestId>1</RequestId></ErrorResponse>",
+            )
+        } else if path.starts_with("/restapis") || path.starts_with("/20") || path.starts_with("/tags") {
+            (
+                "Content-Type: application/json\r\nx-amzn-ErrorType: AccessDeniedException\r\n",
+                r#"{"message":"injected"}"#,
+            )
         } else {
-            ("application/xml", "<Error><Code>AccessDenied</Code><Message>injected</Message></Error>")
+            ("Content-Type: application/xml\r\n", "<Error><Code>AccessDenied</Code><Message>injected</Message></Error>")
         };
         let reply = format!(
-            "HTTP/1.1 403 Forbidden\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "HTTP/1.1 403 Forbidden\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         client.write_all(reply.as_bytes()).await?;

@@ -659,7 +659,10 @@ impl Provider for RestApiProvider {
             .map_err(|e| api_error("GetRestApis", e))?;
         let found = apis.iter().find(|a| a.tags().and_then(|t| t.get(TOKEN_TAG)).map(String::as_str) == Some(token));
         match found.and_then(|a| a.id()) {
-            Some(id) => self.observe(id, inputs).await,
+            // Found by its token tag: say so, so that a failed create adopts it.
+            Some(id) => {
+                Ok(self.observe(id, inputs).await?.map(|o| Observed { create_token: Some(token.to_string()), ..o }))
+            }
             None => Ok(None),
         }
     }

@@ -1,0 +1,150 @@
+//! The create protocol (issue "One resource type, one place", item 3): a create made of several calls whose
+//! configuration call AWS refuses records the resource it made (the step fails naming the call), never an orphan,
+//! never a second copy; the next apply completes the configuration, reading AWS. One case per configuration
+//! call of each multi-call type, each in its own moto account.
+
+use super::support::faults::{self, proxy, run, sdk, Fault};
+use super::support::status;
+
+const ROLE_TRUST: &str = r#"{Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: "sts:AssumeRole"}]}"#;
+
+struct Case {
+    name: &'static str,
+    /// The resources, under `resources:`.
+    yaml: String,
+    /// The configuration call refused (a part of the request summary: `TARGET`, `Action`, or a path).
+    call: &'static str,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Key,
+    Table,
+    Role,
+    LogGroup,
+    RestApi,
+}
+
+fn cases() -> Vec<Case> {
+    let function = format!(
+        "  role:\n    type: aws:iam:Role\n    properties: {{name: cp-api-role, assumeRolePolicy: {ROLE_TRUST}}}\n  function:\n    type: aws:lambda:Function\n    properties: {{name: cp-api-fn, runtime: python3.12, handler: app.handler, role: \"${{role.arn}}\", code: ./code}}\n"
+    );
+    vec![
+        Case {
+            name: "key rotation",
+            yaml: "  key:\n    type: aws:kms:Key\n    properties: {description: cp-key, enableKeyRotation: true}\n".into(),
+            call: "TrentService.EnableKeyRotation",
+            kind: Kind::Key,
+        },
+        Case {
+            name: "table TTL",
+            yaml: "  table:\n    type: aws:dynamodb:Table\n    properties: {name: cp-table, billingMode: PAY_PER_REQUEST, hashKey: id, attributes: [{name: id, type: S}], ttl: {attributeName: exp, enabled: true}, pointInTimeRecovery: {enabled: true}}\n".into(),
+            call: "DynamoDB_20120810.UpdateTimeToLive",
+            kind: Kind::Table,
+        },
+        Case {
+            name: "table point-in-time recovery",
+            yaml: "  table:\n    type: aws:dynamodb:Table\n    properties: {name: cp-table, billingMode: PAY_PER_REQUEST, hashKey: id, attributes: [{name: id, type: S}], ttl: {attributeName: exp, enabled: true}, pointInTimeRecovery: {enabled: true}}\n".into(),
+            call: "DynamoDB_20120810.UpdateContinuousBackups",
+            kind: Kind::Table,
+        },
+        Case {
+            name: "role inline policy",
+            yaml: format!("  role:\n    type: aws:iam:Role\n    properties:\n      name: cp-role\n      assumeRolePolicy: {ROLE_TRUST}\n      inlinePolicies: [{{name: logs, policy: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Action: \"logs:CreateLogGroup\", Resource: \"*\"}}]}}}}]\n      managedPolicyArns: [arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]\n"),
+            call: "PutRolePolicy",
+            kind: Kind::Role,
+        },
+        Case {
+            name: "role managed policy",
+            yaml: format!("  role:\n    type: aws:iam:Role\n    properties:\n      name: cp-role\n      assumeRolePolicy: {ROLE_TRUST}\n      inlinePolicies: [{{name: logs, policy: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Action: \"logs:CreateLogGroup\", Resource: \"*\"}}]}}}}]\n      managedPolicyArns: [arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]\n"),
+            call: "AttachRolePolicy",
+            kind: Kind::Role,
+        },
+        Case {
+            name: "log group retention",
+            yaml: "  logs:\n    type: aws:cloudwatch:LogGroup\n    properties: {name: /cp/logs, retentionInDays: 7}\n".into(),
+            call: "Logs_20140328.PutRetentionPolicy",
+            kind: Kind::LogGroup,
+        },
+        Case {
+            name: "REST API deployment",
+            yaml: format!("{function}  api:\n    type: aws:apigateway:RestApi\n    properties:\n      name: cp-api\n      routes: [{{path: /hello, method: GET, function: \"${{function.arn}}\"}}]\n      stageName: v1\n"),
+            call: "/deployments",
+            kind: Kind::RestApi,
+        },
+        Case {
+            name: "REST API route",
+            yaml: format!("{function}  api:\n    type: aws:apigateway:RestApi\n    properties:\n      name: cp-api\n      routes: [{{path: /hello, method: GET, function: \"${{function.arn}}\"}}]\n      stageName: v1\n"),
+            call: "/methods/GET",
+            kind: Kind::RestApi,
+        },
+    ]
+}
+
+/// How many of the case's main resource exist in the account.
+async fn count(kind: Kind, config: &aws_config::SdkConfig) -> usize {
+    match kind {
+        Kind::Key => {
+            let kms = aws_sdk_kms::Client::new(config);
+            let mut live = 0;
+            for key in kms.list_keys().send().await.unwrap().keys() {
+                let described = kms.describe_key().key_id(key.key_id().unwrap()).send().await.unwrap();
+                if described.key_metadata().unwrap().key_state().map(|s| s.as_str()) != Some("PendingDeletion") {
+                    live += 1;
+                }
+            }
+            live
+        }
+        Kind::Table => aws_sdk_dynamodb::Client::new(config).list_tables().send().await.unwrap().table_names().len(),
+        Kind::Role => {
+            let roles = aws_sdk_iam::Client::new(config).list_roles().send().await.unwrap();
+            roles.roles().iter().filter(|r| r.role_name() == "cp-role").count()
+        }
+        Kind::LogGroup => {
+            let logs = aws_sdk_cloudwatchlogs::Client::new(config);
+            logs.describe_log_groups().log_group_name_prefix("/cp/").send().await.unwrap().log_groups().len()
+        }
+        Kind::RestApi => aws_sdk_apigateway::Client::new(config).get_rest_apis().send().await.unwrap().items().len(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_configuration_call_leaves_one_resource_that_the_next_apply_completes() {
+    let mut failures = Vec::new();
+    for (i, case) in cases().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("stack.yaml"), format!("name: cp\nregion: us-east-1\nresources:\n{}", case.yaml))
+            .unwrap();
+        std::fs::create_dir_all(d.join("code")).unwrap();
+        std::fs::write(d.join("code/app.py"), "def handler(event, context):\n    return {}\n").unwrap();
+        let call = case.call;
+        let filter: faults::Filter = std::sync::Arc::new(move |w: &str| w.contains(call));
+        let proxy = proxy(&format!("{}", 230_000_000_000u64 + i as u64), filter, 0, Fault::Refuse).await;
+        let e = proxy.endpoint.clone();
+        let (code, text) = status(&run(d, &e, &["apply", "stack.yaml", "--auto-approve"]));
+        if !proxy.fired() {
+            failures.push(format!("{}: no `{call}` call was made: {:?}", case.name, proxy.log()));
+            continue;
+        }
+        if code != Some(1) || !text.contains("AccessDenied") {
+            failures.push(format!("{}: the refused call must fail the run naming it: {text}", case.name));
+        }
+        let config = sdk(&e).await;
+        let (code, next) = status(&run(d, &e, &["apply", "stack.yaml", "--auto-approve"]));
+        if code != Some(0) {
+            failures.push(format!("{}: the next apply failed: {next}", case.name));
+            continue;
+        }
+        let (code, text) = status(&run(d, &e, &["plan", "stack.yaml", "--detailed-exitcode"]));
+        if code != Some(0) {
+            failures.push(format!("{}: not fully configured, the plan is not empty: {text}", case.name));
+        }
+        let n = count(case.kind, &config).await;
+        if n != 1 {
+            failures.push(format!("{}: {n} copies exist; the next apply said: {next}", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
