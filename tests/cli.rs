@@ -181,3 +181,85 @@ fn bad_flags_exit_with_usage_errors() {
     assert_ne!(out.status.code(), Some(0));
     assert!(text(&out.stderr).contains("invalid value 'yaml'"), "{}", text(&out.stderr));
 }
+
+/// A stack in an untrusted pull request names files outside the project: every such path is refused, naming the
+/// path and the root, before anything is read (the environ of the process used to end up in the plan).
+#[test]
+fn paths_a_stack_names_stay_inside_the_project_root() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let project = outer.path().join("project");
+    std::fs::create_dir_all(project.join("code")).expect("mkdir");
+    std::fs::write(project.join("code/app.py"), "def handler(e, c):\n    return {}\n").expect("write");
+    std::fs::write(outer.path().join("outside.txt"), "AWS_SECRET_ACCESS_KEY=marker-outside").expect("write");
+    let root = project.display().to_string();
+    let topic = |description: &str| {
+        format!("name: confined\nregion: us-east-1\nresources:\n  topic:\n    type: aws:sns:Topic\n    properties: {{name: t, displayName: {description}}}\n")
+    };
+    let cases = [
+        (topic("{fn::readFile: ../../../../../../proc/self/environ}"), "leads outside the project root"),
+        (topic("{fn::readFile: /proc/self/environ}"), "is an absolute path"),
+        (topic("{fn::readFile: ../outside.txt}"), "leads outside the project root"),
+        ("name: confined\ninclude: [../outside.yaml]\nresources: {}\n".to_string(), "leads outside the project root"),
+        (
+            "name: confined\nregion: us-east-1\nresources:\n  fn:\n    type: aws:lambda:Function\n    properties: {name: f, runtime: python3.12, handler: app.handler, role: arn:aws:iam::1:role/r, code: ../}\n".to_string(),
+            "leads outside the project root",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        std::fs::write(project.join("stack.yaml"), &yaml).expect("write");
+        let out = stackr(&project, &["validate", "stack.yaml"]);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{yaml}\n{all}");
+        assert!(all.contains(expected) && all.contains(&root), "{yaml}\n{all}");
+        assert!(!all.contains("marker-outside") && !all.contains("PATH="), "nothing outside was read: {all}");
+    }
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(outer.path().join("outside.txt"), project.join("innocent.txt")).expect("link");
+        std::fs::write(project.join("stack.yaml"), topic("{fn::readFile: innocent.txt}")).expect("write");
+        let out = stackr(&project, &["validate", "stack.yaml"]);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("through a symbolic link, outside the project root"), "{all}");
+        std::os::unix::fs::symlink(outer.path().join("outside.txt"), project.join("code/leak.py")).expect("link");
+        std::fs::write(
+            project.join("stack.yaml"),
+            "name: confined\nregion: us-east-1\nresources:\n  fn:\n    type: aws:lambda:Function\n    properties: {name: f, runtime: python3.12, handler: app.handler, role: arn:aws:iam::1:role/r, code: ./code}\n",
+        )
+        .expect("write");
+        let out = stackr(&project, &["validate", "stack.yaml"]);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("through a symbolic link"), "{all}");
+    }
+    // Inside the root, all of it is fine.
+    std::fs::remove_file(project.join("code/leak.py")).ok();
+    std::fs::write(project.join("notes.txt"), "hello").expect("write");
+    std::fs::write(project.join("stack.yaml"), topic("{fn::readFile: notes.txt}")).expect("write");
+    let out = stackr(&project, &["validate", "stack.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// A 100 KB string repeated through aliases used to take 4 GB: refused with a clear error, quickly.
+#[test]
+fn an_alias_bomb_is_refused_naming_the_file_and_the_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = "x".repeat(100 * 1024);
+    let mut yaml = format!("name: bomb\ns: &s \"{big}\"\nl0: &l0 [*s, *s, *s, *s, *s, *s, *s, *s, *s, *s]\n");
+    for i in 1..8 {
+        let p = i - 1;
+        yaml.push_str(&format!("l{i}: &l{i} [*l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}]\n"));
+    }
+    std::fs::write(dir.path().join("stack.yaml"), yaml).expect("write");
+    let out = stackr(dir.path(), &["validate", "stack.yaml"]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("stack.yaml") && all.contains("aliases expand the document by more than 16 MiB"), "{all}");
+    // A file over the size limit is refused before it is parsed.
+    std::fs::write(dir.path().join("huge.yaml"), format!("name: huge\n# {}\n", "y".repeat(9 * 1024 * 1024)))
+        .expect("write");
+    let out = stackr(dir.path(), &["validate", "huge.yaml"]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("huge.yaml") && all.contains("stack files are limited to 8 MiB"), "{all}");
+}

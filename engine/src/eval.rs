@@ -227,7 +227,8 @@ impl<'a> Evaluator<'a> {
                 let Some(relative) = value.as_str() else {
                     return Err(error(format!("fn::readFile: expected a path, found {}", value.kind())));
                 };
-                let full = base_dir.join(relative);
+                let full = crate::stack::confine::resolve(self.stack.root.as_deref(), base_dir, relative)
+                    .map_err(|message| error(format!("fn::readFile: {message}")))?;
                 let text = std::fs::read_to_string(&full)
                     .map_err(|e| error(format!("fn::readFile: cannot read {}: {e}", full.display())))?;
                 self.files_read.borrow_mut().insert(full);
@@ -264,8 +265,13 @@ impl<'a> Evaluator<'a> {
             } else {
                 value
             };
-            let mut conform =
-                Conform { resource, base_dir: &base_dir, files_read: &self.files_read, diags: &mut diags };
+            let mut conform = Conform {
+                resource,
+                base_dir: &base_dir,
+                root: self.stack.root.as_deref(),
+                files_read: &self.files_read,
+                diags: &mut diags,
+            };
             if let Some(value) = conform.property(property, value, property.name) {
                 inputs.insert(property.name.to_string(), value);
             }
@@ -298,6 +304,8 @@ impl<'a> Evaluator<'a> {
 struct Conform<'a, 'd> {
     resource: &'a Resource,
     base_dir: &'a Path,
+    /// The project root paths must stay inside.
+    root: Option<&'a Path>,
     files_read: &'a RefCell<BTreeSet<PathBuf>>,
     diags: &'d mut Diagnostics,
 }
@@ -438,7 +446,12 @@ impl Conform<'_, '_> {
             },
             (PropType::Json, v @ (Value::Map(_) | Value::List(_))) => Some(v),
             (PropType::Asset, Value::String(relative)) => {
-                let full = self.base_dir.join(&relative);
+                let full = match crate::stack::confine::resolve(self.root, self.base_dir, &relative)
+                    .and_then(|full| crate::stack::confine::check_tree(self.root, &full, &relative).map(|()| full))
+                {
+                    Ok(full) => full,
+                    Err(message) => return self.error(path, message),
+                };
                 match asset::content_hash(&full) {
                     Ok(sha256) => {
                         self.files_read.borrow_mut().insert(full);

@@ -69,9 +69,30 @@ impl FileScope {
     }
 }
 
+/// The largest stack file (or included file) stackr reads: real stacks are tens of kilobytes.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Reads and parses a file; `None` (with diagnostics) when it cannot be read or is not YAML.
 pub fn parse_file(path: &Path, diags: &mut Diagnostics) -> Option<(Node, String)> {
     let scope = FileScope::new(path);
+    if let Ok(metadata) = std::fs::metadata(path) {
+        if metadata.len() > MAX_FILE_BYTES {
+            diags.push(
+                scope
+                    .error(
+                        Pos::default(),
+                        "",
+                        format!(
+                            "the file is {} MiB; stack files are limited to {} MiB",
+                            metadata.len() >> 20,
+                            MAX_FILE_BYTES >> 20
+                        ),
+                    )
+                    .with_hint("split it with `include:`"),
+            );
+            return None;
+        }
+    }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) => {

@@ -24,6 +24,10 @@ use crate::value::{PathSegment, Value};
 /// Where `{fromEnv: NAME}` config values come from.
 pub trait Environment {
     fn var(&self, name: &str) -> Option<String>;
+    /// The project root every path a stack names must stay inside (see `confine`); `None` confines nothing.
+    fn project_root(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// The process environment.
@@ -33,6 +37,11 @@ impl Environment for ProcessEnvironment {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+
+    /// The directory stackr runs in, where `.stackr/` lives.
+    fn project_root(&self) -> Option<PathBuf> {
+        std::env::current_dir().ok()
+    }
 }
 
 impl Environment for BTreeMap<String, String> {
@@ -40,6 +49,10 @@ impl Environment for BTreeMap<String, String> {
         self.get(name).cloned()
     }
 }
+
+/// How to fix a path that leaves the project root.
+pub const CONFINED_HINT: &str =
+    "run stackr from the project's root directory, and keep included files, read files and code inside it";
 
 /// Most files one stack may include, directly or not.
 const MAX_FILES: usize = 256;
@@ -55,7 +68,8 @@ pub fn load(path: &Path, registry: &Registry, env: &dyn Environment) -> Result<S
     let mut files: Vec<LoadedFile> = Vec::new();
     let mut sources: Vec<SourceFile> = Vec::new();
     let mut unreadable = false;
-    load_tree(path, None, &mut Vec::new(), &mut files, &mut sources, &mut unreadable, &mut diags);
+    let mut walk = Walk { root: env.project_root(), chain: Vec::new() };
+    load_tree(path, None, &mut walk, &mut files, &mut sources, &mut unreadable, &mut diags);
     if files.is_empty() || unreadable {
         // A file that could not be read or parsed makes every later check guess; report the files first.
         return Err(diags.finish());
@@ -118,17 +132,24 @@ fn check_graph(stack: &Stack, diags: &mut Diagnostics) {
     }
 }
 
-/// Depth-first over includes; `chain` is the include path for loop detection.
+/// Where the include walk is: the project root paths must stay in, and the include path for loop detection.
+struct Walk {
+    root: Option<PathBuf>,
+    chain: Vec<PathBuf>,
+}
+
+/// Depth-first over includes.
 fn load_tree(
     path: &Path,
     included_from: Option<(&FileScope, Pos, &str)>,
-    chain: &mut Vec<PathBuf>,
+    walk: &mut Walk,
     files: &mut Vec<LoadedFile>,
     sources: &mut Vec<SourceFile>,
     unreadable: &mut bool,
     diags: &mut Diagnostics,
 ) {
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let chain = &mut walk.chain;
     if let Some(start) = chain.iter().position(|p| p == &canonical) {
         if let Some((scope, pos, doc_path)) = included_from {
             let cycle: Vec<String> =
@@ -159,15 +180,22 @@ fn load_tree(
     let scope = FileScope::new(path);
     let raw = document::read_file(&scope, node, included_from.is_some(), diags);
     sources.push(SourceFile { path: path.to_path_buf(), sha256: hex::encode(Sha256::digest(text.as_bytes())) });
-    chain.push(canonical);
+    walk.chain.push(canonical);
     let includes = raw.includes.clone();
     files.push(LoadedFile { scope: scope.clone(), raw });
     for (i, (include, pos)) in includes.iter().enumerate() {
-        let target = scope.dir().join(include);
         let doc_path = format!("include[{i}]");
-        load_tree(&target, Some((&scope, *pos, &doc_path)), chain, files, sources, unreadable, diags);
+        let target = match super::confine::resolve(walk.root.as_deref(), &scope.dir(), include) {
+            Ok(target) => target,
+            Err(message) => {
+                diags.push(scope.error(*pos, &doc_path, message).with_hint(CONFINED_HINT));
+                *unreadable = true;
+                continue;
+            }
+        };
+        load_tree(&target, Some((&scope, *pos, &doc_path)), walk, files, sources, unreadable, diags);
     }
-    chain.pop();
+    walk.chain.pop();
 }
 
 /// A declaration with the file it came from.
@@ -368,6 +396,7 @@ fn assemble(
         default_tags,
         resources: stack_resources,
         outputs,
+        root: env.project_root(),
     })
 }
 

@@ -5,6 +5,7 @@
 //! names, config and references. Everything here is pure except reading the files and environment variables
 //! the stack names.
 
+pub mod confine;
 pub mod document;
 pub mod expr;
 pub mod load;
@@ -35,6 +36,8 @@ pub struct Stack {
     pub default_tags: Option<Expr>,
     pub resources: BTreeMap<String, Resource>,
     pub outputs: BTreeMap<String, Expr>,
+    /// The project root every path the stack names stays inside (`None`: not confined).
+    pub root: Option<std::path::PathBuf>,
 }
 
 impl Stack {

@@ -2,8 +2,9 @@
 //!
 //! Built from the parser's event stream with an explicit stack rather than recursion, so a hostile, deeply
 //! nested document meets a depth limit and an error, never a stack overflow. Scalars are typed by the YAML 1.2
-//! core schema (plain `true`, `12`, `null`; anything quoted is a string). Aliases are expanded under a node
-//! budget so a "billion laughs" document is refused instead of eating memory.
+//! core schema (plain `true`, `12`, `null`; anything quoted is a string). Aliases are expanded under a budget of
+//! nodes and of bytes, checked *before* an alias is copied, so a "billion laughs" document (or one that repeats a
+//! large string through aliases) is refused in milliseconds instead of eating memory.
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,6 +16,9 @@ use crate::diagnostic::Pos;
 pub const MAX_DEPTH: usize = 128;
 /// Most nodes one file may expand to (aliases included).
 pub const MAX_NODES: usize = 5_000_000;
+/// Most bytes of keys and scalars one file may expand to through aliases (the file's own text is bounded by
+/// `document::MAX_FILE_BYTES`).
+pub const MAX_ALIAS_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -80,7 +84,9 @@ enum Frame {
 pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
     let mut parser = Parser::new_from_str(source);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    // Each anchor with what expanding it costs: its nodes and its bytes.
+    let mut anchors: HashMap<usize, (Node, usize, usize)> = HashMap::new();
+    let mut alias_bytes = 0usize;
     let mut root: Option<Node> = None;
     let mut documents = 0usize;
     let mut nodes = 0usize;
@@ -102,13 +108,25 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
                 None
             }
             Event::Alias(id) => {
-                let node = anchors.get(&id).cloned().ok_or_else(|| SyntaxError {
+                let (node, count, bytes) = anchors.get(&id).ok_or_else(|| SyntaxError {
                     pos,
                     message: "alias refers to an unknown anchor".into(),
                     hint: None,
                 })?;
-                nodes = nodes.saturating_add(count_nodes(&node));
-                Some((node, 0))
+                // Checked before the copy is made: the budget bounds memory, not just the count afterwards.
+                nodes = nodes.saturating_add(*count);
+                alias_bytes = alias_bytes.saturating_add(*bytes);
+                if alias_bytes > MAX_ALIAS_BYTES {
+                    return Err(SyntaxError {
+                        pos,
+                        message: format!("aliases expand the document by more than {} MiB", MAX_ALIAS_BYTES >> 20),
+                        hint: Some("aliases that repeat large values many times are refused".into()),
+                    });
+                }
+                if nodes > MAX_NODES {
+                    return Err(too_many_nodes(pos));
+                }
+                Some((node.clone(), 0))
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let forced_string =
@@ -147,14 +165,11 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
         let Some((node, anchor)) = complete else { continue };
         nodes += 1;
         if nodes > MAX_NODES {
-            return Err(SyntaxError {
-                pos,
-                message: format!("the document expands to more than {MAX_NODES} values"),
-                hint: Some("aliases that expand exponentially are refused".into()),
-            });
+            return Err(too_many_nodes(pos));
         }
         if anchor > 0 {
-            anchors.insert(anchor, node.clone());
+            let (count, bytes) = measure(&node);
+            anchors.insert(anchor, (node.clone(), count, bytes));
         }
         match stack.last_mut() {
             None => root = Some(node),
@@ -203,18 +218,31 @@ fn push_frame(stack: &mut Vec<Frame>, frame: Frame, pos: Pos) -> Result<(), Synt
     Ok(())
 }
 
-fn count_nodes(node: &Node) -> usize {
-    let mut count = 0usize;
+fn too_many_nodes(pos: Pos) -> SyntaxError {
+    SyntaxError {
+        pos,
+        message: format!("the document expands to more than {MAX_NODES} values"),
+        hint: Some("aliases that expand exponentially are refused".into()),
+    }
+}
+
+/// A node's size: how many nodes, and how many bytes of keys and scalars.
+fn measure(node: &Node) -> (usize, usize) {
+    let (mut count, mut bytes) = (0usize, 0usize);
     let mut pending = vec![node];
     while let Some(n) = pending.pop() {
         count += 1;
         match &n.kind {
             NodeKind::Seq(items) => pending.extend(items.iter()),
-            NodeKind::Map(entries) => pending.extend(entries.iter().map(|(_, v)| v)),
-            _ => {}
+            NodeKind::Map(entries) => {
+                bytes = bytes.saturating_add(entries.iter().map(|(k, _)| k.name.len()).sum::<usize>());
+                pending.extend(entries.iter().map(|(_, v)| v));
+            }
+            NodeKind::Str(s) => bytes = bytes.saturating_add(s.len()),
+            _ => bytes = bytes.saturating_add(8),
         }
     }
-    count
+    (count, bytes)
 }
 
 fn internal(pos: Pos) -> SyntaxError {
@@ -351,5 +379,31 @@ mod tests {
         }
         let err = parse(&src).unwrap_err();
         assert!(err.message.contains("expands"), "{}", err.message);
+    }
+
+    /// The bomb of the issue: a 100 KB string repeated through aliases (few nodes, many bytes).
+    #[test]
+    fn refuses_a_large_string_repeated_through_aliases_quickly() {
+        let big = "x".repeat(100 * 1024);
+        let mut src = format!("s: &s \"{big}\"\nl0: &l0 [*s, *s, *s, *s, *s, *s, *s, *s, *s, *s]\n");
+        for i in 1..8 {
+            let p = i - 1;
+            src.push_str(&format!(
+                "l{i}: &l{i} [*l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}, *l{p}]\n"
+            ));
+        }
+        // Refused when the budget would be exceeded, before the copy that exceeds it: memory stays bounded by the
+        // budget (the unbounded version of this document took 4 GB in 5 s).
+        let err = parse(&src).unwrap_err();
+        assert!(err.message.contains("aliases expand the document by more than 16 MiB"), "{}", err.message);
+    }
+
+    #[test]
+    fn modest_aliases_still_work() {
+        let Ok(Some(node)) = parse("base: &b {runtime: python3.12, memorySize: 256}\nf1: *b\nf2: *b\n") else {
+            panic!()
+        };
+        let NodeKind::Map(entries) = node.kind else { panic!() };
+        assert_eq!(entries.len(), 3);
     }
 }
