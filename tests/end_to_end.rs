@@ -404,19 +404,33 @@ async fn a_secret_never_appears_in_anything_stackr_prints_or_writes() {
         )
     };
     std::fs::write(d.join("stack.yaml"), stack("first")).unwrap();
-    let mut printed = String::new();
-    let mut run = |args: &[&str]| {
-        let out = support::command(d).env("REDACTION_API_KEY", SECRET).args(args).output().unwrap();
-        printed.push_str(&String::from_utf8_lossy(&out.stdout));
-        printed.push_str(&String::from_utf8_lossy(&out.stderr));
+    // The passphrase and the AWS keys are secrets too, and a hostile stack may try to read them (the process's
+    // environment holds them): recognisable markers, looked for everywhere below.
+    const PASSPHRASE: &str = "PASSPHRASE-marker-91b2e4";
+    const AWS_KEY_ID: &str = "AKIAMARKER4F1E2D3C4B5A";
+    const AWS_SECRET: &str = "aws-secret-marker-5c7d9e0f";
+    let printed = std::cell::RefCell::new(String::new());
+    let run_via = |endpoint: &str, args: &[&str]| {
+        let out = support::command_via(d, endpoint)
+            .env("REDACTION_API_KEY", SECRET)
+            .env("STACKR_PASSPHRASE", PASSPHRASE)
+            .env("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+            .args(args)
+            .output()
+            .unwrap();
+        printed.borrow_mut().push_str(&String::from_utf8_lossy(&out.stdout));
+        printed.borrow_mut().push_str(&String::from_utf8_lossy(&out.stderr));
         out
     };
+    let moto = stackr_providers::moto::moto().endpoint.clone();
+    let run = |args: &[&str]| run_via(&moto, args);
     for format in ["text", "markdown", "json"] {
         run(&["plan", "stack.yaml", "--format", format]);
     }
-    assert!(run(&["apply"]).status.success(), "{printed}");
+    assert!(run(&["apply"]).status.success(), "{}", printed.borrow());
     std::fs::write(d.join("stack.yaml"), stack("second")).unwrap();
-    assert!(run(&["apply", "stack.yaml", "--auto-approve"]).status.success(), "{printed}");
+    assert!(run(&["apply", "stack.yaml", "--auto-approve"]).status.success(), "{}", printed.borrow());
     for args in [
         &["refresh", "stack.yaml"][..],
         &["output", "stack.yaml"],
@@ -432,16 +446,39 @@ async fn a_secret_never_appears_in_anything_stackr_prints_or_writes() {
     // An error that involves the secret's property: a wrong type for the config value.
     std::fs::write(d.join("stack.yaml"), stack("third").replace("{type: string}", "{type: integer}")).unwrap();
     run(&["plan", "stack.yaml"]);
+    // A hostile stack reading the environment (which holds every marker) into a description: refused.
+    std::fs::write(d.join("stack.yaml"), stack("{fn::readFile: /proc/self/environ}")).unwrap();
+    run(&["validate", "stack.yaml"]);
+    run(&["plan", "stack.yaml", "--format", "json"]);
+    std::fs::write(d.join("stack.yaml"), stack("{fn::readFile: ../../../../../../../../proc/self/environ}")).unwrap();
+    run(&["plan", "stack.yaml", "--format", "markdown"]);
+    // Error paths: AWS unreachable, a wrong passphrase.
     std::fs::write(d.join("stack.yaml"), stack("third")).unwrap();
-    assert!(run(&["destroy", "stack.yaml", "--auto-approve"]).status.success(), "{printed}");
+    run_via("http://127.0.0.1:9", &["plan", "stack.yaml"]);
+    let wrong = support::command(d)
+        .env("REDACTION_API_KEY", SECRET)
+        .env("STACKR_PASSPHRASE", "not-the-passphrase")
+        .args(["plan", "stack.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    printed.borrow_mut().push_str(&String::from_utf8_lossy(&wrong.stderr));
+    std::fs::write(d.join("stack.yaml"), stack("third")).unwrap();
+    assert!(run(&["destroy", "stack.yaml", "--auto-approve"]).status.success(), "{}", printed.borrow());
 
+    let printed = printed.into_inner();
     assert!(printed.contains("(secret)"), "secrets are shown as (secret)");
-    assert!(!printed.contains(SECRET), "a secret was printed:\n{printed}");
+    assert!(printed.contains("leads outside the project root") && printed.contains("is an absolute path"));
+    for marker in [SECRET, PASSPHRASE, AWS_KEY_ID, AWS_SECRET] {
+        assert!(!printed.contains(marker), "{marker} was printed:\n{printed}");
+    }
     let written = files_under(d);
     assert!(written.iter().any(|p| p.to_string_lossy().ends_with("redaction.state.json")));
     for file in written.iter().filter(|p| p.starts_with(d.join(".stackr"))) {
         let bytes = std::fs::read(file).unwrap();
-        assert!(!String::from_utf8_lossy(&bytes).contains(SECRET), "{} holds the secret", file.display());
+        for marker in [SECRET, PASSPHRASE, AWS_KEY_ID, AWS_SECRET] {
+            assert!(!String::from_utf8_lossy(&bytes).contains(marker), "{} holds {marker}", file.display());
+        }
     }
 }
 
