@@ -263,3 +263,32 @@ fn an_alias_bomb_is_refused_naming_the_file_and_the_limit() {
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("huge.yaml") && all.contains("stack files are limited to 8 MiB"), "{all}");
 }
+
+/// The visible opt-in: `allowPaths` lets a stack read a directory outside the root, and every plan says so.
+#[test]
+fn allow_paths_opens_a_directory_and_every_plan_shows_it() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let project = outer.path().join("project");
+    let shared = outer.path().join("shared");
+    std::fs::create_dir_all(&project).expect("mkdir");
+    std::fs::create_dir_all(&shared).expect("mkdir");
+    std::fs::write(shared.join("name.txt"), "shared-topic").expect("write");
+    let stack = |allow: &str| {
+        format!("name: opted\nregion: us-east-1\n{allow}resources:\n  topic:\n    type: aws:sns:Topic\n    properties: {{name: {{fn::readFile: ../shared/name.txt}}}}\n")
+    };
+    std::fs::write(project.join("stack.yaml"), stack("")).expect("write");
+    let out = stackr(&project, &["validate", "stack.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "not without the opt-in: {}", text(&out.stderr));
+    std::fs::write(project.join("stack.yaml"), stack("allowPaths: [../shared]\n")).expect("write");
+    let out = stackr(&project, &["validate", "stack.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = shared.display().to_string();
+    let plan = stackr(&project, &["plan", "stack.yaml", "--refresh=false"]);
+    let plan_text = text(&plan.stdout);
+    assert!(plan_text.starts_with(&format!("This stack reads files outside the project root: {shown}")), "{plan_text}");
+    let markdown = text(&stackr(&project, &["plan", "stack.yaml", "--refresh=false", "--format", "markdown"]).stdout);
+    assert!(markdown.contains(&format!("**Reads outside the project root** (`allowPaths`): `{shown}`")), "{markdown}");
+    let json = text(&stackr(&project, &["plan", "stack.yaml", "--refresh=false", "--format", "json"]).stdout);
+    let json: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(json["allowedPaths"], serde_json::json!([shown]));
+}

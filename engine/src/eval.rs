@@ -227,7 +227,7 @@ impl<'a> Evaluator<'a> {
                 let Some(relative) = value.as_str() else {
                     return Err(error(format!("fn::readFile: expected a path, found {}", value.kind())));
                 };
-                let full = crate::stack::confine::resolve(self.stack.root.as_deref(), base_dir, relative)
+                let full = crate::stack::confine::resolve(self.stack.confinement(), base_dir, relative)
                     .map_err(|message| error(format!("fn::readFile: {message}")))?;
                 let text = std::fs::read_to_string(&full)
                     .map_err(|e| error(format!("fn::readFile: cannot read {}: {e}", full.display())))?;
@@ -268,7 +268,7 @@ impl<'a> Evaluator<'a> {
             let mut conform = Conform {
                 resource,
                 base_dir: &base_dir,
-                root: self.stack.root.as_deref(),
+                confined: self.stack.confinement(),
                 files_read: &self.files_read,
                 diags: &mut diags,
             };
@@ -304,8 +304,8 @@ impl<'a> Evaluator<'a> {
 struct Conform<'a, 'd> {
     resource: &'a Resource,
     base_dir: &'a Path,
-    /// The project root paths must stay inside.
-    root: Option<&'a Path>,
+    /// Where paths must stay.
+    confined: Option<crate::stack::confine::Confinement<'a>>,
     files_read: &'a RefCell<BTreeSet<PathBuf>>,
     diags: &'d mut Diagnostics,
 }
@@ -446,8 +446,8 @@ impl Conform<'_, '_> {
             },
             (PropType::Json, v @ (Value::Map(_) | Value::List(_))) => Some(v),
             (PropType::Asset, Value::String(relative)) => {
-                let full = match crate::stack::confine::resolve(self.root, self.base_dir, &relative)
-                    .and_then(|full| crate::stack::confine::check_tree(self.root, &full, &relative).map(|()| full))
+                let full = match crate::stack::confine::resolve(self.confined, self.base_dir, &relative)
+                    .and_then(|full| crate::stack::confine::check_tree(self.confined, &full, &relative).map(|()| full))
                 {
                     Ok(full) => full,
                     Err(message) => return self.error(path, message),

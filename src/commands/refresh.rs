@@ -44,6 +44,7 @@ pub fn run(path: &Path, printer: &Printer) -> Result<u8, Failure> {
             unchanged: Vec::new(),
             drift: refreshed.drift,
             files_read: Default::default(),
+            allowed_paths: Vec::new(),
         };
         let text = render::text::render(&drift_only, printer.stdout_style);
         // Only the drift section: the plan's summary lines describe no plan here.

@@ -115,6 +115,8 @@ pub struct Plan {
     pub drift: Vec<Drift>,
     /// Files the plan read besides the stack files (`fn::readFile`, Lambda code): inputs of the saved plan.
     pub files_read: BTreeSet<PathBuf>,
+    /// Directories outside the project root the stack's `allowPaths` lets it read: every rendering shows them.
+    pub allowed_paths: Vec<String>,
 }
 
 impl Plan {

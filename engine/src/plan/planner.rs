@@ -305,6 +305,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
         unchanged,
         drift: request.drift,
         files_read,
+        allowed_paths: stack.allowed_paths.iter().map(|p| p.display().to_string()).collect(),
     })
 }
 

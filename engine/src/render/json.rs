@@ -9,7 +9,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 pub fn to_json(plan: &Plan) -> Json {
     let summary = plan.summary();
-    json!({
+    let mut json = json!({
         "formatVersion": FORMAT_VERSION,
         "stack": plan.stack,
         "lineage": plan.lineage,
@@ -30,7 +30,12 @@ pub fn to_json(plan: &Plan) -> Json {
             "delete": summary.delete,
             "unchanged": summary.unchanged,
         },
-    })
+    });
+    // Only when used: plans of stacks without `allowPaths` stay as they were.
+    if let (false, Some(map)) = (plan.allowed_paths.is_empty(), json.as_object_mut()) {
+        map.insert("allowedPaths".into(), json!(plan.allowed_paths));
+    }
+    json
 }
 
 pub fn render(plan: &Plan) -> String {

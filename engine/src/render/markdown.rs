@@ -27,6 +27,15 @@ pub fn render_with_limit(plan: &Plan, limit: usize) -> String {
         "**Plan: {} to create, {} to update, {} to replace, {} to delete.** {} unchanged.",
         summary.create, summary.update, summary.replace, summary.delete, summary.unchanged
     );
+    if !plan.allowed_paths.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "> [!WARNING]");
+        let _ = writeln!(
+            out,
+            "> **Reads outside the project root** (`allowPaths`): {}",
+            plan.allowed_paths.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
     let data_loss: Vec<&ResourceChange> = plan.data_loss().collect();
     if !data_loss.is_empty() {
         let _ = writeln!(out);

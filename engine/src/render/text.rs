@@ -8,6 +8,13 @@ use crate::plan::{Action, Drift, Plan, ReplaceOrder, ResourceChange};
 
 pub fn render(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
+    if !plan.allowed_paths.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}\n",
+            style.bold(&format!("This stack reads files outside the project root: {}", plan.allowed_paths.join(", ")))
+        );
+    }
     if !plan.drift.is_empty() {
         render_drift(&mut out, &plan.drift, style);
     }

@@ -5,28 +5,49 @@
 
 use std::path::{Component, Path, PathBuf};
 
-/// Resolves `named` (as written in a stack) against `base_dir` (the naming file's directory) inside `root`.
-/// Returns the path to read, in the same form as before (`base_dir` joined with `named`).
-pub fn resolve(root: Option<&Path>, base_dir: &Path, named: &str) -> Result<PathBuf, String> {
+/// Where a stack may read: the project root, and the directories its `allowPaths` lists (absolute).
+#[derive(Debug, Clone, Copy)]
+pub struct Confinement<'a> {
+    pub root: &'a Path,
+    pub allowed: &'a [PathBuf],
+}
+
+impl Confinement<'_> {
+    fn contains(&self, path: &Path) -> bool {
+        path.starts_with(self.root) || self.allowed.iter().any(|a| path.starts_with(a))
+    }
+
+    fn describe(&self) -> String {
+        let mut text = format!("the project root {}", self.root.display());
+        if !self.allowed.is_empty() {
+            let dirs: Vec<String> = self.allowed.iter().map(|a| a.display().to_string()).collect();
+            text.push_str(&format!(" or the directories `allowPaths` lists ({})", dirs.join(", ")));
+        }
+        text
+    }
+}
+
+/// Resolves `named` (as written in a stack) against `base_dir` (the naming file's directory) inside the
+/// confinement. Returns the path to read, in the same form as before (`base_dir` joined with `named`).
+pub fn resolve(confined: Option<Confinement<'_>>, base_dir: &Path, named: &str) -> Result<PathBuf, String> {
     let joined = base_dir.join(named);
-    let Some(root) = root else { return Ok(joined) };
-    let shown = root.display();
-    if Path::new(named).is_absolute() {
-        return Err(format!("`{named}` is an absolute path; paths a stack names stay inside the project root {shown}"));
-    }
-    let absolute = if joined.is_absolute() { joined.clone() } else { root.join(&joined) };
+    let Some(confined) = confined else { return Ok(joined) };
+    let absolute = if joined.is_absolute() { joined.clone() } else { confined.root.join(&joined) };
     let normal = normalize(&absolute);
-    if !normal.starts_with(root) {
-        return Err(format!("`{named}` leads outside the project root {shown} (to {})", normal.display()));
+    if Path::new(named).is_absolute() && !confined.contains(&normal) {
+        return Err(format!("`{named}` is an absolute path; paths a stack names stay inside {}", confined.describe()));
     }
-    inside_after_links(root, &normal, named)?;
+    if !confined.contains(&normal) {
+        return Err(format!("`{named}` leads outside {} (to {})", confined.describe(), normal.display()));
+    }
+    inside_after_links(confined, &normal, named)?;
     Ok(joined)
 }
 
 /// Every file under a directory (a Lambda code directory) must stay inside the root too, links included.
-pub fn check_tree(root: Option<&Path>, dir: &Path, named: &str) -> Result<(), String> {
-    let Some(root) = root else { return Ok(()) };
-    let absolute = if dir.is_absolute() { dir.to_path_buf() } else { root.join(dir) };
+pub fn check_tree(confined: Option<Confinement<'_>>, dir: &Path, named: &str) -> Result<(), String> {
+    let Some(confined) = confined else { return Ok(()) };
+    let absolute = if dir.is_absolute() { dir.to_path_buf() } else { confined.root.join(dir) };
     if !absolute.is_dir() {
         return Ok(());
     }
@@ -37,7 +58,7 @@ pub fn check_tree(root: Option<&Path>, dir: &Path, named: &str) -> Result<(), St
             let path = entry.path();
             let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
             if is_link {
-                inside_after_links(root, &path, named)?;
+                inside_after_links(confined, &path, named)?;
             }
             if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 pending.push(path);
@@ -47,17 +68,24 @@ pub fn check_tree(root: Option<&Path>, dir: &Path, named: &str) -> Result<(), St
     Ok(())
 }
 
-fn inside_after_links(root: &Path, path: &Path, named: &str) -> Result<(), String> {
+fn inside_after_links(confined: Confinement<'_>, path: &Path, named: &str) -> Result<(), String> {
     let Ok(real) = std::fs::canonicalize(path) else { return Ok(()) };
-    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    if real.starts_with(&real_root) {
+    let real_of = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    if real.starts_with(real_of(confined.root)) || confined.allowed.iter().any(|a| real.starts_with(real_of(a))) {
         return Ok(());
     }
-    Err(format!(
-        "`{named}` reaches {} through a symbolic link, outside the project root {}",
-        real.display(),
-        root.display()
-    ))
+    Err(format!("`{named}` reaches {} through a symbolic link, outside {}", real.display(), confined.describe()))
+}
+
+/// An `allowPaths` entry as an absolute directory: relative entries are relative to the stack file's directory.
+pub fn allowed_dir(root: &Path, stack_dir: &Path, entry: &str) -> PathBuf {
+    let path = Path::new(entry);
+    if path.is_absolute() {
+        normalize(path)
+    } else {
+        let base = if stack_dir.is_absolute() { stack_dir.to_path_buf() } else { root.join(stack_dir) };
+        normalize(&base.join(path))
+    }
 }
 
 /// `a/./b/../c` → `a/c`, without touching the filesystem.
@@ -87,20 +115,26 @@ mod tests {
         std::fs::write(root.join("stacks/shared/policy.json"), "{}")?;
         std::fs::write(dir.path().join("secret.txt"), "outside")?;
         let base = root.join("stacks");
-        assert!(resolve(Some(&root), &base, "shared/policy.json").is_ok());
-        assert!(resolve(Some(&root), &base, "../stacks/shared/policy.json").is_ok(), "`..` that stays inside");
-        let err = resolve(Some(&root), &base, "../../secret.txt").unwrap_err();
+        let c = Some(Confinement { root: &root, allowed: &[] });
+        assert!(resolve(c, &base, "shared/policy.json").is_ok());
+        assert!(resolve(c, &base, "../stacks/shared/policy.json").is_ok(), "`..` that stays inside");
+        let err = resolve(c, &base, "../../secret.txt").unwrap_err();
         assert!(err.contains("leads outside the project root"), "{err}");
-        let err = resolve(Some(&root), &base, "/proc/self/environ").unwrap_err();
+        let err = resolve(c, &base, "/proc/self/environ").unwrap_err();
         assert!(err.contains("is an absolute path") && err.contains(&root.display().to_string()), "{err}");
+        // The opt-in: a listed directory may be read, nothing else.
+        let allowed = [dir.path().to_path_buf()];
+        let opted = Some(Confinement { root: &root, allowed: &allowed });
+        assert!(resolve(opted, &base, "../../secret.txt").is_ok());
+        assert!(resolve(opted, &base, "/etc/hostname").unwrap_err().contains("allowPaths"));
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("stacks/innocent.txt"))?;
-            let err = resolve(Some(&root), &base, "innocent.txt").unwrap_err();
+            let err = resolve(c, &base, "innocent.txt").unwrap_err();
             assert!(err.contains("through a symbolic link"), "{err}");
             std::fs::create_dir_all(root.join("code"))?;
             std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("code/leak.py"))?;
-            let err = check_tree(Some(&root), &root.join("code"), "../code").unwrap_err();
+            let err = check_tree(c, &root.join("code"), "../code").unwrap_err();
             assert!(err.contains("through a symbolic link"), "{err}");
         }
         Ok(())

@@ -16,6 +16,7 @@ pub const ROOT_KEYS: &[&str] = &[
     "region",
     "backend",
     "secretsProvider",
+    "allowPaths",
     "include",
     "config",
     "parameters",
@@ -37,6 +38,8 @@ pub struct RawFile {
     pub backend: Option<(String, Pos)>,
     pub secrets_provider: Option<(String, Pos)>,
     pub includes: Vec<(String, Pos)>,
+    /// Directories outside the project root the stack may read from (the visible opt-in).
+    pub allow_paths: Vec<(String, Pos)>,
     pub config: Vec<(Key, Node)>,
     pub parameters: Vec<(Key, Node)>,
     pub default_tags: Option<Node>,
@@ -186,6 +189,20 @@ pub fn read_file(scope: &FileScope, root: Node, included: bool, diags: &mut Diag
                     node.pos,
                     &path,
                     format!("expected a list of file paths, found {}", describe(&node)),
+                )),
+            },
+            "allowPaths" => match node.kind {
+                NodeKind::Seq(items) => {
+                    for (i, item) in items.into_iter().enumerate() {
+                        if let Some(s) = string_of(scope, &item, &format!("allowPaths[{i}]"), diags) {
+                            raw.allow_paths.push((s, item.pos));
+                        }
+                    }
+                }
+                _ => diags.push(scope.error(
+                    node.pos,
+                    &path,
+                    format!("expected a list of directories, found {}", describe(&node)),
                 )),
             },
             "config" => raw.config = map_entries(scope, node, &path, diags),

@@ -68,13 +68,16 @@ pub fn load(path: &Path, registry: &Registry, env: &dyn Environment) -> Result<S
     let mut files: Vec<LoadedFile> = Vec::new();
     let mut sources: Vec<SourceFile> = Vec::new();
     let mut unreadable = false;
-    let mut walk = Walk { root: env.project_root(), chain: Vec::new() };
+    let mut walk = Walk { root: env.project_root(), allowed: Vec::new(), chain: Vec::new() };
     load_tree(path, None, &mut walk, &mut files, &mut sources, &mut unreadable, &mut diags);
     if files.is_empty() || unreadable {
         // A file that could not be read or parsed makes every later check guess; report the files first.
         return Err(diags.finish());
     }
-    let stack = assemble(files, sources, registry, env, &mut diags);
+    let mut stack = assemble(files, sources, registry, env, &mut diags);
+    if let Some(stack) = &mut stack {
+        stack.allowed_paths = walk.allowed;
+    }
     if let Some(stack) = &stack {
         check_values(stack, registry, &mut diags);
         check_graph(stack, &mut diags);
@@ -135,7 +138,15 @@ fn check_graph(stack: &Stack, diags: &mut Diagnostics) {
 /// Where the include walk is: the project root paths must stay in, and the include path for loop detection.
 struct Walk {
     root: Option<PathBuf>,
+    /// The stack file's `allowPaths`, absolute.
+    allowed: Vec<PathBuf>,
     chain: Vec<PathBuf>,
+}
+
+impl Walk {
+    fn confinement(&self) -> Option<super::confine::Confinement<'_>> {
+        self.root.as_deref().map(|root| super::confine::Confinement { root, allowed: &self.allowed })
+    }
 }
 
 /// Depth-first over includes.
@@ -181,11 +192,20 @@ fn load_tree(
     let raw = document::read_file(&scope, node, included_from.is_some(), diags);
     sources.push(SourceFile { path: path.to_path_buf(), sha256: hex::encode(Sha256::digest(text.as_bytes())) });
     walk.chain.push(canonical);
+    if included_from.is_none() {
+        if let Some(root) = walk.root.clone() {
+            walk.allowed = raw
+                .allow_paths
+                .iter()
+                .map(|(entry, _)| super::confine::allowed_dir(&root, &scope.dir(), entry))
+                .collect();
+        }
+    }
     let includes = raw.includes.clone();
     files.push(LoadedFile { scope: scope.clone(), raw });
     for (i, (include, pos)) in includes.iter().enumerate() {
         let doc_path = format!("include[{i}]");
-        let target = match super::confine::resolve(walk.root.as_deref(), &scope.dir(), include) {
+        let target = match super::confine::resolve(walk.confinement(), &scope.dir(), include) {
             Ok(target) => target,
             Err(message) => {
                 diags.push(scope.error(*pos, &doc_path, message).with_hint(CONFINED_HINT));
@@ -397,6 +417,7 @@ fn assemble(
         resources: stack_resources,
         outputs,
         root: env.project_root(),
+        allowed_paths: Vec::new(),
     })
 }
 

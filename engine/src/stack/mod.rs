@@ -38,6 +38,15 @@ pub struct Stack {
     pub outputs: BTreeMap<String, Expr>,
     /// The project root every path the stack names stays inside (`None`: not confined).
     pub root: Option<std::path::PathBuf>,
+    /// Directories outside the root the stack file's `allowPaths` lets it read (absolute); shown in every plan.
+    pub allowed_paths: Vec<std::path::PathBuf>,
+}
+
+impl Stack {
+    /// Where the stack may read files.
+    pub fn confinement(&self) -> Option<confine::Confinement<'_>> {
+        self.root.as_deref().map(|root| confine::Confinement { root, allowed: &self.allowed_paths })
+    }
 }
 
 impl Stack {
