@@ -6,6 +6,8 @@
 use super::support::faults::{self, proxy, run, sdk, Fault};
 use super::support::status;
 
+const TABLE: &str = "  table:\n    type: aws:dynamodb:Table\n    properties: {name: cp-table, billingMode: PAY_PER_REQUEST, hashKey: id, attributes: [{name: id, type: S}], ttl: {attributeName: exp, enabled: true}, pointInTimeRecovery: {enabled: true}}\n";
+
 const ROLE_TRUST: &str = r#"{Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: "sts:AssumeRole"}]}"#;
 
 struct Case {
@@ -27,6 +29,7 @@ enum Kind {
 }
 
 fn cases() -> Vec<Case> {
+    let role = format!("  role:\n    type: aws:iam:Role\n    properties:\n      name: cp-role\n      assumeRolePolicy: {ROLE_TRUST}\n      inlinePolicies: [{{name: logs, policy: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Action: \"logs:CreateLogGroup\", Resource: \"*\"}}]}}}}]\n      managedPolicyArns: [arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]\n");
     let function = format!(
         "  role:\n    type: aws:iam:Role\n    properties: {{name: cp-api-role, assumeRolePolicy: {ROLE_TRUST}}}\n  function:\n    type: aws:lambda:Function\n    properties: {{name: cp-api-fn, runtime: python3.12, handler: app.handler, role: \"${{role.arn}}\", code: ./code}}\n"
     );
@@ -39,25 +42,25 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "table TTL",
-            yaml: "  table:\n    type: aws:dynamodb:Table\n    properties: {name: cp-table, billingMode: PAY_PER_REQUEST, hashKey: id, attributes: [{name: id, type: S}], ttl: {attributeName: exp, enabled: true}, pointInTimeRecovery: {enabled: true}}\n".into(),
+            yaml: TABLE.into(),
             call: "DynamoDB_20120810.UpdateTimeToLive",
             kind: Kind::Table,
         },
         Case {
             name: "table point-in-time recovery",
-            yaml: "  table:\n    type: aws:dynamodb:Table\n    properties: {name: cp-table, billingMode: PAY_PER_REQUEST, hashKey: id, attributes: [{name: id, type: S}], ttl: {attributeName: exp, enabled: true}, pointInTimeRecovery: {enabled: true}}\n".into(),
+            yaml: TABLE.into(),
             call: "DynamoDB_20120810.UpdateContinuousBackups",
             kind: Kind::Table,
         },
         Case {
             name: "role inline policy",
-            yaml: format!("  role:\n    type: aws:iam:Role\n    properties:\n      name: cp-role\n      assumeRolePolicy: {ROLE_TRUST}\n      inlinePolicies: [{{name: logs, policy: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Action: \"logs:CreateLogGroup\", Resource: \"*\"}}]}}}}]\n      managedPolicyArns: [arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]\n"),
+            yaml: role.clone(),
             call: "PutRolePolicy",
             kind: Kind::Role,
         },
         Case {
             name: "role managed policy",
-            yaml: format!("  role:\n    type: aws:iam:Role\n    properties:\n      name: cp-role\n      assumeRolePolicy: {ROLE_TRUST}\n      inlinePolicies: [{{name: logs, policy: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Action: \"logs:CreateLogGroup\", Resource: \"*\"}}]}}}}]\n      managedPolicyArns: [arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]\n"),
+            yaml: role.clone(),
             call: "AttachRolePolicy",
             kind: Kind::Role,
         },

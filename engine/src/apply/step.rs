@@ -311,21 +311,7 @@ async fn run_update(
     call_inputs: &Value,
     changed: &[String],
 ) -> Result<(ResourceState, JournalRecord), String> {
-    record(
-        journal,
-        JournalRecord::Intent {
-            resource: cx.resource.clone(),
-            type_name: new.type_name.clone(),
-            operation: "update".into(),
-            create_token: None,
-            id: Some(prior.id.clone()),
-            inputs: new.inputs.clone(),
-            dependencies: Vec::new(),
-            protect: false,
-            retain_on_delete: false,
-        },
-    )
-    .await?;
+    record(journal, intent_on(cx, &new.type_name, "update", &prior.id, &new.inputs)).await?;
     // The provider computes what to change from the prior: it must be what AWS has now, not what the state
     // last recorded, or a correction of drift (a policy removed outside stackr, a configuration call a killed
     // run never made) would compare equal and change nothing. The plan diffed against the same read.
@@ -371,21 +357,7 @@ async fn run_delete(
     operation: Operation,
 ) -> Result<JournalRecord, String> {
     let name = operation.journal_name();
-    record(
-        journal,
-        JournalRecord::Intent {
-            resource: cx.resource.clone(),
-            type_name: prior.type_name.clone(),
-            operation: name.into(),
-            create_token: None,
-            id: Some(prior.id.clone()),
-            inputs: prior.inputs.clone(),
-            dependencies: Vec::new(),
-            protect: false,
-            retain_on_delete: false,
-        },
-    )
-    .await?;
+    record(journal, intent_on(cx, &prior.type_name, name, &prior.id, &prior.inputs)).await?;
     let result = match provider {
         Some(provider) => provider.delete(cx, &prior.id, &Value::from_json(&prior.inputs)).await,
         None => Ok(()),
@@ -406,6 +378,27 @@ async fn run_delete(
             .await?;
             Err(message)
         }
+    }
+}
+
+/// The intent of a call on an existing resource (an update or a delete): its id, no create token.
+fn intent_on(
+    cx: &CallContext,
+    type_name: &str,
+    operation: &str,
+    id: &str,
+    inputs: &serde_json::Value,
+) -> JournalRecord {
+    JournalRecord::Intent {
+        resource: cx.resource.clone(),
+        type_name: type_name.to_string(),
+        operation: operation.to_string(),
+        create_token: None,
+        id: Some(id.to_string()),
+        inputs: inputs.clone(),
+        dependencies: Vec::new(),
+        protect: false,
+        retain_on_delete: false,
     }
 }
 
