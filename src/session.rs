@@ -97,6 +97,11 @@ impl Session {
         for note in done.notes {
             printer.err_line(&format!("note: {note}"));
         }
+        if self.lock.is_some() {
+            // What reconcile resolved (adopted, deleted, found gone) must reach the stored state in this run,
+            // even when nothing else changes: commit before the next journal, or on a no-change apply.
+            self.replayed = true;
+        }
         Ok(())
     }
 

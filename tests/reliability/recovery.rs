@@ -207,3 +207,28 @@ async fn state_migrate_carries_what_an_interrupted_run_recorded() {
     assert_eq!(names, ["first", "second"], "the copy holds what the journal recorded, the adopted create too");
     assert!(!d.join(".stackr/migrating.journal").exists(), "no journal left behind on the old backend");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_replacement_deletes_its_old_half_in_the_recovery_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let table = |name: &str| {
+        format!("name: renamed\nregion: us-east-1\nresources:\n  orders:\n    type: aws:dynamodb:Table\n    properties: {{name: {name}, billingMode: PAY_PER_REQUEST, hashKey: id, attributes: [{{name: id, type: S}}]}}\n")
+    };
+    std::fs::write(d.join("stack.yaml"), table("orders-v1")).unwrap();
+    let kill = proxy("210000000007", std::sync::Arc::new(|w: &str| w.contains("CreateTable")), 1, Fault::Hold).await;
+    ok(&run(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    // Renamed: a create-before-delete replacement, killed just after the new table was created.
+    std::fs::write(d.join("stack.yaml"), table("orders-v2")).unwrap();
+    let child = spawn(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve", "--allow-data-loss"]);
+    assert!(kill_when_held(child, &kill), "killed just after the new CreateTable");
+    kill.disarm();
+    let (code, text) = status(&run(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve", "--allow-data-loss"]));
+    assert_eq!(code, Some(0), "{text}");
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk(&kill.endpoint).await);
+    let tables = dynamodb.list_tables().send().await.unwrap();
+    assert_eq!(tables.table_names(), ["orders-v2"], "the old half is deleted by the recovery run: {text}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join(".stackr/renamed.state.json")).unwrap()).unwrap();
+    assert_eq!(state["pending"], serde_json::json!([]), "nothing is left pending to delete a name later");
+}

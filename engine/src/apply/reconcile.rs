@@ -42,6 +42,22 @@ pub async fn reconcile(
     delete_retired: bool,
     settle: Duration,
 ) -> Result<Reconciled, ReconcileError> {
+    let mut reconciled = reconcile_pass(state, registry, delete_retired, settle).await?;
+    if delete_retired && state.pending.iter().any(|p| p.operation == "delete-retired") {
+        // An interrupted replacement adopted above leaves its old half pending: delete it now, in this run,
+        // rather than leave a pending delete of a name that something else may take later.
+        let again = reconcile_pass(state, registry, delete_retired, settle).await?;
+        reconciled.notes.extend(again.notes);
+    }
+    Ok(reconciled)
+}
+
+async fn reconcile_pass(
+    state: &mut StateFile,
+    registry: &Registry,
+    delete_retired: bool,
+    settle: Duration,
+) -> Result<Reconciled, ReconcileError> {
     let pending = std::mem::take(&mut state.pending);
     let mut notes = Vec::new();
     let mut settled = false;
