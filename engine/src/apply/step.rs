@@ -224,34 +224,9 @@ async fn run_create(
         },
     )
     .await?;
-    match create::create_at_most_once(provider, &cx, call_inputs, &token).await {
-        create::CreateOutcome::Created(created) => {
-            new.id = created.id;
-            new.outputs = created.outputs.to_json();
-            let done = JournalRecord::Done {
-                resource: cx.resource.clone(),
-                operation: journal_operation.journal_name().into(),
-                state: Some(Box::new(new.clone())),
-                retired: old.clone().map(Box::new),
-            };
-            Ok(Created { new, old, done, incomplete: None })
-        }
-        create::CreateOutcome::Incomplete(created, error) => {
-            new.id = created.id;
-            new.outputs = created.outputs.to_json();
-            let done = JournalRecord::Done {
-                resource: cx.resource.clone(),
-                operation: journal_operation.journal_name().into(),
-                state: Some(Box::new(new.clone())),
-                retired: old.clone().map(Box::new),
-            };
-            let message = format!(
-                "{} (the resource exists and is recorded as {}; the next plan completes what is missing)",
-                describe(&error),
-                new.id
-            );
-            Ok(Created { new, old, done, incomplete: Some(message) })
-        }
+    let (created, error) = match create::create_at_most_once(provider, &cx, call_inputs, &token).await {
+        create::CreateOutcome::Created(created) => (created, None),
+        create::CreateOutcome::Incomplete(created, error) => (created, Some(error)),
         create::CreateOutcome::Unresolved(e) => {
             // No outcome record: the intent stays pending, in the journal and in the state this run commits, and
             // the next run reconciles it.
@@ -266,13 +241,13 @@ async fn run_create(
                 protect: new.protect,
                 retain_on_delete: new.retain_on_delete,
             };
-            Err(StepFailure {
+            return Err(StepFailure {
                 message: format!(
                     "{} (whether it was created is unknown: the next run looks for it before anything else)",
                     describe(&e)
                 ),
                 pending: Some(pending),
-            })
+            });
         }
         create::CreateOutcome::Failed(e) => {
             let message = describe(&e);
@@ -285,9 +260,26 @@ async fn run_create(
                 },
             )
             .await?;
-            Err(message.into())
+            return Err(message.into());
         }
-    }
+    };
+    new.id = created.id;
+    new.outputs = created.outputs.to_json();
+    let done = JournalRecord::Done {
+        resource: cx.resource.clone(),
+        operation: journal_operation.journal_name().into(),
+        state: Some(Box::new(new.clone())),
+        retired: old.clone().map(Box::new),
+    };
+    // Created, but its creation reported an error: recorded, and the step fails naming it.
+    let incomplete = error.map(|error| {
+        format!(
+            "{} (the resource exists and is recorded as {}; the next plan completes what is missing)",
+            describe(&error),
+            new.id
+        )
+    });
+    Ok(Created { new, old, done, incomplete })
 }
 
 /// Why a create failed, and, when whether it took effect is unknown, the operation left pending.
