@@ -5,6 +5,7 @@
 //! - two applies of one stack at once: one runs, the other fails fast naming the lock holder;
 //! - the chatbot stack applied through a proxy that faults 20% of requests converges with nothing lost;
 //! - `recovery`: each defect of "Never lose track of a resource", reproduced through the binary;
+//! - `ownership`: creates never take over a name, refresh never reads another account, retired halves checked;
 //! - `single_fault`: one fault at every position of a run, on the local and S3 backends, always converges.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,6 +14,8 @@ mod support;
 
 #[path = "reliability/create_protocol.rs"]
 mod create_protocol;
+#[path = "reliability/ownership.rs"]
+mod ownership;
 #[path = "reliability/recovery.rs"]
 mod recovery;
 #[path = "reliability/single_fault.rs"]

@@ -125,6 +125,7 @@ async fn run(n: usize, width: usize, latency: Duration, parallelism: usize) -> (
         cancel: CancelFlag::default(),
         operation: "apply",
         gone: &[],
+        lock: None,
     })
     .await
     .unwrap();
@@ -148,6 +149,7 @@ fn durability(n: usize) -> (Duration, Duration) {
         dependencies: vec![],
         protect: false,
         retain_on_delete: false,
+        create_token: None,
     };
     let started = Instant::now();
     for i in 0..n {

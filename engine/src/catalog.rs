@@ -262,6 +262,7 @@ pub fn dashboard() -> ResourceSchema {
         .property(Property::json("dashboardBody").required().describe("A map, stored as JSON"))
         .output("arn", "The dashboard's ARN")
         .unique_name("dashboardName")
+        .create_overwrites()
 }
 
 pub fn metric_alarm() -> ResourceSchema {
@@ -282,6 +283,7 @@ pub fn metric_alarm() -> ResourceSchema {
         .property(Property::tags())
         .output("arn", "The alarm's ARN")
         .unique_name("name")
+        .create_overwrites()
 }
 
 pub fn sns_topic() -> ResourceSchema {
@@ -292,6 +294,7 @@ pub fn sns_topic() -> ResourceSchema {
         .property(Property::tags())
         .output("arn", "The topic's ARN")
         .unique_name("name")
+        .create_overwrites()
 }
 
 pub fn sns_subscription() -> ResourceSchema {
@@ -321,6 +324,15 @@ mod tests {
             holding,
             ["aws:cloudwatch:LogGroup", "aws:dynamodb:Table", "aws:kms:Key", "aws:secretsmanager:Secret"]
         );
+    }
+
+    #[test]
+    fn types_whose_create_overwrites_are_marked() {
+        let overwriting: Vec<_> = schemas().into_iter().filter(|s| s.create_overwrites).map(|s| s.type_name).collect();
+        assert_eq!(overwriting, ["aws:cloudwatch:Dashboard", "aws:cloudwatch:MetricAlarm", "aws:sns:Topic"]);
+        for schema in schemas().into_iter().filter(|s| s.create_overwrites) {
+            assert!(schema.name_property.is_some(), "{}: the name is what a create checks", schema.type_name);
+        }
     }
 
     #[test]

@@ -271,6 +271,7 @@ impl<'a> Evaluator<'a> {
                 confined: self.stack.confinement(),
                 files_read: &self.files_read,
                 diags: &mut diags,
+                inside_secret: false,
             };
             if let Some(value) = conform.property(property, value, property.name) {
                 inputs.insert(property.name.to_string(), value);
@@ -308,6 +309,8 @@ struct Conform<'a, 'd> {
     confined: Option<crate::stack::confine::Confinement<'a>>,
     files_read: &'a RefCell<BTreeSet<PathBuf>>,
     diags: &'d mut Diagnostics,
+    /// Checking the inside of a secret: messages name what was found, never quote it.
+    inside_secret: bool,
 }
 
 impl Conform<'_, '_> {
@@ -334,14 +337,18 @@ impl Conform<'_, '_> {
                     Value::Number(n) => Some(n.to_string()),
                     _ => None,
                 };
+                let secret = value.has_secret() || self.inside_secret;
                 if let Some(text) = text {
                     if !property.allowed.contains(&text.as_str()) {
+                        let shown = if secret { "the secret value".to_string() } else { v.to_string() };
                         let mut d = Diagnostic::new(
                             self.location(path),
                             self.resource.doc_path(path),
-                            format!("{v} is not an allowed value; expected one of {}", property.allowed.join(", ")),
+                            format!("{shown} is not an allowed value; expected one of {}", property.allowed.join(", ")),
                         );
-                        if let Some(best) = crate::diagnostic::suggest(&text, property.allowed.iter().copied()) {
+                        // A suggestion close to a secret would tell what it resembles.
+                        let best = crate::diagnostic::suggest(&text, property.allowed.iter().copied());
+                        if let (Some(best), false) = (best, secret) {
                             d = d.with_hint(format!("did you mean `{best}`?"));
                         }
                         self.diags.push(d);
@@ -351,7 +358,9 @@ impl Conform<'_, '_> {
             }
             if let (Some((min, max)), Some(n)) = (property.range, v.as_i64()) {
                 if n < min || n > max {
-                    return self.error(path, format!("{n} is out of range; expected {min} to {max}"));
+                    let secret = value.has_secret() || self.inside_secret;
+                    let shown = if secret { "the secret value".to_string() } else { n.to_string() };
+                    return self.error(path, format!("{shown} is out of range; expected {min} to {max}"));
                 }
             }
         }
@@ -361,12 +370,18 @@ impl Conform<'_, '_> {
     fn value(&mut self, ty: &PropType, value: Value, path: &str) -> Option<Value> {
         match value {
             Value::Unknown => return Some(Value::Unknown),
-            Value::Secret(inner) => return self.value(ty, *inner, path).map(Value::into_secret),
+            Value::Secret(inner) => {
+                let outer = std::mem::replace(&mut self.inside_secret, true);
+                let checked = self.value(ty, *inner, path).map(Value::into_secret);
+                self.inside_secret = outer;
+                return checked;
+            }
             _ => {}
         }
+        let quote = !self.inside_secret;
         let found = |v: &Value| match v {
-            Value::String(s) if s.chars().count() <= 40 => format!("the string {s:?}"),
-            Value::Bool(b) => format!("`{b}`"),
+            Value::String(s) if quote && s.chars().count() <= 40 => format!("the string {s:?}"),
+            Value::Bool(b) if quote => format!("`{b}`"),
             other => other.kind().to_string(),
         };
         match (ty, value) {

@@ -80,6 +80,29 @@ pub trait Provider: Send + Sync {
     async fn find(&self, cx: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError>;
 }
 
+/// Where the configured credentials act: every provider call goes to this account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub account: String,
+    pub region: String,
+}
+
+/// Who the providers act as. Refresh asks before it reads: in another account or region every read would
+/// report the stack's resources gone, and the next apply would create them all again there.
+#[async_trait]
+pub trait Identity: Send + Sync {
+    async fn caller(&self) -> Result<Caller, ProviderError>;
+}
+
+/// Whether this run still holds the stack's lock, asked right before every provider call that changes AWS. A
+/// remote lock can be lost while its holder is paused or cut off (and then removed by `stackr state unlock`): a
+/// run that resumes must not act on a stack someone else may hold by now.
+#[async_trait]
+pub trait LockCheck: Send + Sync {
+    /// `Err` (saying why) once the lock is no longer this run's.
+    async fn still_held(&self) -> Result<(), String>;
+}
+
 /// One resource type the engine knows: its schema and, when this build has one, its implementation.
 #[derive(Clone)]
 pub struct RegisteredType {
@@ -91,6 +114,7 @@ pub struct RegisteredType {
 #[derive(Clone, Default)]
 pub struct Registry {
     types: BTreeMap<String, RegisteredType>,
+    identity: Option<Arc<dyn Identity>>,
 }
 
 impl Registry {
@@ -111,6 +135,15 @@ impl Registry {
     pub fn add_provider(&mut self, provider: Arc<dyn Provider>) {
         let schema = Arc::new(provider.schema().clone());
         self.types.insert(schema.type_name.to_string(), RegisteredType { schema, provider: Some(provider) });
+    }
+
+    /// Sets who the providers act as (the AWS account and region of their configuration).
+    pub fn set_identity(&mut self, identity: Arc<dyn Identity>) {
+        self.identity = Some(identity);
+    }
+
+    pub fn identity(&self) -> Option<&Arc<dyn Identity>> {
+        self.identity.as_ref()
     }
 
     pub fn get(&self, type_name: &str) -> Option<&RegisteredType> {

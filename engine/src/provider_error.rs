@@ -44,6 +44,12 @@ pub enum ProviderError {
     Invalid(String),
     #[error("stackr cannot manage {type_name} resources yet: this build has no provider for the type")]
     Unsupported { type_name: String },
+    /// A create refused before it was sent: the name is held by a resource this stack's state does not record,
+    /// which the create would fail on or (for the types whose create overwrites) take over.
+    #[error(
+        "{type_name} `{name}` already exists and this stack's state does not record it ({id}); stackr does not take over what it did not create: adopt it with `stackr import`, or choose another name"
+    )]
+    Taken { type_name: String, name: String, id: String },
     #[error("{0}")]
     Other(String),
 }
@@ -129,6 +135,7 @@ impl ProviderError {
                 }
             }
             ProviderError::Invalid(_) | ProviderError::Unsupported { .. } => ErrorClass::Invalid,
+            ProviderError::Taken { .. } => ErrorClass::Conflict,
             ProviderError::Other(_) => ErrorClass::Other,
         }
     }

@@ -157,6 +157,9 @@ pub struct ResourceSchema {
     pub holds_data: bool,
     /// The property AWS keeps unique; while it stays the same a replacement must delete first.
     pub name_property: Option<&'static str>,
+    /// Its create call takes over a resource of the same name instead of failing (PutMetricAlarm, PutDashboard,
+    /// CreateTopic): a create first checks that the name is free, so stackr never adopts what it did not make.
+    pub create_overwrites: bool,
 }
 
 impl ResourceSchema {
@@ -168,6 +171,7 @@ impl ResourceSchema {
             outputs: Vec::new(),
             holds_data: false,
             name_property: None,
+            create_overwrites: false,
         }
     }
     pub fn property(mut self, property: Property) -> ResourceSchema {
@@ -188,6 +192,10 @@ impl ResourceSchema {
     }
     pub fn unique_name(mut self, property: &'static str) -> ResourceSchema {
         self.name_property = Some(property);
+        self
+    }
+    pub fn create_overwrites(mut self) -> ResourceSchema {
+        self.create_overwrites = true;
         self
     }
 

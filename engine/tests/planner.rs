@@ -110,6 +110,7 @@ fn converge(stack: &Stack, prior: Option<StateFile>) -> StateFile {
                 dependencies: resource.dependencies.iter().cloned().collect(),
                 protect: resource.options.protect,
                 retain_on_delete: resource.options.retain_on_delete,
+                create_token: None,
             },
         );
     }

@@ -104,3 +104,28 @@ fn a_huge_deeply_nested_document_is_refused_quickly() {
     let err = stack::load(&path, &Registry::builtin(), &env).unwrap_err().to_string();
     assert!(err.contains("recursion limit") || err.contains("nests deeper"), "{err}");
 }
+
+#[test]
+fn a_physical_name_belongs_to_one_resource_and_is_never_secret() {
+    let path = Path::new("tests/fixtures/invalid/names.yaml");
+    let env = BTreeMap::from([("STACKR_TEST_NAMES_SECRET".to_string(), "hidden-queue".to_string())]);
+    let out = match stack::load(path, &Registry::builtin(), &env) {
+        Ok(_) => "valid".to_string(),
+        Err(diagnostics) => diagnostics.to_string(),
+    };
+    assert!(
+        out.contains(
+            "tests/fixtures/invalid/names.yaml:12:7: resources.moreAlerts.properties.name: aws:sns:Topic `alerts` is already resource `alerts` (tests/fixtures/invalid/names.yaml:8:18): two resources would be one aws:sns:Topic in AWS"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("resources.hidden.properties.name: `name` is secret, but a name cannot be kept secret"),
+        "{out}"
+    );
+    assert!(out.contains("resources.table.properties.billingMode: the secret value is not an allowed value"), "{out}");
+    assert!(out.contains("resources.table.properties.ttl.enabled: expected a boolean, found a string"), "{out}");
+    assert!(!out.contains("hidden-queue"), "the secret is never quoted: {out}");
+    assert!(!out.contains("sameNameOtherType"), "a name is unique per type: {out}");
+    insta::assert_snapshot!(out);
+}

@@ -12,13 +12,18 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use stackr_engine::provider::{ErrorClass, ProviderError};
 
 /// Loads the SDK configuration. `region` (the stack's) wins over the environment's.
+///
+/// Throttling is retried up to six times with backoff; each attempt may take 30 s (a Lambda zip upload is the
+/// slowest call stackr makes), and one call with all its retries at most 2 minutes, so an endpoint that accepts
+/// connections and never answers fails a command in about two minutes, not the six-plus of 6 x 60 s attempts.
 pub async fn load_config(region: Option<String>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(6).with_max_backoff(Duration::from_secs(20)))
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .operation_attempt_timeout(Duration::from_secs(60))
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .operation_timeout(Duration::from_secs(120))
                 .build(),
         );
     if let Some(region) = region {
@@ -125,6 +130,26 @@ pub async fn account_id(config: &SdkConfig) -> Result<String, ProviderError> {
     let sts = aws_sdk_sts::Client::new(config);
     let identity = sts.get_caller_identity().send().await.map_err(|e| api_error("GetCallerIdentity", e))?;
     identity.account().map(str::to_string).ok_or_else(|| ProviderError::Other("STS returned no account id".into()))
+}
+
+/// Who the providers act as: the account STS names for the credentials, and the configuration's region.
+pub struct StsIdentity {
+    config: SdkConfig,
+}
+
+impl StsIdentity {
+    pub fn new(config: &SdkConfig) -> StsIdentity {
+        StsIdentity { config: config.clone() }
+    }
+}
+
+#[async_trait::async_trait]
+impl stackr_engine::provider::Identity for StsIdentity {
+    async fn caller(&self) -> Result<stackr_engine::provider::Caller, ProviderError> {
+        let account = account_id(&self.config).await?;
+        let region = self.config.region().map(|r| r.to_string()).unwrap_or_default();
+        Ok(stackr_engine::provider::Caller { account, region })
+    }
 }
 
 /// A read's result with "not found" as `None`: the resource is gone.

@@ -31,6 +31,7 @@ pub const TOKEN_TAG: &str = "stackr:create-token";
 
 /// Registers every implemented provider, built on one SDK configuration.
 pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
+    registry.set_identity(Arc::new(aws::StsIdentity::new(config)));
     registry.add_provider(Arc::new(kms::key::KeyProvider::new(config)));
     registry.add_provider(Arc::new(kms::alias::AliasProvider::new(config)));
     registry.add_provider(Arc::new(secretsmanager::secret::SecretProvider::new(config)));

@@ -39,6 +39,19 @@ pub fn run(path: &Path, name: &str, id: &str, printer: &Printer) -> Result<u8, F
             "give the id, ARN or name AWS knows the resource by",
         ));
     };
+    let twin = session
+        .state
+        .resources
+        .iter()
+        .find(|(other, r)| *other != name && r.type_name == resource.type_name && r.id == observed.id);
+    if let Some((other, _)) = twin {
+        let message = anyhow::anyhow!("{} is already managed as `{other}`", observed.id);
+        session.release()?;
+        return Err(Failure::hint(
+            message,
+            "one AWS resource can be only one resource of the stack: `stackr state rm` the other name first if you mean to move it",
+        ));
+    }
     let mut state = session.state.clone();
     state.resources.insert(
         name.to_string(),
@@ -50,6 +63,9 @@ pub fn run(path: &Path, name: &str, id: &str, printer: &Printer) -> Result<u8, F
             dependencies: resource.dependencies.iter().filter(|d| state.resources.contains_key(*d)).cloned().collect(),
             protect: resource.options.protect,
             retain_on_delete: resource.options.retain_on_delete,
+            // Made by someone else (or by stackr before it recorded tokens): whatever it carries is not a create
+            // of this stack's state.
+            create_token: None,
         },
     );
     session.commit(state)?;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use stackr_engine::apply::refresh::refresh;
+use stackr_engine::apply::refresh::{refresh, PlaceError};
 use stackr_engine::eval::Builtins;
 use stackr_engine::plan::file::{input_digests, GoneResource, PlanFile};
 use stackr_engine::plan::{self, Plan, PlanError, PlanRequest};
@@ -36,7 +36,7 @@ pub fn make_plan(
     let mut drift = Vec::new();
     if settings.refresh && !current.resources.is_empty() {
         let runtime = workspace::runtime()?;
-        let refreshed = runtime.block_on(refresh(&mut current, registry, 10));
+        let refreshed = runtime.block_on(refresh(&mut current, registry, 10)).map_err(place_failure)?;
         if !refreshed.unread.is_empty() {
             return Err(unread_failure(&refreshed.unread, current.resources.len(), printer));
         }
@@ -80,6 +80,15 @@ pub fn unread_failure(unread: &[(String, String)], total: usize, printer: &Print
             unread.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
         ),
         "fix the cause above and run again; `--refresh=false` plans from the state alone, without reading AWS",
+    )
+}
+
+/// Refresh would read in another account or region than the stack's: nothing is read, nothing planned.
+pub fn place_failure(error: PlaceError) -> Failure {
+    let PlaceError::Elsewhere { .. } = &error;
+    Failure::hint(
+        error,
+        "use the credentials and region this stack was deployed with (AWS_PROFILE, AWS_REGION or the stack's `region:`)",
     )
 }
 

@@ -24,7 +24,13 @@ pub fn run(path: &Path, printer: &Printer) -> Result<u8, Failure> {
     }
     let mut state = session.state.clone();
     let runtime = workspace::runtime()?;
-    let refreshed = runtime.block_on(refresh(&mut state, &registry, 10));
+    let refreshed = match runtime.block_on(refresh(&mut state, &registry, 10)) {
+        Ok(refreshed) => refreshed,
+        Err(e) => {
+            session.release()?;
+            return Err(super::planning::place_failure(e));
+        }
+    };
     if !refreshed.unread.is_empty() {
         let failure = super::planning::unread_failure(&refreshed.unread, session.state.resources.len(), printer);
         session.release()?;

@@ -85,6 +85,7 @@ mod tests {
                 dependencies: vec![],
                 protect: true,
                 retain_on_delete: false,
+                create_token: None,
             },
         );
         state

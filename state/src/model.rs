@@ -102,6 +102,11 @@ pub struct ResourceState {
     pub protect: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retain_on_delete: bool,
+    /// The token of the create that made it, where the resource carries it (a tag): a delete decided long before
+    /// it runs (the old half of a replacement left pending) checks that the resource is still that one, not a
+    /// newer one that took its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_token: Option<String>,
 }
 
 impl PendingOperation {
@@ -111,7 +116,7 @@ impl PendingOperation {
             resource: resource.to_string(),
             type_name: old.type_name.clone(),
             operation: "delete-retired".into(),
-            create_token: None,
+            create_token: old.create_token.clone(),
             id: Some(old.id.clone()),
             inputs: old.inputs.clone(),
             dependencies: Vec::new(),
@@ -130,7 +135,8 @@ pub struct PendingOperation {
     pub type_name: String,
     /// `create`, `update` or `delete`.
     pub operation: String,
-    /// For creates: the token the provider tagged the new resource with.
+    /// For creates: the token the provider tagged the new resource with. For the old half of a replacement: the
+    /// token it was created with, if recorded (it is deleted only while it still carries it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_token: Option<String>,
     /// For updates and deletes: the physical id being changed.

@@ -210,3 +210,81 @@ async fn every_single_fault_converges_on_the_local_backend() {
 async fn every_single_fault_converges_on_the_s3_backend() {
     every_position(Backend::S3, 400_000_000_000).await;
 }
+
+const REPLACED: &str = "name: replaced\nregion: us-east-1\nresources:\n  orders:\n    type: aws:dynamodb:Table\n    properties: {name: NAME, billingMode: PAY_PER_REQUEST, hashKey: id, attributes: [{name: id, type: S}], ttl: {attributeName: expiresAt, enabled: true}}\n";
+
+/// A create-before-delete replacement (the table renamed) with the fault at `position` of the replacing run
+/// (or none: `None` counts its requests), then a clean apply: only the new table is left, nothing pending.
+async fn replacement(account: u64, position: Option<usize>) -> Result<usize, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("stack.yaml"), REPLACED.replace("NAME", "replaced-v1")).unwrap();
+    let kind = position.map_or(Fault::ServerError, |k| KINDS[k % 3]);
+    let proxy = proxy(&account.to_string(), faults::every(), position.unwrap_or(usize::MAX), kind).await;
+    let e = proxy.endpoint.clone();
+    proxy.disarm();
+    let (code, text) = status(&run(d, &e, &["apply", "stack.yaml", "--auto-approve"]));
+    if code != Some(0) {
+        return Err(format!("the first apply failed: {text}"));
+    }
+    std::fs::write(d.join("stack.yaml"), REPLACED.replace("NAME", "replaced-v2")).unwrap();
+    proxy.arm();
+    let apply = ["apply", "stack.yaml", "--auto-approve", "--allow-data-loss", "--parallelism", "1"];
+    if kind == Fault::Hold && position.is_some() {
+        kill_when_held(spawn(d, &e, &apply), &proxy);
+    } else {
+        let out = run(d, &e, &apply);
+        if position.is_none() && !out.status.success() {
+            return Err(format!("the clean replacement failed: {}", status(&out).1));
+        }
+    }
+    let requests = proxy.matched();
+    proxy.disarm();
+    let at =
+        || format!("fault {kind:?} at request {position:?} ({:?})", position.and_then(|k| proxy.log().get(k).cloned()));
+    let (code, text) = status(&run(d, &e, &["apply", "stack.yaml", "--auto-approve", "--allow-data-loss"]));
+    if code != Some(0) {
+        return Err(format!("{}: the clean apply failed: {text}", at()));
+    }
+    let (code, text) = status(&run(d, &e, &["plan", "stack.yaml", "--detailed-exitcode"]));
+    if code != Some(0) {
+        return Err(format!("{}: the next plan is not empty: {text}", at()));
+    }
+    let tables = aws_sdk_dynamodb::Client::new(&sdk(&e).await).list_tables().send().await.map_err(|e| e.to_string())?;
+    if tables.table_names() != ["replaced-v2"] {
+        return Err(format!("{}: tables {:?}", at(), tables.table_names()));
+    }
+    let state: serde_json::Value = std::fs::read(d.join(".stackr/replaced.state.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if state["pending"] != serde_json::json!([]) || state["resources"]["orders"]["id"] != "replaced-v2" {
+        return Err(format!("{}: the state is not settled: {state}", at()));
+    }
+    Ok(requests)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 12)]
+#[allow(clippy::print_stderr)]
+async fn every_single_fault_in_a_replacement_converges() {
+    let started = Instant::now();
+    let base = 500_000_000_000;
+    let requests = replacement(base, None).await.unwrap();
+    assert!(requests > 5, "the replacing run reads, creates and deletes: {requests}");
+    let mut failures = Vec::new();
+    let positions: Vec<usize> = (0..requests).collect();
+    for chunk in positions.chunks(6) {
+        let runs: Vec<_> = chunk.iter().map(|&k| tokio::spawn(replacement(base + 1 + k as u64, Some(k)))).collect();
+        for joined in runs {
+            if let Err(e) = joined.await.unwrap() {
+                failures.push(e);
+            }
+        }
+    }
+    eprintln!(
+        "single faults (replacement, local backend): {} positions tried in {:.1} s",
+        positions.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(failures.is_empty(), "{} positions did not converge:\n{}", failures.len(), failures.join("\n"));
+}

@@ -1,9 +1,10 @@
-//! A create that happens at most once, whatever its answer. A create call can take effect and still report an
+//! A create that happens at most once, whatever its answer, and never takes over what stackr did not make. A create call can take effect and still report an
 //! error: its answer was lost and the SDK's retry met "already exists", or AWS acted and then failed a later call
 //! of the same create. So before a failed create counts as failed, the provider is asked to `find` what this
 //! create made, and only a resource that carries this create's token is adopted. Types that cannot carry a token
-//! (no tags) are looked up by name before the create as well: a resource found then is someone else's and is never
-//! adopted afterwards.
+//! (no tags), and types whose create call overwrites a resource of the same name (PutMetricAlarm, PutDashboard,
+//! CreateTopic), are looked up by name before the create: a resource found then is someone else's, and the create
+//! is refused with a pointer to `stackr import`.
 //!
 //! An error that does not prove the create made nothing (a timeout, a connection lost after sending, a 5xx) and
 //! a lookup that itself fails leave the create unresolved: its intent stays pending, and the next run reconciles
@@ -35,16 +36,32 @@ pub async fn create_at_most_once(
     inputs: &Value,
     token: &str,
 ) -> CreateOutcome {
-    let tagged = provider.schema().properties.iter().any(|p| p.name == "tags");
-    // An untagged type's resource cannot say who made it: note whether the name is taken before we create.
-    let taken_before = if tagged {
-        false
-    } else {
-        match provider.find(cx, inputs, token).await {
-            Ok(found) => found.is_some(),
+    let schema = provider.schema();
+    let tagged = schema.has_tags();
+    // A name held by a resource the state does not record is someone else's: the create would fail on it or,
+    // for a type whose create overwrites, silently take it over (and a later destroy would delete it). An
+    // untagged type's resource cannot say who made it, so its name must be free too for a failed create to be
+    // adopted afterwards.
+    if !tagged || schema.create_overwrites {
+        let existing =
+            if tagged { by_name(provider, cx, inputs).await } else { provider.find(cx, inputs, token).await };
+        match existing {
+            Ok(Some(found)) => {
+                let name = schema
+                    .name_property
+                    .and_then(|p| inputs.as_map()?.get(p)?.as_str())
+                    .unwrap_or(&found.id)
+                    .to_string();
+                return CreateOutcome::Failed(ProviderError::Taken {
+                    type_name: schema.type_name.to_string(),
+                    name,
+                    id: found.id,
+                });
+            }
+            Ok(None) => {}
             Err(error) => return CreateOutcome::Failed(error),
         }
-    };
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -52,9 +69,10 @@ pub async fn create_at_most_once(
             Ok(created) => return CreateOutcome::Created(created),
             Err(error) => error,
         };
+        // Tagged: only what carries this create's token. Untagged: the name was free just before.
         let ours = |found: &Observed| match &found.create_token {
             Some(carried) => carried == token,
-            None => !tagged && !taken_before,
+            None => !tagged,
         };
         match provider.find(cx, inputs, token).await {
             Ok(Some(found)) if ours(&found) => {
@@ -67,6 +85,15 @@ pub async fn create_at_most_once(
             Ok(_) => return CreateOutcome::Failed(error),
             Err(_) => return CreateOutcome::Unresolved(error),
         }
+    }
+}
+
+/// The resource holding the name a create would use, whoever made it (looked up as `stackr import` would).
+async fn by_name(provider: &dyn Provider, cx: &CallContext, inputs: &Value) -> Result<Option<Observed>, ProviderError> {
+    let name = provider.schema().name_property.and_then(|p| inputs.as_map()?.get(p)?.as_str());
+    match name {
+        Some(name) => provider.import(cx, name).await,
+        None => Ok(None),
     }
 }
 

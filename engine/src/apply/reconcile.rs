@@ -5,7 +5,8 @@
 //!   adopt it, so it is never created twice; not found means the call never took effect;
 //! - a pending update: forget it; the next plan compares the recorded inputs with the stack again;
 //! - a pending delete: read the resource; if it is gone, drop it from the state;
-//! - the retired half of a replacement: delete it now (the plan that replaced it decided so).
+//! - the retired half of a replacement: delete it now (the plan that replaced it decided so), if it is still the
+//!   resource that was replaced (it carries the create token recorded for it).
 //!
 //! Only provider reads happen, except for retired halves, which this deletes.
 
@@ -109,6 +110,7 @@ async fn reconcile_pass(
                                     .collect(),
                                 protect,
                                 retain_on_delete,
+                                create_token: found.create_token.clone(),
                             },
                         );
                         notes.push(format!("{}: adopted {} created by an interrupted run", op.resource, found.id));
@@ -135,9 +137,20 @@ async fn reconcile_pass(
             }
             "delete-retired" => {
                 let id = op.id.clone().unwrap_or_default();
-                let exists = provider.read(&cx, &id, &inputs).await.map_err(|e| fail(e.to_string()))?.is_some();
-                if !exists {
+                let observed = provider.read(&cx, &id, &inputs).await.map_err(|e| fail(e.to_string()))?;
+                // The old half may have been deleted since, and its name taken by a newer resource: only the
+                // resource that still carries the recorded create token is the one the replacement retired.
+                let someone_elses = match (&observed, &op.create_token) {
+                    (Some(found), Some(recorded)) => found.create_token.as_ref() != Some(recorded),
+                    _ => false,
+                };
+                if observed.is_none() {
                     notes.push(format!("{}: the replaced resource {id} is gone", op.resource));
+                } else if someone_elses {
+                    notes.push(format!(
+                        "{}: {id} is no longer the replaced resource (it carries another create token); left alone",
+                        op.resource
+                    ));
                 } else if delete_retired {
                     provider.delete(&cx, &id, &inputs).await.map_err(|e| fail(e.to_string()))?;
                     notes.push(format!("{}: deleted the replaced resource {id}", op.resource));

@@ -1,6 +1,11 @@
 //! Refresh: read every resource in the state from AWS, record what it really is, and report what changed
 //! outside stackr. Changes no resource.
+//!
+//! Before any read, the account and region the credentials act in are compared with those of the ARNs the state
+//! records: read in another account or region, every resource would look deleted, and the next apply would
+//! create the whole stack again there.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use stackr_state::StateFile;
@@ -18,8 +23,20 @@ pub struct Refreshed {
     pub unread: Vec<(String, String)>,
 }
 
+/// Refresh cannot tell what exists: the credentials act somewhere other than where the stack's resources are.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    #[error(
+        "the state records this stack's resources in {recorded}, but the AWS credentials act in {caller}: read there, every resource would look deleted"
+    )]
+    Elsewhere { recorded: String, caller: String },
+}
+
 /// Reads every resource (at most `parallelism` at once) and updates `state` in place.
-pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: usize) -> Refreshed {
+pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: usize) -> Result<Refreshed, PlaceError> {
+    // When STS cannot say who we are, the reads go ahead (they name their own errors), but none of them may
+    // conclude that a resource is gone.
+    let unplaced = check_place(state, registry).await?;
     let mut reads: JoinSet<(String, Result<Option<Observed>, ProviderError>)> = JoinSet::new();
     let mut queue: Vec<(String, String, String, Value)> = state
         .resources
@@ -58,6 +75,13 @@ pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: us
         let Some(resource) = state.resources.get(&name).cloned() else { continue };
         match result {
             Err(e) => unread.push((name, e.to_string())),
+            Ok(None) if unplaced.is_some() => {
+                let why = unplaced.as_ref().map(ToString::to_string).unwrap_or_default();
+                unread.push((
+                    name,
+                    format!("it reads as gone, but which account the credentials act in is unknown ({why})"),
+                ));
+            }
             Ok(None) => {
                 drift.push(Drift {
                     name: name.clone(),
@@ -92,5 +116,71 @@ pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: us
         }
     }
     unread.sort();
-    Refreshed { drift, unread }
+    Ok(Refreshed { drift, unread })
+}
+
+/// Compares the account and region of the recorded ARNs (resource ids and `arn` outputs) with the caller's.
+/// Returns the error when the caller cannot be known.
+async fn check_place(state: &StateFile, registry: &Registry) -> Result<Option<ProviderError>, PlaceError> {
+    let Some(identity) = registry.identity() else { return Ok(None) };
+    let mut accounts = BTreeSet::new();
+    let mut regions = BTreeSet::new();
+    for resource in state.resources.values() {
+        let arn_output = resource.outputs.get("arn").and_then(|a| a.as_str());
+        for arn in std::iter::once(resource.id.as_str()).chain(arn_output) {
+            if let Some((region, account)) = arn_place(arn) {
+                if !account.is_empty() {
+                    accounts.insert(account.to_string());
+                }
+                if !region.is_empty() {
+                    regions.insert(region.to_string());
+                }
+            }
+        }
+    }
+    if accounts.is_empty() && regions.is_empty() {
+        return Ok(None);
+    }
+    let caller = match identity.caller().await {
+        Ok(caller) => caller,
+        Err(e) => return Ok(Some(e)),
+    };
+    let account_differs = !accounts.is_empty() && !accounts.contains(&caller.account);
+    let region_differs = !regions.is_empty() && !regions.contains(&caller.region);
+    if !account_differs && !region_differs {
+        return Ok(None);
+    }
+    let join = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
+    let recorded = match (accounts.is_empty(), regions.is_empty()) {
+        (false, false) => format!("account {} ({})", join(&accounts), join(&regions)),
+        (false, true) => format!("account {}", join(&accounts)),
+        _ => format!("region {}", join(&regions)),
+    };
+    Err(PlaceError::Elsewhere { recorded, caller: format!("account {} ({})", caller.account, caller.region) })
+}
+
+/// The region and account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`); either may be empty
+/// (IAM is global).
+fn arn_place(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    if parts.next()? != "arn" {
+        return None;
+    }
+    let (_partition, _service, region, account) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    parts.next()?;
+    Some((region, account))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::arn_place;
+
+    #[test]
+    fn reads_the_place_of_an_arn() {
+        assert_eq!(arn_place("arn:aws:sns:us-east-1:123456789012:alerts"), Some(("us-east-1", "123456789012")));
+        assert_eq!(arn_place("arn:aws:iam::123456789012:role/x"), Some(("", "123456789012")));
+        assert_eq!(arn_place("arn:aws:logs:eu-west-1:1:log-group:/a:b:*"), Some(("eu-west-1", "1")));
+        assert_eq!(arn_place("sessions"), None);
+        assert_eq!(arn_place("arn:aws:s3"), None);
+    }
 }

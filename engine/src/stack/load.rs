@@ -98,14 +98,16 @@ fn check_values(stack: &Stack, registry: &Registry, diags: &mut Diagnostics) {
     let builtins = Builtins { stack: stack.name.clone(), region: stack.region.clone(), account_id: None };
     let evaluator = Evaluator::new(stack, &builtins, &NothingKnown);
     let mut found = Diagnostics::default();
+    let mut names = super::names::PhysicalNames::default();
     for resource in stack.resources.values() {
         let prefix = format!("resources.{}.", resource.name);
         if diags.iter().any(|d| d.path.starts_with(&prefix)) {
             continue;
         }
         if let Some(schema) = registry.schema(&resource.type_name) {
-            if let Err(d) = evaluator.resource_inputs(resource, schema) {
-                found.extend(d);
+            match evaluator.resource_inputs(resource, schema) {
+                Ok(inputs) => names.check(resource, schema, &inputs, &mut found),
+                Err(d) => found.extend(d),
             }
         }
     }

@@ -13,7 +13,7 @@ use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
 use crate::aws::{api_error, still_there};
-use crate::inputs::{outputs, parse, tag_changes, tags_value};
+use crate::inputs::{outputs, parse, split_stackr_tags, tag_changes, tags_value, with_token};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -73,7 +73,8 @@ impl AlarmProvider {
         Ok(out.metric_alarms().iter().find(|a| a.alarm_name() == Some(name)).cloned())
     }
 
-    async fn put(&self, input: &AlarmInputs, with_tags: bool) -> Result<(), ProviderError> {
+    /// PutMetricAlarm with every property; `tags` (with the create token) only on create.
+    async fn put(&self, input: &AlarmInputs, tags: Option<BTreeMap<String, String>>) -> Result<(), ProviderError> {
         let mut request = self
             .client
             .put_metric_alarm()
@@ -92,10 +93,8 @@ impl AlarmProvider {
         for (name, value) in &input.dimensions {
             request = request.dimensions(Dimension::builder().name(name).value(value).build());
         }
-        if with_tags {
-            for (k, v) in &input.tags {
-                request = request.tags(Tag::builder().key(k).value(v).build());
-            }
+        for (k, v) in tags.iter().flatten() {
+            request = request.tags(Tag::builder().key(k).value(v).build());
         }
         request.send().await.map_err(|e| api_error("PutMetricAlarm", e))?;
         Ok(())
@@ -111,8 +110,9 @@ impl AlarmProvider {
             .send()
             .await
             .map_err(|e| api_error("ListTagsForResource", e))?;
-        let tags: BTreeMap<String, String> =
+        let mut tags: BTreeMap<String, String> =
             tags_out.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
+        let create_token = split_stackr_tags(&mut tags);
         let strings = |v: &[String]| Value::List(v.iter().map(Value::string).collect());
         let mut inputs = BTreeMap::from([
             ("name".to_string(), Value::string(name)),
@@ -151,7 +151,7 @@ impl AlarmProvider {
             inputs.insert("tags".into(), tags);
         }
         Ok(Some(Observed {
-            create_token: None,
+            create_token,
             id: name.to_string(),
             inputs: Value::Map(inputs),
             outputs: outputs([("arn", Some(arn))]),
@@ -165,9 +165,9 @@ impl Provider for AlarmProvider {
         &self.schema
     }
 
-    async fn create(&self, _: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
+    async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
         let input: AlarmInputs = parse(self.schema.type_name, inputs)?;
-        self.put(&input, true).await?;
+        self.put(&input, Some(with_token(&input.tags, cx))).await?;
         let observed = self
             .observe(&input.name)
             .await?
@@ -190,7 +190,7 @@ impl Provider for AlarmProvider {
         let old: AlarmInputs = parse(self.schema.type_name, prior)?;
         let new: AlarmInputs = parse(self.schema.type_name, desired)?;
         if changed.iter().any(|c| c != "tags") {
-            self.put(&new, false).await?;
+            self.put(&new, None).await?;
         }
         let observed = still_there(self.observe(id).await?, "alarm", id)?;
         if changed.iter().any(|c| c == "tags") {
@@ -234,8 +234,9 @@ impl Provider for AlarmProvider {
         self.observe(id.rsplit(":alarm:").next().unwrap_or(id)).await
     }
 
-    async fn find(&self, _: &CallContext, inputs: &Value, _: &str) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
         let input: AlarmInputs = parse(self.schema.type_name, inputs)?;
-        self.observe(&input.name).await
+        // Only what this create made: an alarm of the same name made by anyone else is not adopted.
+        Ok(self.observe(&input.name).await?.filter(|o| o.create_token.as_deref() == Some(token)))
     }
 }

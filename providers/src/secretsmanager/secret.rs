@@ -13,7 +13,7 @@ use aws_sdk_secretsmanager::types::Tag;
 use aws_sdk_secretsmanager::Client;
 use serde::Deserialize;
 use stackr_engine::catalog;
-use stackr_engine::provider::{CallContext, Created, Observed, Provider, ProviderError};
+use stackr_engine::provider::{CallContext, Created, ErrorClass, Observed, Provider, ProviderError};
 use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 
@@ -65,6 +65,27 @@ impl SecretProvider {
     /// A provider on a given client (tests use mocked clients).
     pub fn with_client(client: Client) -> SecretProvider {
         SecretProvider { schema: catalog::secretsmanager_secret(), client }
+    }
+
+    /// A create refused because a secret of that name is scheduled for deletion (outside stackr, which then read
+    /// it as gone): AWS says only "already exists" or "scheduled for deletion"; say what to do about it.
+    async fn explain_refused_create(&self, name: &str, error: ProviderError) -> ProviderError {
+        let ProviderError::Api { operation, code, .. } = &error else { return error };
+        if !matches!(error.class(), ErrorClass::Conflict | ErrorClass::Invalid) {
+            return error;
+        }
+        let described = self.client.describe_secret().secret_id(name).send().await;
+        let Some(deleted) = described.ok().and_then(|d| d.deleted_date().map(|at| at.to_string())) else {
+            return error;
+        };
+        ProviderError::Api {
+            operation: operation.clone(),
+            code: code.clone(),
+            message: format!(
+                "secret `{name}` was scheduled for deletion outside stackr (on {deleted}) and still holds the name: restore it (`aws secretsmanager restore-secret --secret-id {name}`) and adopt it with `stackr import`, or delete it for good (`aws secretsmanager delete-secret --secret-id {name} --force-delete-without-recovery`)"
+            ),
+            retryable: false,
+        }
     }
 
     async fn observe(&self, id: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
@@ -162,7 +183,10 @@ impl Provider for SecretProvider {
         for (k, v) in &crate::inputs::with_token(&input.tags, cx) {
             request = request.tags(Tag::builder().key(k).value(v).build());
         }
-        let created = request.send().await.map_err(|e| api_error("CreateSecret", e))?;
+        let created = match request.send().await.map_err(|e| api_error("CreateSecret", e)) {
+            Ok(created) => created,
+            Err(error) => return Err(self.explain_refused_create(&input.name, error).await),
+        };
         let arn = created.arn().unwrap_or_default().to_string();
         Ok(Created {
             id: arn.clone(),
