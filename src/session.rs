@@ -249,7 +249,12 @@ fn load(
     if replay {
         journal::unseal_records(&mut records, &journal_path, codec.as_deref()).map_err(damaged)?;
         printer.err_line(&format!("note: replaying {} records of an interrupted run", records.len()));
-        journal::replay(&mut state, &records);
+        journal::replay(&mut state, &records).map_err(|e| {
+            Failure::hint(
+                anyhow::anyhow!("{}: {e}", journal_path.display()),
+                "the journal of an interrupted run is damaged; inspect it before removing it",
+            )
+        })?;
         // A run that died before its first state file still made a state: plan against it.
         existed = true;
     }

@@ -90,6 +90,15 @@ impl Store {
         Ok(Store::Local(LocalBackend::from_url(url, base)?))
     }
 
+    /// What apply asks before each call that changes AWS: whether the run still holds its lock. A local lock is
+    /// an OS lock held until the process ends, and cannot be lost; an S3 lock can.
+    pub fn lock_check(&self) -> Option<Arc<dyn stackr_engine::provider::LockCheck>> {
+        match self {
+            Store::Local(_) => None,
+            Store::S3 { store, .. } => store.fence().map(|f| f as Arc<dyn stackr_engine::provider::LockCheck>),
+        }
+    }
+
     pub fn is_local(&self) -> bool {
         matches!(self, Store::Local(_))
     }
@@ -285,10 +294,8 @@ impl Store {
             Store::Local(backend) => {
                 let path = backend.journal_path(stack);
                 match std::fs::remove_file(&path) {
-                    Ok(()) => {
-                        stackr_state::backend::sync_dir(&path);
-                        Ok(())
-                    }
+                    Ok(()) => stackr_state::backend::sync_dir(&path)
+                        .map_err(|e| anyhow::anyhow!("cannot sync the directory of {}: {e}", path.display()).into()),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                     Err(e) => Err(anyhow::anyhow!("cannot remove {}: {e}", path.display()).into()),
                 }

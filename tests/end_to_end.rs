@@ -263,6 +263,7 @@ async fn saved_plans_locks_guards_and_state_commands() {
     let (code, text) = status(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
     assert_eq!(code, Some(1));
     assert!(text.contains("the plan destroys data (key); apply refuses without --allow-data-loss"), "{text}");
+    assert!(!d.join(".stackr/lifecycle.journal").exists(), "a refused run leaves no journal behind");
     let replaced = ok(&stackr(d, &["apply", "stack.yaml", "--auto-approve", "--allow-data-loss"]));
     assert!(replaced.contains("1 replaced"), "{replaced}");
 

@@ -236,6 +236,7 @@ impl Harness {
             cancel,
             operation: "apply",
             gone: &[],
+            lock: None,
         })
         .await?;
         self.state = report.state.clone();
@@ -452,6 +453,7 @@ async fn an_interrupted_create_is_adopted_not_created_twice() {
             cancel: CancelFlag::default(),
             operation: "apply",
             gone: &[],
+            lock: None,
         });
         // The process "dies" while b's create call is in flight: the future is dropped mid-call.
         let outcome = tokio::time::timeout(Duration::from_millis(300), run).await;
@@ -462,7 +464,7 @@ async fn an_interrupted_create_is_adopted_not_created_twice() {
     // The next run: replay the journal onto the state it started from, reconcile, plan.
     let records = journal::read(&h.journal_path(), None).unwrap();
     let mut state = base;
-    journal::replay(&mut state, &records);
+    journal::replay(&mut state, &records).unwrap();
     assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["a"]);
     assert_eq!(state.pending.len(), 1);
     h.cloud.hang_after_create.lock().unwrap().clear();
@@ -498,7 +500,7 @@ async fn refresh_reports_drift_and_deleted_resources() {
         cloud.remove(&b);
     }
     let mut state = h.state.clone();
-    let refreshed = apply::refresh::refresh(&mut state, &h.registry, 4).await;
+    let refreshed = apply::refresh::refresh(&mut state, &h.registry, 4).await.unwrap();
     assert_eq!(refreshed.drift.len(), 2);
     assert_eq!(refreshed.drift[0].diff[0].path, "value");
     assert!(refreshed.drift[1].gone);

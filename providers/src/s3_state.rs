@@ -11,7 +11,9 @@
 //! A conditional PUT whose response was lost is retried by the SDK and then fails with 412; when the object
 //! holds exactly the bytes we sent, the first attempt succeeded, and so does the call.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
@@ -26,6 +28,88 @@ pub struct S3Store {
     prefix: String,
     /// ETag of the state object as last read or written.
     etag: Mutex<Option<String>>,
+    /// The lock this run holds, once it holds one: every write checks it first.
+    fence: Arc<Mutex<Option<Arc<Fence>>>>,
+}
+
+/// What a run knows of the S3 lock it holds: when its lease was last renewed, and whether the lock was lost.
+///
+/// An S3 lock is never taken over automatically, but `stackr state unlock` removes a lock whose lease ran out, and
+/// a run can outlive its lease without knowing it (paused, suspended, cut off from S3). Such a run must not write
+/// another journal object or state once someone else may hold the stack: before each write, a lock renewed
+/// within half its lease is trusted; an older one is read back, and a lock that is no longer ours stops every
+/// write of the run for good (its journal writer is poisoned, so it schedules nothing more and commits nothing).
+/// What remains is the window between that read and the write, a fraction of a second against a lease of minutes.
+pub struct Fence {
+    client: Client,
+    bucket: String,
+    key: String,
+    lock_id: String,
+    lease: Duration,
+    renewed: Mutex<Instant>,
+    lost: AtomicBool,
+}
+
+impl Fence {
+    /// Renewed just now (the lock object was rewritten with a new lease).
+    pub fn renewed(&self) {
+        if let Ok(mut at) = self.renewed.lock() {
+            *at = Instant::now();
+        }
+    }
+
+    /// The lock is no longer this run's: nothing more may be written.
+    pub fn lose(&self) {
+        self.lost.store(true, Ordering::SeqCst);
+    }
+
+    fn lost_error(&self) -> ProviderError {
+        ProviderError::Invalid(format!(
+            "this run no longer holds its lock s3://{}/{} (removed with `stackr state unlock` after its lease ran out?): it stopped; another run may hold the stack now",
+            self.bucket, self.key
+        ))
+    }
+
+    /// Whether the lock is still this run's: trusted while renewed within half its lease, else read back.
+    pub async fn check(&self) -> Result<(), ProviderError> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(self.lost_error());
+        }
+        if self.fresh() {
+            return Ok(());
+        }
+        // A renewal is overdue (the process was paused, or S3 did not answer): look before acting.
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await
+            .map_err(|e| api_error("GetObject", e));
+        let current = match found(object)? {
+            Some(object) => object
+                .body
+                .collect()
+                .await
+                .map(|b| b.into_bytes().to_vec())
+                .map_err(|e| ProviderError::Other(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let id = serde_json::from_slice::<serde_json::Value>(&current)
+            .ok()
+            .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
+        if id.as_deref() == Some(self.lock_id.as_str()) {
+            Ok(())
+        } else {
+            self.lose();
+            Err(self.lost_error())
+        }
+    }
+
+    fn fresh(&self) -> bool {
+        self.renewed.lock().map(|at| at.elapsed() < self.lease / 2).unwrap_or(false)
+    }
 }
 
 /// A lock object's outcome.
@@ -58,16 +142,31 @@ impl S3Store {
             bucket: bucket.to_string(),
             prefix: prefix.trim_matches('/').to_string(),
             etag: Mutex::new(None),
+            fence: Arc::new(Mutex::new(None)),
         })
     }
 
-    /// Another handle on the same bucket and prefix (for the lease renewal thread).
+    /// Another handle on the same bucket, prefix and lock (for the lease renewal thread).
     pub fn handle(&self) -> S3Store {
         S3Store {
             client: self.client.clone(),
             bucket: self.bucket.clone(),
             prefix: self.prefix.clone(),
             etag: Mutex::new(None),
+            fence: Arc::clone(&self.fence),
+        }
+    }
+
+    /// The lock this run holds, if any.
+    pub fn fence(&self) -> Option<Arc<Fence>> {
+        self.fence.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Before a write: fails when this run held a lock and it is no longer its own.
+    async fn ensure_locked(&self) -> Result<(), ProviderError> {
+        match self.fence() {
+            Some(fence) => fence.check().await,
+            None => Ok(()),
         }
     }
 
@@ -105,6 +204,7 @@ impl S3Store {
 
     /// Writes the state object if nobody else wrote it since it was read.
     pub async fn persist(&self, stack: &str, bytes: Vec<u8>) -> Result<(), ProviderError> {
+        self.ensure_locked().await?;
         let key = self.key(&format!("{stack}.state.json"));
         let expected = self.etag.lock().map_err(|_| ProviderError::Other("lock poisoned".into()))?.clone();
         let sent = bytes.clone();
@@ -147,15 +247,40 @@ impl S3Store {
             .send()
             .await;
         match put.map_err(|e| api_error("PutObject", e)) {
-            Ok(out) => Ok(LockAttempt::Taken { etag: out.e_tag().unwrap_or_default().to_string() }),
+            Ok(out) => {
+                self.hold(&key, &holder);
+                Ok(LockAttempt::Taken { etag: out.e_tag().unwrap_or_default().to_string() })
+            }
             Err(e) if precondition_failed(&e) => match self.get(&key).await? {
                 // Our own first attempt landed and its response was lost: the lock is ours.
-                Some((current, etag)) if current == holder => Ok(LockAttempt::Taken { etag }),
+                Some((current, etag)) if current == holder => {
+                    self.hold(&key, &holder);
+                    Ok(LockAttempt::Taken { etag })
+                }
                 Some((current, etag)) => Ok(LockAttempt::Held { holder: current, etag }),
                 // Released in between: try once more, with the same holder.
                 None => Box::pin(self.lock(stack, holder)).await,
             },
             Err(e) => Err(e),
+        }
+    }
+
+    /// Records the lock this run now holds (its id and lease from the lock record).
+    fn hold(&self, key: &str, holder: &[u8]) {
+        let record: serde_json::Value = serde_json::from_slice(holder).unwrap_or_default();
+        let lock_id = record.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let lease = Duration::from_secs(record.get("lease_seconds").and_then(|v| v.as_u64()).unwrap_or(0));
+        let fence = Fence {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            lock_id,
+            lease,
+            renewed: Mutex::new(Instant::now()),
+            lost: AtomicBool::new(false),
+        };
+        if let Ok(mut held) = self.fence.lock() {
+            *held = Some(Arc::new(fence));
         }
     }
 
@@ -171,18 +296,27 @@ impl S3Store {
             .body(ByteStream::from(holder.clone()))
             .send()
             .await;
-        match put.map_err(|e| api_error("PutObject", e)) {
+        let renewed = match put.map_err(|e| api_error("PutObject", e)) {
             Ok(out) => Ok(out.e_tag().unwrap_or_default().to_string()),
             Err(e) if precondition_failed(&e) => match self.get(&key).await? {
                 // Still our lock (an earlier renewal landed and its answer was lost): same lock id.
                 Some((current, etag)) if same_lock(&current, &holder) => Ok(etag),
-                _ => Err(ProviderError::Invalid(format!(
-                    "s3://{}/{key} is no longer this run's lock (removed with `stackr state unlock`?)",
-                    self.bucket
-                ))),
+                _ => {
+                    if let Some(fence) = self.fence() {
+                        fence.lose();
+                    }
+                    Err(ProviderError::Invalid(format!(
+                        "s3://{}/{key} is no longer this run's lock (removed with `stackr state unlock`?)",
+                        self.bucket
+                    )))
+                }
             },
             Err(e) => Err(e),
+        };
+        if let (Ok(_), Some(fence)) = (&renewed, self.fence()) {
+            fence.renewed();
         }
+        renewed
     }
 
     /// The lock object's contents, if a lock is held.
@@ -246,6 +380,7 @@ impl S3Store {
     /// Deletes the journal's objects newest first: a removal cut short leaves its first records, Begin
     /// included, so what remains is still a journal the next run can read (and recognise as compacted).
     pub async fn remove_journal(&self, stack: &str) -> Result<(), ProviderError> {
+        self.ensure_locked().await?;
         for key in self.journal_keys(stack).await?.into_iter().rev() {
             self.client
                 .delete_object()
@@ -272,6 +407,7 @@ impl S3Store {
             prefix: self.journal_prefix(stack),
             next,
             runtime,
+            fence: self.fence(),
         })
     }
 }
@@ -283,6 +419,7 @@ pub struct S3JournalSink {
     prefix: String,
     next: u64,
     runtime: tokio::runtime::Runtime,
+    fence: Option<Arc<Fence>>,
 }
 
 /// Whether two lock records are the same lock (the same id), whatever their renewal times.
@@ -297,8 +434,40 @@ fn next_sequence(prefix: &str, keys: &[String]) -> u64 {
     keys.iter().filter_map(|k| k.strip_prefix(prefix).and_then(|n| n.parse::<u64>().ok())).max().map_or(0, |n| n + 1)
 }
 
+#[async_trait::async_trait]
+impl stackr_engine::provider::LockCheck for Fence {
+    async fn still_held(&self) -> Result<(), String> {
+        self.check().await.map_err(|e| e.to_string())
+    }
+}
+
 impl S3JournalSink {
+    /// Writes one batch while the run holds its lock. Checked before the PUT, and again after it: a run stopped
+    /// between the first check and the PUT (paused past its lease) can land a batch after another run took the
+    /// stack over, which would leave that run's prefix with an object no Begin record announces. Found after
+    /// the fact, the batch is deleted again (only while it is still our object).
     async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), ProviderError> {
+        if let Some(fence) = &self.fence {
+            fence.check().await?;
+        }
+        self.put_object(key, bytes).await?;
+        if let Some(fence) = &self.fence {
+            if let Err(lost) = fence.check().await {
+                let stored = self.client.get_object().bucket(&self.bucket).key(key).send().await;
+                if let Ok(object) = stored {
+                    let etag = object.e_tag().map(str::to_string);
+                    let ours = object.body.collect().await.map(|b| b.into_bytes().to_vec()).ok();
+                    if let (Some(etag), Some(true)) = (etag, ours.map(|o| o == bytes)) {
+                        let _ = self.client.delete_object().bucket(&self.bucket).key(key).if_match(etag).send().await;
+                    }
+                }
+                return Err(lost);
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_object(&self, key: &str, bytes: &[u8]) -> Result<(), ProviderError> {
         let request = self
             .client
             .put_object()

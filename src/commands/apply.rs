@@ -163,6 +163,20 @@ fn plan_and_apply(
     Ok(code)
 }
 
+fn apply_failure(error: apply::ApplyError) -> Failure {
+    match error {
+        e @ apply::ApplyError::DataLoss { .. } => {
+            Failure::hint(e, "review the data-loss warnings in the plan; re-run with --allow-data-loss if you mean it")
+        }
+        // The state is not written and the journal stays: the next run replays it and adopts what was created.
+        e @ (apply::ApplyError::JournalBroken(_) | apply::ApplyError::Journal(_)) => Failure::hint(
+            e,
+            "nothing is lost: the journal of this run is kept, and the next `stackr apply` or `stackr plan` replays it and adopts what was created",
+        ),
+        other => Failure::from(other),
+    }
+}
+
 fn confirm(printer: &Printer, question: &str) -> Result<bool, Failure> {
     printer.out(&format!("{question} Only `yes` is accepted: "));
     let mut answer = String::new();
@@ -182,6 +196,7 @@ fn execute(
     printer: &Printer,
 ) -> Result<u8, Failure> {
     let runtime = workspace::runtime()?;
+    apply::guard(&file.steps, &session.state, options).map_err(apply_failure)?;
     if session.replayed {
         // An interrupted run's journal was replayed and reconciled: commit that first, so that every journal holds
         // exactly one run (one Begin record, one secrets configuration).
@@ -208,23 +223,14 @@ fn execute(
             cancel: cancel.clone(),
             operation,
             gone: &file.gone,
+            lock: session.store.lock_check(),
         })
         .await;
         interrupts.abort();
         let _ = display.await;
         result
     });
-    let report = report.map_err(|e| match e {
-        e @ apply::ApplyError::DataLoss { .. } => {
-            Failure::hint(e, "review the data-loss warnings in the plan; re-run with --allow-data-loss if you mean it")
-        }
-        // The state is not written and the journal stays: the next run replays it and adopts what was created.
-        e @ (apply::ApplyError::JournalBroken(_) | apply::ApplyError::Journal(_)) => Failure::hint(
-            e,
-            "nothing is lost: the journal of this run is kept, and the next `stackr apply` or `stackr plan` replays it and adopts what was created",
-        ),
-        other => Failure::from(other),
-    })?;
+    let report = report.map_err(apply_failure)?;
     session.commit(report.state.clone())?;
     let counts = &report.counts;
     let summary = format!(

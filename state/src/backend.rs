@@ -131,19 +131,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     file.sync_all().map_err(io("sync", &tmp))?;
     drop(file);
     fs::rename(&tmp, path).map_err(io("replace", path))?;
-    sync_dir(path);
-    Ok(())
+    sync_dir(path).map_err(io("sync the directory of", path))
 }
 
-/// Makes a new or renamed directory entry durable by syncing the directory holding `path`. Some filesystems
-/// refuse to sync a directory, which is harmless.
-pub fn sync_dir(path: &Path) {
+/// Makes a new, renamed or removed directory entry durable by syncing the directory holding `path`. A filesystem
+/// that cannot sync a directory at all (EINVAL: some network and FUSE filesystems) offers nothing more to wait
+/// for; any other failure (an I/O error) means the entry may not survive a crash, and is an error.
+pub fn sync_dir(path: &Path) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+    match File::open(dir).and_then(|d| d.sync_all()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput || e.kind() == std::io::ErrorKind::Unsupported => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

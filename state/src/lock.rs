@@ -167,7 +167,7 @@ impl LocalLock {
             match fs::hard_link(&fresh, path) {
                 Ok(()) => {
                     let _ = fs::remove_file(&fresh);
-                    crate::backend::sync_dir(path);
+                    crate::backend::sync_dir(path).map_err(io("sync the directory of", path))?;
                     remove_abandoned_candidates(dir, &name);
                     return Ok(LocalLock { path: path.to_path_buf(), file, info, released: false, taken_over: None });
                 }
@@ -211,7 +211,7 @@ impl LocalLock {
                     }
                     let dead = describe_holder(parse_holder(&existing).as_ref());
                     fs::rename(&fresh, path).map_err(io("replace", path))?;
-                    crate::backend::sync_dir(path);
+                    crate::backend::sync_dir(path).map_err(io("sync the directory of", path))?;
                     drop(existing);
                     remove_abandoned_candidates(dir, &name);
                     return Ok(LocalLock {
@@ -249,7 +249,7 @@ impl LocalLock {
         // a held lock; this check keeps release safe even against a person deleting the file by hand.
         if same_file(&self.file, &self.path) {
             remove(&self.path)?;
-            crate::backend::sync_dir(&self.path);
+            crate::backend::sync_dir(&self.path).map_err(io("sync the directory of", &self.path))?;
         }
         let _ = self.file.unlock();
         Ok(())

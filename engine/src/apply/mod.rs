@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 use crate::eval::{Builtins, Evaluator, ResourceValues};
 use crate::plan::file::{GoneResource, PlannedStep};
 use crate::plan::{Action, ReplaceOrder};
-use crate::provider::Registry;
+use crate::provider::{LockCheck, Registry};
 use crate::stack::Stack;
 use crate::value::Value;
 
@@ -172,6 +172,8 @@ pub struct ApplyRun<'a> {
     pub operation: &'a str,
     /// Resources the plan's refresh found deleted outside stackr; their removal is recorded first.
     pub gone: &'a [GoneResource],
+    /// Asked before every call that changes AWS, when the lock can be lost while the run goes on (S3).
+    pub lock: Option<Arc<dyn LockCheck>>,
 }
 
 /// Reads attributes from the state as it is now: what apply evaluates later steps against.
@@ -212,8 +214,20 @@ struct Job {
 }
 
 pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
-    let ApplyRun { stack, steps, mut state, registry, builtins, options, journal, events, cancel, operation, gone } =
-        run;
+    let ApplyRun {
+        stack,
+        steps,
+        mut state,
+        registry,
+        builtins,
+        options,
+        journal,
+        events,
+        cancel,
+        operation,
+        gone,
+        lock,
+    } = run;
     guard(steps, &state, options)?;
     append(
         &journal,
@@ -260,7 +274,7 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
         })
         .collect();
     let mut retired: Vec<(String, ResourceState)> = Vec::new();
-    let context = StepContext { stack, registry, builtins, journal: &journal };
+    let context = StepContext { stack, registry, builtins, journal: &journal, lock };
     let first = schedule(phase_one, &mut state, &context, options, &cancel, &emit, &mut report, &mut retired).await?;
 
     // Phase 2: deletes and retired halves, dependents first. Skipped when anything failed or was cancelled.
@@ -374,8 +388,9 @@ async fn forget_gone(journal: &JournalWriter, state: &mut StateFile, gone: &[Gon
     Ok(())
 }
 
-/// Refuses data loss without `--allow-data-loss`, and protected resources whatever the plan says.
-fn guard(steps: &[PlannedStep], state: &StateFile, options: ApplyOptions) -> Result<(), ApplyError> {
+/// Refuses data loss without `--allow-data-loss`, and protected resources whatever the plan says. [`apply`]
+/// checks it first; a caller checks it before opening a journal, so that a refused run leaves nothing behind.
+pub fn guard(steps: &[PlannedStep], state: &StateFile, options: ApplyOptions) -> Result<(), ApplyError> {
     let data_loss: Vec<String> = steps.iter().filter(|s| s.data_loss).map(|s| s.name.clone()).collect();
     if !data_loss.is_empty() && !options.allow_data_loss {
         return Err(ApplyError::DataLoss { resources: data_loss });
@@ -407,6 +422,7 @@ struct StepContext<'a> {
     registry: &'a Registry,
     builtins: &'a Builtins,
     journal: &'a JournalWriter,
+    lock: Option<Arc<dyn LockCheck>>,
 }
 
 /// Runs jobs in dependency order, `parallelism` at a time. Returns true when every job succeeded.
@@ -496,8 +512,18 @@ async fn schedule(
                     (true, Some(record)) => {
                         let journal = context.journal.clone();
                         committing.spawn(async move {
+                            // The call took effect: if its outcome cannot be recorded, say what exists in AWS.
+                            let made = match &record {
+                                JournalRecord::Done { state: Some(resource), .. } => Some(resource.id.clone()),
+                                _ => None,
+                            };
                             if let Err(e) = append(&journal, record).await {
-                                outcome.result = Err(format!("cannot record progress: {e}"));
+                                outcome.result = Err(match made {
+                                    Some(id) => format!(
+                                        "cannot record progress: {e}; the call took effect ({id} exists in AWS): if the next run does not adopt it, `stackr import` it or delete it"
+                                    ),
+                                    None => format!("cannot record progress: {e}"),
+                                });
                             }
                             (index, outcome)
                         });

@@ -12,7 +12,7 @@ use stackr_state::{ResourceState, StateFile};
 use super::{append, create, Job, Operation, StateValues, StepContext};
 use crate::eval::Evaluator;
 use crate::plan::{desired_inputs, Action, ReplaceOrder};
-use crate::provider::{CallContext, Provider, ProviderError};
+use crate::provider::{CallContext, LockCheck, Provider, ProviderError};
 use crate::schema::{PropType, ResourceSchema};
 use crate::value::{Value, SECRET_TEXT, UNKNOWN_TEXT};
 
@@ -39,6 +39,7 @@ pub(super) type StepFuture = std::pin::Pin<Box<dyn std::future::Future<Output = 
 /// Evaluates a job's inputs against the state as it is now and returns the future that runs it.
 pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -> Result<StepFuture, String> {
     let journal = context.journal.clone();
+    let lock = context.lock.clone();
     let name = job.name.clone();
     let operation = job.operation;
     let cx = CallContext { stack: context.stack.name.clone(), resource: name.clone(), create_token: None };
@@ -67,7 +68,7 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
         };
         return Ok(Box::pin(async move {
             let started = Instant::now();
-            let (result, commit) = match run_delete(&journal, provider, &cx, &prior, operation).await {
+            let (result, commit) = match run_delete(&journal, lock.as_deref(), provider, &cx, &prior, operation).await {
                 Ok(done) => (Ok(None), Some(done)),
                 Err(e) => (Err(e), None),
             };
@@ -121,6 +122,7 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
         dependencies: resource.dependencies.iter().cloned().collect(),
         protect: resource.options.protect,
         retain_on_delete: resource.options.retain_on_delete,
+        create_token: None,
     };
     let delete_first = step.action == Action::Replace && step.replace_order == Some(ReplaceOrder::DeleteBeforeCreate);
     Ok(Box::pin(async move {
@@ -134,9 +136,8 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
             match operation {
                 Operation::Update => {
                     let prior = prior.ok_or_else(|| "the resource is no longer in the state".to_string())?;
-                    let (new, done) =
-                        run_update(&journal, provider.as_ref(), &cx, &prior, record, &call_inputs, &step.changed)
-                            .await?;
+                    let call = Call { journal: &journal, lock: lock.as_deref(), provider: provider.as_ref() };
+                    let (new, done) = run_update(call, &cx, &prior, record, &call_inputs, &step.changed).await?;
                     commit = Some(done);
                     Ok(Some(new))
                 }
@@ -144,19 +145,25 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
                     if delete_first {
                         if let Some(old) = &prior {
                             // The old resource must be recorded gone before its replacement is created.
-                            let done =
-                                run_delete(&journal, Some(Arc::clone(&provider)), &cx, old, Operation::Delete).await?;
+                            let done = run_delete(
+                                &journal,
+                                lock.as_deref(),
+                                Some(Arc::clone(&provider)),
+                                &cx,
+                                old,
+                                Operation::Delete,
+                            )
+                            .await?;
                             self::record(&journal, done).await?;
                             deleted_first = true;
                         }
                     }
                     let old = if delete_first { None } else { prior };
-                    let created = run_create(&journal, provider.as_ref(), cx, record, &call_inputs, operation, old)
-                        .await
-                        .map_err(|failure| {
-                            pending = failure.pending;
-                            failure.message
-                        })?;
+                    let call = Call { journal: &journal, lock: lock.as_deref(), provider: provider.as_ref() };
+                    let created = run_create(call, cx, record, &call_inputs, old).await.map_err(|failure| {
+                        pending = failure.pending;
+                        failure.message
+                    })?;
                     retired = created.old;
                     commit = Some(created.done);
                     incomplete = created.incomplete;
@@ -183,6 +190,23 @@ async fn record(journal: &JournalWriter, record: JournalRecord) -> Result<(), St
     append(journal, record).await.map_err(|e| format!("cannot record progress: {e}"))
 }
 
+/// What a call that changes AWS needs: the journal its intent and outcome go to, the lock it must still hold
+/// when it is made, and the provider that makes it.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    journal: &'a JournalWriter,
+    lock: Option<&'a dyn LockCheck>,
+    provider: &'a dyn Provider,
+}
+
+/// Right before a call that changes AWS (its intent already durable): the run must still hold its lock.
+async fn still_held(lock: Option<&dyn LockCheck>) -> Result<(), String> {
+    match lock {
+        Some(lock) => lock.still_held().await,
+        None => Ok(()),
+    }
+}
+
 fn describe(error: &ProviderError) -> String {
     error.to_string()
 }
@@ -197,18 +221,16 @@ struct Created {
 }
 
 async fn run_create(
-    journal: &JournalWriter,
-    provider: &dyn Provider,
+    call: Call<'_>,
     mut cx: CallContext,
     mut new: ResourceState,
     call_inputs: &Value,
-    operation: Operation,
     old: Option<ResourceState>,
 ) -> Result<Created, StepFailure> {
+    let Call { journal, lock, provider } = call;
     let token = new_token().map_err(|e| e.to_string())?;
     cx.create_token = Some(token.clone());
     let journal_operation = if old.is_some() { Operation::Replace } else { Operation::Create };
-    let _ = operation;
     record(
         journal,
         JournalRecord::Intent {
@@ -224,6 +246,7 @@ async fn run_create(
         },
     )
     .await?;
+    still_held(lock).await?;
     let (created, error) = match create::create_at_most_once(provider, &cx, call_inputs, &token).await {
         create::CreateOutcome::Created(created) => (created, None),
         create::CreateOutcome::Incomplete(created, error) => (created, Some(error)),
@@ -265,6 +288,8 @@ async fn run_create(
     };
     new.id = created.id;
     new.outputs = created.outputs.to_json();
+    // Recorded where the resource carries it (a tag): how a later delete knows it is still this resource.
+    new.create_token = provider.schema().has_tags().then(|| token.clone());
     let done = JournalRecord::Done {
         resource: cx.resource.clone(),
         operation: journal_operation.journal_name().into(),
@@ -295,15 +320,16 @@ impl From<String> for StepFailure {
 }
 
 async fn run_update(
-    journal: &JournalWriter,
-    provider: &dyn Provider,
+    call: Call<'_>,
     cx: &CallContext,
     prior: &ResourceState,
     mut new: ResourceState,
     call_inputs: &Value,
     changed: &[String],
 ) -> Result<(ResourceState, JournalRecord), String> {
+    let Call { journal, lock, provider } = call;
     record(journal, intent_on(cx, &new.type_name, "update", &prior.id, &new.inputs)).await?;
+    still_held(lock).await?;
     // The provider computes what to change from the prior: it must be what AWS has now, not what the state
     // last recorded, or a correction of drift (a policy removed outside stackr, a configuration call a killed
     // run never made) would compare equal and change nothing. The plan diffed against the same read.
@@ -343,6 +369,7 @@ async fn run_update(
 
 async fn run_delete(
     journal: &JournalWriter,
+    lock: Option<&dyn LockCheck>,
     provider: Option<Arc<dyn Provider>>,
     cx: &CallContext,
     prior: &ResourceState,
@@ -350,6 +377,7 @@ async fn run_delete(
 ) -> Result<JournalRecord, String> {
     let name = operation.journal_name();
     record(journal, intent_on(cx, &prior.type_name, name, &prior.id, &prior.inputs)).await?;
+    still_held(lock).await?;
     let result = match provider {
         Some(provider) => provider.delete(cx, &prior.id, &Value::from_json(&prior.inputs)).await,
         None => Ok(()),

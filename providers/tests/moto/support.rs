@@ -55,7 +55,8 @@ impl Env {
 
     /// Refreshes (in place) and plans, as `stackr plan` does.
     pub async fn plan(&mut self, stack: &Stack) -> Plan {
-        let refreshed = apply::refresh::refresh(&mut self.state, &self.registry, 8).await;
+        let refreshed =
+            apply::refresh::refresh(&mut self.state, &self.registry, 8).await.expect("refresh in the stack's place");
         assert!(refreshed.unread.is_empty(), "{:?}", refreshed.unread);
         let b = self.builtins();
         let state = (!self.state.resources.is_empty() || self.state.serial > 0).then_some(&self.state);
@@ -88,6 +89,7 @@ impl Env {
             cancel: CancelFlag::default(),
             operation: "apply",
             gone: &[],
+            lock: None,
         })
         .await
         .unwrap();

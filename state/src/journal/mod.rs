@@ -71,9 +71,19 @@ pub enum JournalRecord {
     Outputs { outputs: std::collections::BTreeMap<String, serde_json::Value> },
 }
 
+/// A journal that does not hold together: an outcome with no intent before it. Its `done` record would set or
+/// remove a resource that no call of the run was about to change, so the journal is refused rather than trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("record {number} says the {operation} of `{resource}` is done, but no intent for it comes before")]
+pub struct ReplayError {
+    pub number: usize,
+    pub resource: String,
+    pub operation: String,
+}
+
 /// Applies records to a state in order. Intents without an outcome are left as pending operations.
-pub fn replay(state: &mut StateFile, records: &[JournalRecord]) {
-    for record in records {
+pub fn replay(state: &mut StateFile, records: &[JournalRecord]) -> Result<(), ReplayError> {
+    for (index, record) in records.iter().enumerate() {
         match record {
             JournalRecord::Begin { .. } => {}
             JournalRecord::Intent {
@@ -105,7 +115,14 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) {
                 });
             }
             JournalRecord::Done { resource, operation, state: new_state, retired } => {
-                clear_pending(state, resource, operation);
+                // `refresh` records a resource the plan found deleted outside stackr: no call, so no intent.
+                if !clear_pending(state, resource, operation) && operation != "refresh" {
+                    return Err(ReplayError {
+                        number: index + 1,
+                        resource: resource.clone(),
+                        operation: operation.clone(),
+                    });
+                }
                 if operation == "delete-retired" {
                     // The retired half of a replacement is gone; the resource now under this name stays.
                     continue;
@@ -128,15 +145,23 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) {
             }
             // A failed delete of a replacement's old half leaves it in AWS: it stays pending, to be deleted.
             JournalRecord::Failed { operation, .. } if operation == "delete-retired" => {}
-            JournalRecord::Failed { resource, operation, .. } => clear_pending(state, resource, operation),
+            JournalRecord::Failed { resource, operation, .. } => {
+                clear_pending(state, resource, operation);
+            }
             JournalRecord::Outputs { outputs } => state.outputs = outputs.clone(),
         }
     }
+    Ok(())
 }
 
-fn clear_pending(state: &mut StateFile, resource: &str, operation: &str) {
-    if let Some(i) = state.pending.iter().rposition(|p| p.resource == resource && p.operation == operation) {
-        state.pending.remove(i);
+/// Removes the newest pending operation of `resource` named `operation`; false when there is none.
+fn clear_pending(state: &mut StateFile, resource: &str, operation: &str) -> bool {
+    match state.pending.iter().rposition(|p| p.resource == resource && p.operation == operation) {
+        Some(i) => {
+            state.pending.remove(i);
+            true
+        }
+        None => false,
     }
 }
 
@@ -172,6 +197,7 @@ impl JournalRecord {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::format;
@@ -188,6 +214,7 @@ mod tests {
             dependencies: dependencies.iter().map(|d| d.to_string()).collect(),
             protect: false,
             retain_on_delete: false,
+            create_token: None,
         })
     }
 
@@ -274,7 +301,7 @@ mod tests {
         assert_eq!(read(&path, None)?.len(), 8, "concurrent appends all land");
 
         let mut state = base();
-        replay(&mut state, &sample_run());
+        replay(&mut state, &sample_run()).unwrap();
         assert_eq!(state.pending, vec![], "every intent has an outcome");
         let ids: Vec<(&str, &str)> = state.resources.iter().map(|(n, r)| (n.as_str(), r.id.as_str())).collect();
         assert_eq!(ids, [("a", "a1"), ("b", "b2")], "the replacement's new half stays, c is deleted");
@@ -294,9 +321,25 @@ mod tests {
     }
 
     #[test]
+    fn an_outcome_without_its_intent_is_refused() {
+        // A `done` that no intent announced would set a resource no call of the run was changing.
+        let mut records = sample_run();
+        records.remove(3); // the intent of b's create
+        let mut state = base();
+        let refused = replay(&mut state, &records).unwrap_err();
+        assert_eq!(refused, ReplayError { number: 4, resource: "b".into(), operation: "create".into() });
+        assert_eq!(refused.to_string(), "record 4 says the create of `b` is done, but no intent for it comes before");
+        // A resource found gone by the plan's refresh is recorded without an intent: no call was made.
+        let mut state = base();
+        let gone =
+            JournalRecord::Done { resource: "a".into(), operation: "refresh".into(), state: None, retired: None };
+        replay(&mut state, &[sample_run()[0].clone(), gone]).unwrap();
+    }
+
+    #[test]
     fn pending_intents_survive_replay() {
         let mut state = base();
-        replay(&mut state, &sample_run()[..4]);
+        replay(&mut state, &sample_run()[..4]).unwrap();
         assert_eq!(state.pending.len(), 1);
         assert_eq!(state.pending[0].resource, "b");
         assert_eq!(state.pending[0].create_token.as_deref(), Some("token-b"));
@@ -370,7 +413,7 @@ mod tests {
         fn every_prefix_replays_to_a_valid_state(ops in proptest::collection::vec((0u8..5, 0u8..6, 0u8..6), 0..40), cut in 0usize..200) {
             let records = random_run(&ops);
             let mut state = base();
-            replay(&mut state, &records[..cut.min(records.len())]);
+            replay(&mut state, &records[..cut.min(records.len())]).unwrap();
             prop_assert!(format::check(&state).is_ok(), "{:?}", format::check(&state));
             let bytes = format::encode(&state).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(format::decode(&bytes).ok(), Some(state));
@@ -384,12 +427,12 @@ mod tests {
             std::fs::write(&path, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
             if let Ok(records) = read(&path, None) {
                 let mut state = base();
-                replay(&mut state, &records);
+                let _ = replay(&mut state, &records);
             }
         }
 
-        /// Fuzz: any sequence of well-formed records replays without a panic (a sequence no run could write may
-        /// leave an inconsistent state, which the format check then refuses to write).
+        /// Fuzz: any sequence of well-formed records replays or is refused without a panic (a sequence no run
+        /// could write may leave an inconsistent state, which the format check then refuses to write).
         #[test]
         fn arbitrary_record_sequences_never_panic(ops in proptest::collection::vec((0u8..5, 0u8..4, 0u8..4), 0..60)) {
             let records: Vec<JournalRecord> = ops
@@ -406,14 +449,14 @@ mod tests {
                 })
                 .collect();
             let mut state = base();
-            replay(&mut state, &records);
+            let _ = replay(&mut state, &records);
             let _ = format::encode(&state);
         }
 
         #[test]
         fn the_fixed_run_is_valid_at_every_prefix(cut in 0usize..16) {
             let mut state = base();
-            replay(&mut state, &sample_run()[..cut.min(sample_run().len())]);
+            replay(&mut state, &sample_run()[..cut.min(sample_run().len())]).unwrap();
             prop_assert!(format::check(&state).is_ok());
         }
     }

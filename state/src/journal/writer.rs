@@ -68,7 +68,7 @@ impl JournalWriter {
         }
         if !existed {
             // The journal's directory entry must be durable too, or a crash could lose the whole file.
-            crate::backend::sync_dir(path);
+            crate::backend::sync_dir(path).map_err(io("sync the directory of"))?;
         }
         JournalWriter::with_sink(path, Box::new(file), codec)
     }
