@@ -19,11 +19,15 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let printer = printer::Printer::from_environment();
-    match commands::run(cli.command, &printer) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
+    report::on_internal_failure();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commands::run(cli.command, &printer)));
+    match outcome {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(failure)) => {
             report::print(&printer, &failure);
             ExitCode::from(1)
         }
+        // Reported by the hook; whatever was journaled stays for the next run.
+        Err(_) => ExitCode::from(1),
     }
 }

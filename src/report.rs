@@ -57,3 +57,25 @@ pub fn print(printer: &Printer, failure: &Failure) {
         }
     }
 }
+
+/// Reports a panic (an internal failure, or the Rust runtime itself failing: no random numbers from the OS for
+/// its hash maps, no memory) as an `error:` line with a hint, not a backtrace. Set once, before any command runs.
+pub fn on_internal_failure() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".to_string());
+        let place = info.location().map(|l| format!(" ({}:{})", l.file(), l.line())).unwrap_or_default();
+        let printer = crate::printer::Printer::from_environment();
+        printer.err_line(&format!(
+            "{}: stackr stopped on an internal failure: {message}{place}",
+            printer.stderr_style.red("error")
+        ));
+        printer.err_line(
+            "  hint: what an apply recorded stays in its journal, and the next run continues from it; if this repeats, report it with the command that failed",
+        );
+    }));
+}

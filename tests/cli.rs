@@ -292,3 +292,38 @@ fn allow_paths_opens_a_directory_and_every_plan_shows_it() {
     let json: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(json["allowedPaths"], serde_json::json!([shown]));
 }
+
+#[test]
+fn a_failing_random_source_is_an_error_not_a_panic() {
+    // strace makes every getrandom(2) fail with EIO. Validation needs no randomness; planning a new stack needs a
+    // lineage, and the SDK's hash maps need random keys: either way one `error:` line and a hint, never a
+    // backtrace (the Rust runtime panics when the OS has no random numbers for it).
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("stack.yaml"),
+        "name: random\nregion: us-east-1\nresources:\n  topic:\n    type: aws:sns:Topic\n    properties: {name: random}\n",
+    )
+    .expect("write");
+    let without_random = |args: &[&str]| {
+        Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e", "inject=getrandom:error=EIO", env!("CARGO_BIN_EXE_stackr")])
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .output()
+            .expect("strace is installed by .ci/run")
+    };
+    let out = without_random(&["validate", "stack.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = without_random(&["plan", "stack.yaml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("random"), "names the cause: {stderr}");
+    assert!(stderr.contains("hint: "), "{stderr}");
+    assert!(!stderr.contains("panicked at") && !stderr.contains("stack backtrace"), "{stderr}");
+    assert!(!dir.path().join(".stackr/random.state.json").exists());
+}

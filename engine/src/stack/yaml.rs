@@ -6,7 +6,7 @@
 //! nodes and of bytes, checked *before* an alias is copied, so a "billion laughs" document (or one that repeats a
 //! large string through aliases) is refused in milliseconds instead of eating memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
@@ -77,7 +77,7 @@ fn col_of(col: usize) -> u32 {
 
 enum Frame {
     Seq { items: Vec<Node>, pos: Pos, anchor: usize },
-    Map { entries: Vec<(Key, Node)>, keys: HashSet<String>, pending: Option<Key>, pos: Pos, anchor: usize },
+    Map { entries: Vec<(Key, Node)>, keys: BTreeSet<String>, pending: Option<Key>, pos: Pos, anchor: usize },
 }
 
 /// Parses one YAML document. An empty document (only comments or whitespace) is `Ok(None)`.
@@ -85,7 +85,7 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
     let mut parser = Parser::new_from_str(source);
     let mut stack: Vec<Frame> = Vec::new();
     // Each anchor with what expanding it costs: its nodes and its bytes.
-    let mut anchors: HashMap<usize, (Node, usize, usize)> = HashMap::new();
+    let mut anchors: BTreeMap<usize, (Node, usize, usize)> = BTreeMap::new();
     let mut alias_bytes = 0usize;
     let mut root: Option<Node> = None;
     let mut documents = 0usize;
@@ -145,7 +145,7 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
             Event::MappingStart(anchor, _) => {
                 push_frame(
                     &mut stack,
-                    Frame::Map { entries: Vec::new(), keys: HashSet::new(), pending: None, pos, anchor },
+                    Frame::Map { entries: Vec::new(), keys: BTreeSet::new(), pending: None, pos, anchor },
                     pos,
                 )?;
                 None
