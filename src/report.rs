@@ -47,9 +47,14 @@ pub fn print(printer: &Printer, failure: &Failure) {
                 .err_line(&format!("{label}: found {n} {} in the stack", if n == 1 { "problem" } else { "problems" }));
         }
         Failure::Error { error, hint } => {
-            printer.err_line(&format!("{label}: {error}"));
-            for cause in error.chain().skip(1) {
-                printer.err_line(&format!("  Caused by: {cause}"));
+            let mut said = error.to_string();
+            printer.err_line(&format!("{label}: {said}"));
+            for cause in error.chain().skip(1).map(|c| c.to_string()) {
+                // A cause the message already quotes (a wrapped error's text) is not said twice.
+                if !said.contains(&cause) {
+                    printer.err_line(&format!("  Caused by: {cause}"));
+                    said.push_str(&cause);
+                }
             }
             if let Some(hint) = hint {
                 printer.err_line(&format!("  {}: {hint}", style.bold("hint")));

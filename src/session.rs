@@ -57,6 +57,7 @@ impl Session {
                     )
                 },
             ),
+            other if !store.is_local() => Failure::hint(other, "check the bucket, its region and your access to it"),
             other => Failure::from(other),
         })?;
         if let Some(dead) = &taken_over {
@@ -156,12 +157,21 @@ fn load(
     writing: bool,
     printer: &Printer,
 ) -> Result<Loaded, Failure> {
-    let loaded = store.load(&stack.name).map_err(|e| {
-        Failure::hint(
-            e,
-            "stackr never overwrites a state file it cannot read; restore it from the .bak beside it or from version control",
-        )
-    })?;
+    // Reading failed (no access, no bucket) or what was read is refused: each has its own way out.
+    let unreadable = |e: stackr_state::StateError| {
+        let hint = match (&e, store.is_local()) {
+            (stackr_state::StateError::Io { .. }, true) => "check the file's and its directory's permissions",
+            (stackr_state::StateError::Io { .. }, false) => "check the bucket, its region and your access to it",
+            (_, true) => {
+                "stackr never overwrites a state file it cannot read; restore it from the .bak beside it or from version control"
+            }
+            (_, false) => {
+                "stackr never overwrites a state it cannot read; restore an earlier version of the object (bucket versioning)"
+            }
+        };
+        Failure::hint(e, hint)
+    };
+    let loaded = store.load(&stack.name).map_err(unreadable)?;
     let mut existed = loaded.is_some();
     let mut state = match loaded {
         Some(state) => state,
@@ -169,7 +179,10 @@ fn load(
     };
     let journal_path = store.journal_name(&stack.name);
     let damaged = |e| Failure::hint(e, "the journal of an interrupted run is damaged; inspect it before removing it");
-    let mut records = store.read_journal(&stack.name).map_err(damaged)?;
+    let mut records = store.read_journal(&stack.name).map_err(|e| match e {
+        e @ stackr_state::StateError::Io { .. } => unreadable(e),
+        other => damaged(other),
+    })?;
     if !writing && !records.is_empty() {
         if let Some(holder) = store.live_holder(&stack.name) {
             // A run is in progress: its journal is its own, not an interrupted run's. Read the last committed state.
@@ -179,6 +192,11 @@ fn load(
             ));
             records.clear();
         }
+    }
+    if writing && records.is_empty() && store.is_local() && journal_path.exists() {
+        // Nothing but a torn fragment: a run that died in its first write. Nothing to replay; the lock holder
+        // removes it, or it would sit there forever.
+        store.remove_journal(&stack.name)?;
     }
     let begin = match records.first() {
         None => None,

@@ -240,3 +240,22 @@ async fn journal_objects_are_numbered_after_the_highest_and_removed_newest_first
     assert!(store.remove_journal("x").await.is_err());
     assert_eq!(keys(s3.clone()).await, ["j/x.journal/000000000000", "j/x.journal/000000000005"], "newest first");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_missing_state_bucket_is_named_once_and_never_read_as_no_state() {
+    // A missing bucket used to read as "no state yet" (a plan of the whole stack anew), then fail on the journal
+    // with the error printed twice and a hint about a damaged journal.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("stack.yaml"), stack("s3://stackr-no-such-bucket/x?region=us-east-1", 1)).unwrap();
+    for args in [&["plan", "stack.yaml"][..], &["apply", "stack.yaml", "--auto-approve"][..]] {
+        let (code, text) = status(&stackr(d, args));
+        assert_eq!(code, Some(1), "{text}");
+        assert!(!text.contains("Plan:") && !text.contains("to create"), "{text}");
+        assert!(text.contains("stackr-no-such-bucket"), "{text}");
+        assert!(!text.contains(".bak") && !text.contains("damaged"), "{text}");
+        let errors: Vec<&str> =
+            text.lines().filter(|l| l.contains("NoSuchBucket") || l.contains("does not exist")).collect();
+        assert_eq!(errors.len(), 1, "said once: {text}");
+    }
+}

@@ -179,6 +179,7 @@ pub fn iam_role() -> ResourceSchema {
         .output("arn", "The role's ARN")
         .output("uniqueId", "The role's unique id (AROA...)")
         .unique_name("name")
+        .names_ignore_case()
 }
 
 pub fn lambda_function() -> ResourceSchema {
@@ -210,6 +211,7 @@ pub fn lambda_permission() -> ResourceSchema {
         .property(Property::string("principal").required().forces_replacement())
         .property(Property::string("sourceArn").forces_replacement())
         .property(Property::string("statementId").forces_replacement().describe("Default: the logical name"))
+        .identified_by(&["function", "statementId"])
 }
 
 pub fn log_group() -> ResourceSchema {
@@ -304,6 +306,7 @@ pub fn sns_subscription() -> ResourceSchema {
         .property(Property::string("endpoint").required().forces_replacement())
         .output("arn", "The subscription's ARN, or `pending confirmation`")
         .volatile_output("pendingConfirmation", "True until the endpoint confirms (email)")
+        .identified_by(&["topic", "protocol", "endpoint"])
 }
 
 #[cfg(test)]

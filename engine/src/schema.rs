@@ -160,6 +160,11 @@ pub struct ResourceSchema {
     /// Its create call takes over a resource of the same name instead of failing (PutMetricAlarm, PutDashboard,
     /// CreateTopic): a create first checks that the name is free, so stackr never adopts what it did not make.
     pub create_overwrites: bool,
+    /// The properties that together name one AWS resource when the type has no unique name (a subscription is its
+    /// topic, protocol and endpoint). Empty: the name property alone.
+    pub identity: &'static [&'static str],
+    /// AWS compares its names without regard to case (IAM): `Orders` and `orders` are one resource.
+    pub names_ignore_case: bool,
 }
 
 impl ResourceSchema {
@@ -172,6 +177,8 @@ impl ResourceSchema {
             holds_data: false,
             name_property: None,
             create_overwrites: false,
+            identity: &[],
+            names_ignore_case: false,
         }
     }
     pub fn property(mut self, property: Property) -> ResourceSchema {
@@ -197,6 +204,23 @@ impl ResourceSchema {
     pub fn create_overwrites(mut self) -> ResourceSchema {
         self.create_overwrites = true;
         self
+    }
+    pub fn identified_by(mut self, properties: &'static [&'static str]) -> ResourceSchema {
+        self.identity = properties;
+        self
+    }
+    pub fn names_ignore_case(mut self) -> ResourceSchema {
+        self.names_ignore_case = true;
+        self
+    }
+
+    /// The properties whose values name one AWS resource of this type (see [`ResourceSchema::identity`]).
+    pub fn identity_properties(&self) -> Vec<&'static str> {
+        if self.identity.is_empty() {
+            self.name_property.into_iter().collect()
+        } else {
+            self.identity.to_vec()
+        }
     }
 
     pub fn find_property(&self, name: &str) -> Option<&Property> {

@@ -384,3 +384,51 @@ fn unknown_outputs_show_as_known_after_apply() {
     assert!(inputs.has_unknown());
     assert!(text(&plan).contains("\"(known after apply)\""));
 }
+
+#[test]
+fn names_built_from_planned_properties_are_checked_for_twins() {
+    // `${t.name}-alarm` is unknown to validation (another resource's attribute) but known to the plan: two alarms,
+    // one AWS alarm. A subscription is one AWS resource per topic, protocol and endpoint; IAM names ignore case.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twins.yaml");
+    let alarm = |name: &str, extra: &str| {
+        format!("    type: aws:cloudwatch:MetricAlarm\n    properties: {{name: \"{name}\", namespace: N, metricName: M, period: 60, evaluationPeriods: 1, threshold: 1, comparisonOperator: GreaterThanThreshold}}\n{extra}")
+    };
+    let role = |name: &str| {
+        format!("    type: aws:iam:Role\n    properties: {{name: {name}, assumeRolePolicy: {{Version: \"2012-10-17\", Statement: []}}}}\n")
+    };
+    let subscription = |endpoint: &str| {
+        format!("    type: aws:sns:TopicSubscription\n    properties: {{topic: \"arn:aws:sns:us-east-1:1:twins-topic\", protocol: sqs, endpoint: \"{endpoint}\"}}\n")
+    };
+    let write = |second_role: &str, second_endpoint: &str| {
+        let yaml = format!(
+            "name: twins\nresources:\n  t:\n    type: aws:sns:Topic\n    properties: {{name: twins-topic}}\n  al1:\n{}  al2:\n{}  sub1:\n{}  sub2:\n{}  r1:\n{}  r2:\n{}",
+            alarm("${t.name}-alarm", ""),
+            alarm("twins-topic-alarm", "    options: {dependsOn: [t]}\n"),
+            subscription("arn:aws:sqs:us-east-1:1:q"),
+            subscription(second_endpoint),
+            role("DupRole"),
+            role(second_role),
+        );
+        std::fs::write(&path, yaml).unwrap();
+    };
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    // Validation sees the literal twins: the roles (case aside) and the subscriptions.
+    write("duprole", "arn:aws:sqs:us-east-1:1:q");
+    let out = stack::load(&path, &Registry::builtin(), &env).err().map(|d| d.to_string()).unwrap_or_default();
+    assert!(out.contains("aws:iam:Role `duprole` is already resource `r1`"), "{out}");
+    assert!(
+        out.contains("aws:sns:TopicSubscription `arn:aws:sns:us-east-1:1:twins-topic, sqs, arn:aws:sqs:us-east-1:1:q` is already resource `sub1`"),
+        "{out}"
+    );
+    assert!(!out.contains("twins-topic-alarm"), "validation cannot know `${{t.name}}`: {out}");
+    // The plan knows the alarm's name.
+    write("otherrole", "arn:aws:sqs:us-east-1:1:other");
+    let stack = stack::load(&path, &Registry::builtin(), &env).unwrap();
+    let Err(PlanError::Invalid(diagnostics)) = plan_with(&stack, None, &[], false) else {
+        panic!("the alarm twins are refused")
+    };
+    let out = diagnostics.to_string();
+    assert!(out.contains("aws:cloudwatch:MetricAlarm `twins-topic-alarm` is already resource `al"), "{out}");
+    assert_eq!(diagnostics.len(), 1, "{out}");
+}

@@ -183,15 +183,25 @@ impl S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, ProviderError> {
-        let Some(object) = found(
-            self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| api_error("GetObject", e)),
-        )?
-        else {
+        let got =
+            self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| api_error("GetObject", e));
+        let Some(object) = found(self.bucket_exists(got)?)? else {
             return Ok(None);
         };
         let etag = object.e_tag().unwrap_or_default().to_string();
         let bytes = object.body.collect().await.map_err(|e| ProviderError::Other(format!("GetObject {key}: {e}")))?;
         Ok(Some((bytes.into_bytes().to_vec(), etag)))
+    }
+
+    /// A missing bucket is not a missing object: read as "no state yet", it would plan the whole stack anew.
+    fn bucket_exists<T>(&self, result: Result<T, ProviderError>) -> Result<Result<T, ProviderError>, ProviderError> {
+        match result {
+            Err(ProviderError::Api { code, .. }) if code == "NoSuchBucket" => Err(ProviderError::Invalid(format!(
+                "the state bucket {} does not exist (or is in another account or region)",
+                self.bucket
+            ))),
+            other => Ok(other),
+        }
     }
 
     /// The state object's bytes, remembering its ETag for the next write.
@@ -246,7 +256,7 @@ impl S3Store {
             .body(ByteStream::from(holder.clone()))
             .send()
             .await;
-        match put.map_err(|e| api_error("PutObject", e)) {
+        match self.bucket_exists(put.map_err(|e| api_error("PutObject", e)))? {
             Ok(out) => {
                 self.hold(&key, &holder);
                 Ok(LockAttempt::Taken { etag: out.e_tag().unwrap_or_default().to_string() })
@@ -355,7 +365,8 @@ impl S3Store {
                 .set_continuation_token(token)
                 .send()
                 .await
-                .map_err(|e| api_error("ListObjectsV2", e))?;
+                .map_err(|e| api_error("ListObjectsV2", e));
+            let page = self.bucket_exists(page)??;
             keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
             token = page.next_continuation_token().map(str::to_string);
             if token.is_none() {

@@ -197,6 +197,8 @@ fn execute(
 ) -> Result<u8, Failure> {
     let runtime = workspace::runtime()?;
     apply::guard(&file.steps, &session.state, options).map_err(apply_failure)?;
+    // Whether or not the plan read AWS (`--refresh=false`), nothing is changed in another account or region.
+    super::planning::confirm_place(&runtime, &mut session.state, registry)?;
     if session.replayed {
         // An interrupted run's journal was replayed and reconciled: commit that first, so that every journal holds
         // exactly one run (one Begin record, one secrets configuration).

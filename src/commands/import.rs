@@ -30,6 +30,8 @@ pub fn run(path: &Path, name: &str, id: &str, printer: &Printer) -> Result<u8, F
     }
     let provider = registry.provider(&resource.type_name)?;
     let runtime = workspace::runtime()?;
+    let mut state = session.state.clone();
+    super::planning::confirm_place(&runtime, &mut state, &registry)?;
     let cx = CallContext { stack: stack.name.clone(), resource: name.to_string(), create_token: None };
     let found = runtime.block_on(provider.import(&cx, id))?;
     let Some(observed) = found else {
@@ -52,7 +54,6 @@ pub fn run(path: &Path, name: &str, id: &str, printer: &Printer) -> Result<u8, F
             "one AWS resource can be only one resource of the stack: `stackr state rm` the other name first if you mean to move it",
         ));
     }
-    let mut state = session.state.clone();
     state.resources.insert(
         name.to_string(),
         ResourceState {

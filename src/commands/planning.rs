@@ -83,6 +83,23 @@ pub fn unread_failure(unread: &[(String, String)], total: usize, printer: &Print
     )
 }
 
+/// Before a command changes AWS: the credentials must act where the stack lives (recorded in `state`, which then
+/// records it if it did not). When STS cannot say, a stack with resources is not touched.
+pub fn confirm_place(
+    runtime: &tokio::runtime::Runtime,
+    state: &mut stackr_state::StateFile,
+    registry: &Registry,
+) -> Result<(), Failure> {
+    match runtime.block_on(stackr_engine::apply::refresh::confirm_place(state, registry)) {
+        Err(e) => Err(place_failure(e)),
+        Ok(Some(unknown)) if !state.resources.is_empty() => Err(Failure::hint(
+            anyhow::anyhow!("cannot tell which AWS account the credentials act in: {unknown}"),
+            "stackr asks STS who you are before it changes anything; check your AWS credentials",
+        )),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// Refresh would read in another account or region than the stack's: nothing is read, nothing planned.
 pub fn place_failure(error: PlaceError) -> Failure {
     let PlaceError::Elsewhere { .. } = &error;

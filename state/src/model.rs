@@ -61,6 +61,23 @@ pub struct StateFile {
     /// How secret values are encrypted, once the stack has any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<crate::secrets::SecretsConfig>,
+    /// The AWS account and region the stack's resources live in, recorded by the first run that called AWS: a
+    /// later run whose credentials act elsewhere is refused before it reads or changes anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<Place>,
+}
+
+/// An AWS account and region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    pub account: String,
+    pub region: String,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "account {} ({})", self.account, self.region)
+    }
 }
 
 impl StateFile {
@@ -83,6 +100,7 @@ impl StateFile {
             outputs: BTreeMap::new(),
             pending: Vec::new(),
             secrets: None,
+            place: None,
         }
     }
 }

@@ -118,9 +118,42 @@ async fn refresh_in_another_account_or_region_refuses_instead_of_finding_everyth
         "{text}"
     );
 
+    // A plan that reads nothing (`--refresh=false`) is no way round it: the apply refuses before any call (it used
+    // to update the other account's log group and record its ARN beside ours).
+    let changed = PLACED.replace("{name: placed-topic}", "{name: placed-topic, displayName: changed}");
+    std::fs::write(d.join("stack.yaml"), &changed).unwrap();
+    ok(&run(d, &elsewhere.endpoint, &["plan", "stack.yaml", "--refresh=false"]));
+    let (code, text) = status(&run(d, &elsewhere.endpoint, &["apply"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("but the AWS credentials act in account 230000000003"), "{text}");
+    std::fs::write(d.join("stack.yaml"), PLACED).unwrap();
+
     // At home, nothing changed.
     let (code, text) = status(&run(d, &home.endpoint, &["plan", "stack.yaml", "--detailed-exitcode"]));
     assert_eq!(code, Some(0), "{text}");
+
+    // A stack whose resources carry no ARN that names the account (a REST API), or no region (a dashboard): the
+    // state records where it was applied.
+    let other = tempfile::tempdir().unwrap();
+    let o = other.path();
+    std::fs::write(
+        o.join("stack.yaml"),
+        "name: unplaced\nregion: us-east-1\nresources:\n  api:\n    type: aws:apigateway:RestApi\n    properties: {name: unplaced-api}\n  dash:\n    type: aws:cloudwatch:Dashboard\n    properties: {dashboardName: unplaced, dashboardBody: {widgets: []}}\n",
+    )
+    .unwrap();
+    ok(&run(o, &home.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    let (code, text) = status(&run(o, &elsewhere.endpoint, &["plan", "stack.yaml"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("in account 230000000002 (us-east-1), but the AWS credentials act in account 230000000003"),
+        "{text}"
+    );
+    let moved =
+        std::fs::read_to_string(o.join("stack.yaml")).unwrap().replace("region: us-east-1", "region: eu-west-1");
+    std::fs::write(o.join("stack.yaml"), moved).unwrap();
+    let (code, text) = status(&run(o, &home.endpoint, &["plan", "stack.yaml"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("but the AWS credentials act in account 230000000002 (eu-west-1)"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -221,4 +254,18 @@ async fn a_secret_scheduled_for_deletion_outside_stackr_is_named_with_the_way_ou
     assert_eq!(code, Some(0), "{text}");
     let (code, text) = status(&run(d, &e, &["plan", "stack.yaml", "--detailed-exitcode"]));
     assert_eq!(code, Some(0), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_journal_of_nothing_but_a_torn_fragment_is_removed_by_the_lock_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("stack.yaml"), "name: torn\nregion: us-east-1\nresources:\n  topic:\n    type: aws:sns:Topic\n    properties: {name: torn-topic}\n").unwrap();
+    let proxy = proxy("230000000007", faults::every(), usize::MAX, Fault::ServerError).await;
+    ok(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    std::fs::write(d.join(".stackr/torn.journal"), "{\"record\":\"beg").unwrap();
+    ok(&run(d, &proxy.endpoint, &["plan", "stack.yaml"]));
+    assert!(d.join(".stackr/torn.journal").exists(), "a plan does not hold the lock: it leaves it");
+    ok(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert!(!d.join(".stackr/torn.journal").exists(), "the apply with nothing to do removed it");
 }

@@ -102,8 +102,8 @@ async fn a_first_run_killed_before_any_state_continues_with_its_secrets() {
         "name: firstrun\nregion: us-east-1\nresources:\n  secret:\n    type: aws:secretsmanager:Secret\n    properties: {name: firstrun-secret, secretString: {fn::secret: hunter2}}\n  topic:\n    type: aws:sns:Topic\n    properties: {name: firstrun-topic}\n    options: {dependsOn: [secret]}\n",
     )
     .unwrap();
-    // The first AWS call (creating the secret) takes effect; stackr dies before it hears back.
-    let proxy = proxy("210000000003", faults::every(), 0, Fault::Hold).await;
+    // Creating the secret (the first call that changes AWS) takes effect; stackr dies before it hears back.
+    let proxy = proxy("210000000003", std::sync::Arc::new(|w: &str| w.contains("CreateSecret")), 0, Fault::Hold).await;
     let child = spawn(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve", "--parallelism", "1"]);
     assert!(kill_when_held(child, &proxy), "killed just after the create");
     assert!(!d.join(".stackr/firstrun.state.json").exists(), "no state file yet");

@@ -1,14 +1,14 @@
 //! Refresh: read every resource in the state from AWS, record what it really is, and report what changed
 //! outside stackr. Changes no resource.
 //!
-//! Before any read, the account and region the credentials act in are compared with those of the ARNs the state
-//! records: read in another account or region, every resource would look deleted, and the next apply would
-//! create the whole stack again there.
+//! Before any read, the account and region the credentials act in are compared with where the state says the
+//! stack lives ([`confirm_place`]): read in another account or region, every resource would look deleted, and the
+//! next apply would create the whole stack again there.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use stackr_state::StateFile;
+use stackr_state::{Place, StateFile};
 use tokio::task::JoinSet;
 
 use crate::diff::diff_inputs;
@@ -36,7 +36,7 @@ pub enum PlaceError {
 pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: usize) -> Result<Refreshed, PlaceError> {
     // When STS cannot say who we are, the reads go ahead (they name their own errors), but none of them may
     // conclude that a resource is gone.
-    let unplaced = check_place(state, registry).await?;
+    let unplaced = confirm_place(state, registry).await?;
     let mut reads: JoinSet<(String, Result<Option<Observed>, ProviderError>)> = JoinSet::new();
     let mut queue: Vec<(String, String, String, Value)> = state
         .resources
@@ -119,27 +119,34 @@ pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: us
     Ok(Refreshed { drift, unread })
 }
 
-/// Compares the account and region of the recorded ARNs (resource ids and `arn` outputs) with the caller's.
-/// Returns the error when the caller cannot be known.
-async fn check_place(state: &StateFile, registry: &Registry) -> Result<Option<ProviderError>, PlaceError> {
+/// Compares the caller's account and region (asked of STS) with where the stack's resources are: the place the
+/// state records, or, in a state written before places were recorded, the accounts and regions of its ARNs
+/// (resource ids and `arn` outputs). A match is recorded as the state's place. Returns the error when the caller
+/// cannot be known; nothing is compared or recorded then.
+pub async fn confirm_place(state: &mut StateFile, registry: &Registry) -> Result<Option<ProviderError>, PlaceError> {
     let Some(identity) = registry.identity() else { return Ok(None) };
     let mut accounts = BTreeSet::new();
     let mut regions = BTreeSet::new();
-    for resource in state.resources.values() {
-        let arn_output = resource.outputs.get("arn").and_then(|a| a.as_str());
-        for arn in std::iter::once(resource.id.as_str()).chain(arn_output) {
-            if let Some((region, account)) = arn_place(arn) {
-                if !account.is_empty() {
-                    accounts.insert(account.to_string());
-                }
-                if !region.is_empty() {
-                    regions.insert(region.to_string());
+    match &state.place {
+        Some(place) => {
+            accounts.insert(place.account.clone());
+            regions.insert(place.region.clone());
+        }
+        None => {
+            for resource in state.resources.values() {
+                let arn_output = resource.outputs.get("arn").and_then(|a| a.as_str());
+                for arn in std::iter::once(resource.id.as_str()).chain(arn_output) {
+                    if let Some((region, account)) = arn_place(arn) {
+                        if !account.is_empty() {
+                            accounts.insert(account.to_string());
+                        }
+                        if !region.is_empty() {
+                            regions.insert(region.to_string());
+                        }
+                    }
                 }
             }
         }
-    }
-    if accounts.is_empty() && regions.is_empty() {
-        return Ok(None);
     }
     let caller = match identity.caller().await {
         Ok(caller) => caller,
@@ -147,16 +154,18 @@ async fn check_place(state: &StateFile, registry: &Registry) -> Result<Option<Pr
     };
     let account_differs = !accounts.is_empty() && !accounts.contains(&caller.account);
     let region_differs = !regions.is_empty() && !regions.contains(&caller.region);
-    if !account_differs && !region_differs {
-        return Ok(None);
+    if account_differs || region_differs {
+        let join = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
+        let recorded = match (accounts.is_empty(), regions.is_empty()) {
+            (false, false) => format!("account {} ({})", join(&accounts), join(&regions)),
+            (false, true) => format!("account {}", join(&accounts)),
+            _ => format!("region {}", join(&regions)),
+        };
+        let caller = Place { account: caller.account, region: caller.region };
+        return Err(PlaceError::Elsewhere { recorded, caller: caller.to_string() });
     }
-    let join = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
-    let recorded = match (accounts.is_empty(), regions.is_empty()) {
-        (false, false) => format!("account {} ({})", join(&accounts), join(&regions)),
-        (false, true) => format!("account {}", join(&accounts)),
-        _ => format!("region {}", join(&regions)),
-    };
-    Err(PlaceError::Elsewhere { recorded, caller: format!("account {} ({})", caller.account, caller.region) })
+    state.place = Some(Place { account: caller.account, region: caller.region });
+    Ok(None)
 }
 
 /// The region and account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`); either may be empty

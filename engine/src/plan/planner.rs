@@ -116,6 +116,8 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
     let mut protected: Vec<(String, Action)> = Vec::new();
     let mut planned: BTreeMap<String, PlannedView> = BTreeMap::new();
     let mut files_read = BTreeSet::new();
+    // Names built from other resources' planned properties are known only now: checked again here.
+    let mut names = crate::stack::names::PhysicalNames::default();
 
     if !request.destroy {
         for name in &order {
@@ -140,6 +142,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                     continue;
                 }
             };
+            names.check(resource, schema, &desired, &mut diags);
             let dependencies: Vec<String> = resource.dependencies.iter().cloned().collect();
             let Some(prior) = prior else {
                 planned.insert(

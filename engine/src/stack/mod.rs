@@ -9,7 +9,7 @@ pub mod confine;
 pub mod document;
 pub mod expr;
 pub mod load;
-mod names;
+pub(crate) mod names;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,5 +1,7 @@
-//! Physical names, checked at validation: the property a type keeps unique in AWS (a table's `name`, a
-//! dashboard's `dashboardName`) must be one resource's only, and must not be secret.
+//! Physical names: the properties that name one AWS resource of a type (a table's `name`, a dashboard's
+//! `dashboardName`, a subscription's topic, protocol and endpoint) must be one resource's only, and a name must not
+//! be secret. Checked at validation (literal and config values) and again when planning (names built from other
+//! resources' planned properties).
 //!
 //! Two logical resources with one physical name would be one AWS resource recorded twice: each apply would
 //! overwrite the other's settings, and deleting one would delete both. A secret name would be written in clear
@@ -21,33 +23,56 @@ pub struct PhysicalNames {
 impl PhysicalNames {
     /// Checks one resource's evaluated inputs; names that are unknown until apply are not checked.
     pub fn check(&mut self, resource: &Resource, schema: &ResourceSchema, inputs: &Value, diags: &mut Diagnostics) {
-        let Some(property) = schema.name_property else { return };
-        let Some(value) = inputs.as_map().and_then(|m| m.get(property)) else { return };
-        let path = format!("resources.{}.properties.{property}", resource.name);
-        let location = resource.location_of(property);
-        if value.has_secret() {
-            diags.push(
-                Diagnostic::new(location, path, format!("`{property}` is secret, but a name cannot be kept secret"))
+        let properties = schema.identity_properties();
+        let Some(first) = properties.first().copied() else { return };
+        let given = inputs.as_map();
+        if let Some(property) = schema.name_property {
+            if given.and_then(|m| m.get(property)).is_some_and(Value::has_secret) {
+                diags.push(
+                    Diagnostic::new(
+                        resource.location_of(property),
+                        format!("resources.{}.properties.{property}", resource.name),
+                        format!("`{property}` is secret, but a name cannot be kept secret"),
+                    )
                     .with_hint("names appear in clear in ids, ARNs, plans and the state: name it with a plain value"),
-            );
-            return;
+                );
+                return;
+            }
         }
-        let Value::String(name) = value else { return };
-        let key = (schema.type_name.to_string(), name.clone());
-        if let Some((other, at)) = self.seen.get(&key) {
-            diags.push(
+        let mut parts = Vec::new();
+        for property in &properties {
+            match given.and_then(|m| m.get(*property)) {
+                Some(Value::String(text)) if !text.is_empty() => parts.push(text.as_str()),
+                _ => return,
+            }
+        }
+        let mut name = parts.join(" ");
+        if schema.names_ignore_case {
+            name = name.to_lowercase();
+        }
+        let location = resource.location_of(first);
+        let path = format!("resources.{}.properties.{first}", resource.name);
+        let shown = parts.join(", ");
+        match self.seen.get(&(schema.type_name.to_string(), name.clone())) {
+            Some((other, at)) if other != &resource.name => diags.push(
                 Diagnostic::new(
                     location,
                     path,
                     format!(
-                        "{} `{name}` is already resource `{other}` ({at}): two resources would be one {} in AWS",
+                        "{} `{shown}` is already resource `{other}` ({at}): two resources would be one {} in AWS",
                         schema.type_name, schema.type_name
                     ),
                 )
-                .with_hint("give each resource a name of its own"),
-            );
-            return;
+                .with_hint(if properties.len() > 1 {
+                    format!("give each resource its own combination of {}", properties.join(", "))
+                } else {
+                    "give each resource a name of its own".to_string()
+                }),
+            ),
+            Some(_) => {}
+            None => {
+                self.seen.insert((schema.type_name.to_string(), name), (resource.name.clone(), location));
+            }
         }
-        self.seen.insert(key, (resource.name.clone(), location));
     }
 }

@@ -74,7 +74,7 @@ pub enum JournalRecord {
 /// A journal that does not hold together: an outcome with no intent before it. Its `done` record would set or
 /// remove a resource that no call of the run was about to change, so the journal is refused rather than trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("record {number} says the {operation} of `{resource}` is done, but no intent for it comes before")]
+#[error("record {number} gives the outcome of the {operation} of `{resource}`, but no intent for it comes before")]
 pub struct ReplayError {
     pub number: usize,
     pub resource: String,
@@ -115,8 +115,10 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) -> Result<(), Re
                 });
             }
             JournalRecord::Done { resource, operation, state: new_state, retired } => {
-                // `refresh` records a resource the plan found deleted outside stackr: no call, so no intent.
-                if !clear_pending(state, resource, operation) && operation != "refresh" {
+                // `refresh` records a resource the plan found deleted outside stackr (no call, so no intent); it
+                // removes, never sets.
+                let forgotten = operation == "refresh" && new_state.is_none() && retired.is_none();
+                if !clear_pending(state, resource, operation) && !forgotten {
                     return Err(ReplayError {
                         number: index + 1,
                         resource: resource.clone(),
@@ -146,7 +148,13 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) -> Result<(), Re
             // A failed delete of a replacement's old half leaves it in AWS: it stays pending, to be deleted.
             JournalRecord::Failed { operation, .. } if operation == "delete-retired" => {}
             JournalRecord::Failed { resource, operation, .. } => {
-                clear_pending(state, resource, operation);
+                if !clear_pending(state, resource, operation) {
+                    return Err(ReplayError {
+                        number: index + 1,
+                        resource: resource.clone(),
+                        operation: operation.clone(),
+                    });
+                }
             }
             JournalRecord::Outputs { outputs } => state.outputs = outputs.clone(),
         }
@@ -328,12 +336,25 @@ mod tests {
         let mut state = base();
         let refused = replay(&mut state, &records).unwrap_err();
         assert_eq!(refused, ReplayError { number: 4, resource: "b".into(), operation: "create".into() });
-        assert_eq!(refused.to_string(), "record 4 says the create of `b` is done, but no intent for it comes before");
+        assert_eq!(
+            refused.to_string(),
+            "record 4 gives the outcome of the create of `b`, but no intent for it comes before"
+        );
         // A resource found gone by the plan's refresh is recorded without an intent: no call was made.
         let mut state = base();
         let gone =
             JournalRecord::Done { resource: "a".into(), operation: "refresh".into(), state: None, retired: None };
         replay(&mut state, &[sample_run()[0].clone(), gone]).unwrap();
+        // But a `refresh` outcome never sets a resource, and a failure needs its intent too.
+        let injected = JournalRecord::Done {
+            resource: "ghost".into(),
+            operation: "refresh".into(),
+            state: Some(resource("t", "someone-elses", &[])),
+            retired: None,
+        };
+        assert!(replay(&mut base(), &[sample_run()[0].clone(), injected]).is_err(), "a resource injected by refresh");
+        let failed = JournalRecord::Failed { resource: "a".into(), operation: "create".into(), error: "e".into() };
+        assert_eq!(replay(&mut base(), &[sample_run()[0].clone(), failed]).unwrap_err().number, 2);
     }
 
     #[test]
