@@ -212,6 +212,7 @@ pub fn lambda_permission() -> ResourceSchema {
         .property(Property::string("sourceArn").forces_replacement())
         .property(Property::string("statementId").forces_replacement().describe("Default: the logical name"))
         .identified_by(&["function", "statementId"])
+        .defaults_to_logical_name("statementId")
 }
 
 pub fn log_group() -> ResourceSchema {

@@ -165,6 +165,8 @@ pub struct ResourceSchema {
     pub identity: &'static [&'static str],
     /// AWS compares its names without regard to case (IAM): `Orders` and `orders` are one resource.
     pub names_ignore_case: bool,
+    /// A property that, when not given, is the resource's logical name (a permission's statement id).
+    pub defaults_to_logical_name: Option<&'static str>,
 }
 
 impl ResourceSchema {
@@ -179,6 +181,7 @@ impl ResourceSchema {
             create_overwrites: false,
             identity: &[],
             names_ignore_case: false,
+            defaults_to_logical_name: None,
         }
     }
     pub fn property(mut self, property: Property) -> ResourceSchema {
@@ -211,6 +214,10 @@ impl ResourceSchema {
     }
     pub fn names_ignore_case(mut self) -> ResourceSchema {
         self.names_ignore_case = true;
+        self
+    }
+    pub fn defaults_to_logical_name(mut self, property: &'static str) -> ResourceSchema {
+        self.defaults_to_logical_name = Some(property);
         self
     }
 

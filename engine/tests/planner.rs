@@ -422,6 +422,12 @@ fn names_built_from_planned_properties_are_checked_for_twins() {
         "{out}"
     );
     assert!(!out.contains("twins-topic-alarm"), "validation cannot know `${{t.name}}`: {out}");
+    // A permission's statement id defaults to its logical name.
+    let yaml = std::fs::read_to_string(&path).unwrap()
+        + "  p1:\n    type: aws:lambda:Permission\n    properties: {function: f, principal: sns.amazonaws.com}\n  p2:\n    type: aws:lambda:Permission\n    properties: {function: f, principal: sns.amazonaws.com, statementId: p1}\n";
+    std::fs::write(&path, yaml).unwrap();
+    let out = stack::load(&path, &Registry::builtin(), &env).err().map(|d| d.to_string()).unwrap_or_default();
+    assert!(out.contains("aws:lambda:Permission `f, p1` is already resource `p1`"), "{out}");
     // The plan knows the alarm's name.
     write("otherrole", "arn:aws:sqs:us-east-1:1:other");
     let stack = stack::load(&path, &Registry::builtin(), &env).unwrap();
@@ -431,4 +437,27 @@ fn names_built_from_planned_properties_are_checked_for_twins() {
     let out = diagnostics.to_string();
     assert!(out.contains("aws:cloudwatch:MetricAlarm `twins-topic-alarm` is already resource `al"), "{out}");
     assert_eq!(diagnostics.len(), 1, "{out}");
+}
+
+#[test]
+fn a_permission_replaced_under_the_same_statement_id_is_deleted_first() {
+    // Its function and statement id name it in AWS: a new one cannot exist beside the old, so a replacement that
+    // keeps them deletes first (it used to create first, and the create was refused because the name was taken).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.yaml");
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    let write = |principal: &str, statement: &str| {
+        std::fs::write(
+            &path,
+            format!("name: perm\nresources:\n  p:\n    type: aws:lambda:Permission\n    properties: {{function: f, principal: {principal}, statementId: {statement}}}\n"),
+        )
+        .unwrap();
+        stack::load(&path, &Registry::builtin(), &env).unwrap()
+    };
+    let state = converge(&write("sns.amazonaws.com", "s"), None);
+    let plan = plan_with(&write("events.amazonaws.com", "s"), Some(&state), &[], false).unwrap();
+    assert_eq!(plan.changes[0].action, Action::Replace);
+    assert_eq!(plan.changes[0].replace_order, Some(plan::ReplaceOrder::DeleteBeforeCreate));
+    let plan = plan_with(&write("events.amazonaws.com", "t"), Some(&state), &[], false).unwrap();
+    assert_eq!(plan.changes[0].replace_order, Some(plan::ReplaceOrder::CreateBeforeDelete));
 }

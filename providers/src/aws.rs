@@ -108,6 +108,8 @@ fn mentions_missing_credentials(cause: &str) -> bool {
     lower.contains("credentials")
         && (lower.contains("no ") || lower.contains("not loaded") || lower.contains("failed to load"))
         || lower.contains("no providers in chain provided credentials")
+        // The chain's last provider, the instance metadata service, refused: there were no credentials anywhere.
+        || lower.contains("imds is disabled")
 }
 
 /// True for the error codes AWS services use for "no such resource" (see [`ErrorClass`]).

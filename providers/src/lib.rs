@@ -17,6 +17,7 @@ pub mod logs;
 mod mocked;
 #[cfg(feature = "moto")]
 pub mod moto;
+pub mod s3_fence;
 pub mod s3_state;
 pub mod secretsmanager;
 pub mod sns;

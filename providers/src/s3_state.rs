@@ -11,9 +11,8 @@
 //! A conditional PUT whose response was lost is retried by the SDK and then fails with 412; when the object
 //! holds exactly the bytes we sent, the first attempt succeeded, and so does the call.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
@@ -21,6 +20,7 @@ use stackr_engine::provider::ProviderError;
 use stackr_state::journal::JournalSink;
 
 use crate::aws::{api_error, found, is_not_found};
+pub use crate::s3_fence::Fence;
 
 pub struct S3Store {
     client: Client,
@@ -30,86 +30,6 @@ pub struct S3Store {
     etag: Mutex<Option<String>>,
     /// The lock this run holds, once it holds one: every write checks it first.
     fence: Arc<Mutex<Option<Arc<Fence>>>>,
-}
-
-/// What a run knows of the S3 lock it holds: when its lease was last renewed, and whether the lock was lost.
-///
-/// An S3 lock is never taken over automatically, but `stackr state unlock` removes a lock whose lease ran out, and
-/// a run can outlive its lease without knowing it (paused, suspended, cut off from S3). Such a run must not write
-/// another journal object or state once someone else may hold the stack: before each write, a lock renewed
-/// within half its lease is trusted; an older one is read back, and a lock that is no longer ours stops every
-/// write of the run for good (its journal writer is poisoned, so it schedules nothing more and commits nothing).
-/// What remains is the window between that read and the write, a fraction of a second against a lease of minutes.
-pub struct Fence {
-    client: Client,
-    bucket: String,
-    key: String,
-    lock_id: String,
-    lease: Duration,
-    renewed: Mutex<Instant>,
-    lost: AtomicBool,
-}
-
-impl Fence {
-    /// Renewed just now (the lock object was rewritten with a new lease).
-    pub fn renewed(&self) {
-        if let Ok(mut at) = self.renewed.lock() {
-            *at = Instant::now();
-        }
-    }
-
-    /// The lock is no longer this run's: nothing more may be written.
-    pub fn lose(&self) {
-        self.lost.store(true, Ordering::SeqCst);
-    }
-
-    fn lost_error(&self) -> ProviderError {
-        ProviderError::Invalid(format!(
-            "this run no longer holds its lock s3://{}/{} (removed with `stackr state unlock` after its lease ran out?): it stopped; another run may hold the stack now",
-            self.bucket, self.key
-        ))
-    }
-
-    /// Whether the lock is still this run's: trusted while renewed within half its lease, else read back.
-    pub async fn check(&self) -> Result<(), ProviderError> {
-        if self.lost.load(Ordering::SeqCst) {
-            return Err(self.lost_error());
-        }
-        if self.fresh() {
-            return Ok(());
-        }
-        // A renewal is overdue (the process was paused, or S3 did not answer): look before acting.
-        let object = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .send()
-            .await
-            .map_err(|e| api_error("GetObject", e));
-        let current = match found(object)? {
-            Some(object) => object
-                .body
-                .collect()
-                .await
-                .map(|b| b.into_bytes().to_vec())
-                .map_err(|e| ProviderError::Other(e.to_string()))?,
-            None => Vec::new(),
-        };
-        let id = serde_json::from_slice::<serde_json::Value>(&current)
-            .ok()
-            .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
-        if id.as_deref() == Some(self.lock_id.as_str()) {
-            Ok(())
-        } else {
-            self.lose();
-            Err(self.lost_error())
-        }
-    }
-
-    fn fresh(&self) -> bool {
-        self.renewed.lock().map(|at| at.elapsed() < self.lease / 2).unwrap_or(false)
-    }
 }
 
 /// A lock object's outcome.
@@ -280,15 +200,7 @@ impl S3Store {
         let record: serde_json::Value = serde_json::from_slice(holder).unwrap_or_default();
         let lock_id = record.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let lease = Duration::from_secs(record.get("lease_seconds").and_then(|v| v.as_u64()).unwrap_or(0));
-        let fence = Fence {
-            client: self.client.clone(),
-            bucket: self.bucket.clone(),
-            key: key.to_string(),
-            lock_id,
-            lease,
-            renewed: Mutex::new(Instant::now()),
-            lost: AtomicBool::new(false),
-        };
+        let fence = Fence::new(self.client.clone(), self.bucket.clone(), key.to_string(), lock_id, lease);
         if let Ok(mut held) = self.fence.lock() {
             *held = Some(Arc::new(fence));
         }
@@ -443,13 +355,6 @@ fn same_lock(a: &[u8], b: &[u8]) -> bool {
 /// width or a gap must not make two batches share a number).
 fn next_sequence(prefix: &str, keys: &[String]) -> u64 {
     keys.iter().filter_map(|k| k.strip_prefix(prefix).and_then(|n| n.parse::<u64>().ok())).max().map_or(0, |n| n + 1)
-}
-
-#[async_trait::async_trait]
-impl stackr_engine::provider::LockCheck for Fence {
-    async fn still_held(&self) -> Result<(), String> {
-        self.check().await.map_err(|e| e.to_string())
-    }
 }
 
 impl S3JournalSink {

@@ -5,7 +5,7 @@ mod graph;
 mod import;
 mod output;
 mod plan;
-mod planning;
+pub(crate) mod planning;
 mod refresh;
 mod state;
 mod validate;

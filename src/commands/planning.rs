@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use stackr_engine::apply::refresh::{refresh, PlaceError};
+use stackr_engine::apply::refresh::{refresh, PlaceError, Placed};
 use stackr_engine::eval::Builtins;
 use stackr_engine::plan::file::{input_digests, GoneResource, PlanFile};
 use stackr_engine::plan::{self, Plan, PlanError, PlanRequest};
@@ -92,7 +92,7 @@ pub fn confirm_place(
 ) -> Result<(), Failure> {
     match runtime.block_on(stackr_engine::apply::refresh::confirm_place(state, registry)) {
         Err(e) => Err(place_failure(e)),
-        Ok(Some(unknown)) if !state.resources.is_empty() => Err(Failure::hint(
+        Ok(Placed::Unknown(unknown)) if !state.resources.is_empty() => Err(Failure::hint(
             anyhow::anyhow!("cannot tell which AWS account the credentials act in: {unknown}"),
             "stackr asks STS who you are before it changes anything; check your AWS credentials",
         )),

@@ -269,3 +269,123 @@ async fn a_journal_of_nothing_but_a_torn_fragment_is_removed_by_the_lock_holder(
     ok(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
     assert!(!d.join(".stackr/torn.journal").exists(), "the apply with nothing to do removed it");
 }
+
+/// Runs stackr through `endpoint` with `AWS_REGION` set to `region`.
+fn run_in(d: &std::path::Path, endpoint: &str, region: &str, args: &[&str]) -> std::process::Output {
+    tokio::task::block_in_place(|| {
+        let mut command = super::support::command_via(d, endpoint);
+        command.env("AWS_REGION", region).env("STACKR_RECONCILE_SETTLE_MS", "100").args(args).output().unwrap()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_interrupted_run_is_continued_only_in_its_own_account() {
+    // A first run killed before its first state file: its journal's Begin record names where it acted. Continued
+    // with another account's credentials, it used to be replayed and reconciled there, and the stack built again;
+    // `state migrate` committed what that reconcile concluded.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stack.yaml"),
+        "name: firstplace\nregion: us-east-1\nresources:\n  api:\n    type: aws:apigateway:RestApi\n    properties: {name: firstplace-api}\n  dash:\n    type: aws:cloudwatch:Dashboard\n    properties: {dashboardName: firstplace, dashboardBody: {widgets: []}}\n    options: {dependsOn: [api]}\n",
+    )
+    .unwrap();
+    let home = proxy("230000000008", std::sync::Arc::new(|w: &str| w.contains("PutDashboard")), 0, Fault::Hold).await;
+    let elsewhere = proxy("230000000009", faults::every(), usize::MAX, Fault::ServerError).await;
+    let child = spawn(d, &home.endpoint, &["apply", "stack.yaml", "--auto-approve", "--parallelism", "1"]);
+    assert!(kill_when_held(child, &home), "killed just after PutDashboard");
+    home.disarm();
+    for args in [
+        &["apply", "stack.yaml", "--auto-approve"][..],
+        &["state", "migrate", "stack.yaml", "--to", "file://moved"][..],
+    ] {
+        let (code, text) = status(&run(d, &elsewhere.endpoint, args));
+        assert_eq!(code, Some(1), "{args:?}: {text}");
+        assert!(
+            text.contains("in account 230000000008 (us-east-1), but the AWS credentials act in account 230000000009"),
+            "{text}"
+        );
+    }
+    let apis = aws_sdk_apigateway::Client::new(&sdk(&elsewhere.endpoint).await).get_rest_apis().send().await.unwrap();
+    assert!(apis.items().is_empty(), "nothing built in the other account");
+    // At home the run is continued: the API adopted, the dashboard made.
+    let (code, text) = status(&run(d, &home.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(0), "{text}");
+    let apis = aws_sdk_apigateway::Client::new(&sdk(&home.endpoint).await).get_rest_apis().send().await.unwrap();
+    assert_eq!(apis.items().len(), 1, "{text}");
+    let (code, text) = status(&run(d, &home.endpoint, &["plan", "stack.yaml", "--detailed-exitcode"]));
+    assert_eq!(code, Some(0), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_untagged_resource_is_adopted_only_if_it_is_what_the_create_asked_for() {
+    // Killed just after PutDashboard; someone puts their own dashboard under the name before the next run. It
+    // used to be adopted (and overwritten with ours) because a dashboard cannot carry a create token.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("stack.yaml"), "name: adopt\nregion: us-east-1\nresources:\n  dash:\n    type: aws:cloudwatch:Dashboard\n    properties: {dashboardName: adopt-dash, dashboardBody: {widgets: []}}\n").unwrap();
+    let kill = proxy("230000000010", std::sync::Arc::new(|w: &str| w.contains("PutDashboard")), 0, Fault::Hold).await;
+    let child = spawn(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve"]);
+    assert!(kill_when_held(child, &kill), "killed just after PutDashboard");
+    kill.disarm();
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk(&kill.endpoint).await);
+    cloudwatch.put_dashboard().dashboard_name("adopt-dash").dashboard_body(THEIR_DASHBOARD).send().await.unwrap();
+    let (code, text) = status(&run(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("aws:cloudwatch:Dashboard `adopt-dash` already exists and this stack's state does not record it"),
+        "{text}"
+    );
+    let dashboard = cloudwatch.get_dashboard().dashboard_name("adopt-dash").send().await.unwrap();
+    assert_eq!(dashboard.dashboard_body(), Some(THEIR_DASHBOARD), "theirs, untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_old_state_whose_arns_name_no_region_does_not_forget_resources_in_another_region() {
+    // A state from before places were recorded, of resources whose ARNs carry no region (an IAM role, a
+    // dashboard): refreshed in another region, the dashboard read as gone and was forgotten, and that region was
+    // recorded for good.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stack.yaml"),
+        "name: oldplace\nresources:\n  role:\n    type: aws:iam:Role\n    properties: {name: oldplace-role, assumeRolePolicy: {Version: \"2012-10-17\", Statement: []}}\n  dash:\n    type: aws:cloudwatch:Dashboard\n    properties: {dashboardName: oldplace, dashboardBody: {widgets: []}}\n",
+    )
+    .unwrap();
+    let e = proxy("230000000011", faults::every(), usize::MAX, Fault::ServerError).await.endpoint;
+    ok(&run_in(d, &e, "us-east-1", &["apply", "stack.yaml", "--auto-approve"]));
+    let path = d.join(".stackr/oldplace.state.json");
+    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(state["place"]["region"], "us-east-1", "a new state records its place");
+    state.as_object_mut().unwrap().remove("place");
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+
+    let (code, text) = status(&run_in(d, &e, "eu-west-1", &["refresh", "stack.yaml"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "it reads as gone, but nothing confirms that the stack was applied in account 230000000011 (eu-west-1)"
+        ),
+        "{text}"
+    );
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(
+        kept["resources"]["dash"].is_object() && kept.get("place").is_none(),
+        "nothing forgotten or recorded: {kept}"
+    );
+    // Where it lives, nothing reads as gone. Neither ARN names a region, so nothing confirms one to record.
+    ok(&run_in(d, &e, "us-east-1", &["refresh", "stack.yaml"]));
+    let (code, text) = status(&run_in(d, &e, "us-east-1", &["plan", "stack.yaml", "--detailed-exitcode"]));
+    assert_eq!(code, Some(0), "{text}");
+    // A regional resource read back where it lives confirms the place, which is then recorded.
+    let yaml = std::fs::read_to_string(d.join("stack.yaml")).unwrap()
+        + "  topic:\n    type: aws:sns:Topic\n    properties: {name: oldplace-topic}\n";
+    std::fs::write(d.join("stack.yaml"), yaml).unwrap();
+    ok(&run_in(d, &e, "us-east-1", &["apply", "stack.yaml", "--auto-approve"]));
+    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    state.as_object_mut().unwrap().remove("place");
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    ok(&run_in(d, &e, "us-east-1", &["refresh", "stack.yaml"]));
+    let placed: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(placed["place"]["region"], "us-east-1", "{placed}");
+}

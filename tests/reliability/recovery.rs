@@ -232,3 +232,36 @@ async fn a_killed_replacement_deletes_its_old_half_in_the_recovery_run() {
         serde_json::from_slice(&std::fs::read(d.join(".stackr/renamed.state.json")).unwrap()).unwrap();
     assert_eq!(state["pending"], serde_json::json!([]), "nothing is left pending to delete a name later");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rest_api_update_killed_half_way_is_rebuilt_by_the_next_apply() {
+    // Killed between a preflight's method and its integration response, the API used to fail every read
+    // (GetIntegrationResponse: NotFound), so no plan, apply or destroy could ever run again.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("code")).unwrap();
+    std::fs::write(d.join("code/app.py"), "def handler(event, context):\n    return {}\n").unwrap();
+    let stack = |paths: &[&str]| {
+        let routes: Vec<String> =
+            paths.iter().map(|p| format!("{{path: {p}, method: GET, function: \"${{function.arn}}\"}}")).collect();
+        format!(
+            "name: halfapi\nregion: us-east-1\nresources:\n  role:\n    type: aws:iam:Role\n    properties:\n      name: halfapi-role\n      assumeRolePolicy: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Principal: {{Service: lambda.amazonaws.com}}, Action: \"sts:AssumeRole\"}}]}}\n  function:\n    type: aws:lambda:Function\n    properties: {{name: halfapi-fn, runtime: python3.12, handler: app.handler, role: \"${{role.arn}}\", code: ./code}}\n  api:\n    type: aws:apigateway:RestApi\n    properties:\n      name: halfapi\n      routes: [{}]\n      cors: {{allowOrigins: [\"*\"]}}\n",
+            routes.join(", ")
+        )
+    };
+    std::fs::write(d.join("stack.yaml"), stack(&["/h"])).unwrap();
+    let filter: faults::Filter =
+        std::sync::Arc::new(|w: &str| w.starts_with("PUT") && w.contains("/integration/responses"));
+    let kill = proxy("210000000011", filter, 0, Fault::Hold).await;
+    kill.disarm();
+    ok(&run(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    std::fs::write(d.join("stack.yaml"), stack(&["/h", "/i", "/j"])).unwrap();
+    kill.arm();
+    let child = spawn(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve"]);
+    assert!(kill_when_held(child, &kill), "killed with a preflight half written");
+    kill.disarm();
+    for args in [&["apply", "stack.yaml", "--auto-approve"][..], &["plan", "stack.yaml", "--detailed-exitcode"][..]] {
+        let (code, text) = status(&run(d, &kill.endpoint, args));
+        assert_eq!(code, Some(0), "{args:?}: {text}");
+    }
+}

@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use crate::provider::{CallContext, Created, Observed, Provider, ProviderError};
+use crate::schema::ResourceSchema;
 use crate::value::Value;
 
 /// How often a throttled create is tried.
@@ -69,13 +70,10 @@ pub async fn create_at_most_once(
             Ok(created) => return CreateOutcome::Created(created),
             Err(error) => error,
         };
-        // Tagged: only what carries this create's token. Untagged: the name was free just before.
-        let ours = |found: &Observed| match &found.create_token {
-            Some(carried) => carried == token,
-            None => !tagged,
-        };
+        // Tagged: only what carries this create's token. Untagged: the name was free just before, and the
+        // resource is exactly what this create asked for.
         match provider.find(cx, inputs, token).await {
-            Ok(Some(found)) if ours(&found) => {
+            Ok(Some(found)) if made_by(schema, &found, Some(token), inputs) => {
                 return CreateOutcome::Incomplete(Created { id: found.id, outputs: found.outputs }, error);
             }
             Ok(_) if throttled(&error) && attempt < ATTEMPTS => {
@@ -86,6 +84,18 @@ pub async fn create_at_most_once(
             Err(_) => return CreateOutcome::Unresolved(error),
         }
     }
+}
+
+/// Whether `found` is the resource that a create of `inputs`, tagged with `token`, made. A type with tags knows:
+/// the resource carries the token (a recorded resource from before tokens were recorded has none to compare). A
+/// type without tags cannot say who made it: only a resource exactly as that create asked for it may be taken
+/// for its own (someone who took the name meanwhile made theirs differently, or changed ours: either way it is
+/// not adopted, or deleted, as ours).
+pub fn made_by(schema: &ResourceSchema, found: &Observed, token: Option<&str>, inputs: &Value) -> bool {
+    if schema.has_tags() {
+        return token.is_none_or(|token| found.create_token.as_deref() == Some(token));
+    }
+    crate::diff::diff_inputs(schema, inputs, &found.inputs).is_empty()
 }
 
 /// The resource holding the name a create would use, whoever made it (looked up as `stackr import` would).

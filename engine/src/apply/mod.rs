@@ -11,7 +11,7 @@
 //! dies can be reconciled by the next (see [`reconcile`]). Cancelling (the first Ctrl-C) stops scheduling, waits
 //! for the steps in flight and returns what was done.
 
-mod create;
+pub mod create;
 pub mod reconcile;
 pub mod refresh;
 mod step;
@@ -236,6 +236,7 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
             serial: state.serial,
             operation: operation.to_string(),
             secrets: state.secrets.clone(),
+            place: state.place.clone(),
         },
     )
     .await?;

@@ -85,6 +85,10 @@ async fn reconcile_pass(
                     settled = true;
                     found = provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))?;
                 }
+                // An untagged type's resource found by name is adopted only if it is exactly what was asked for.
+                let found = found.filter(|f| {
+                    super::create::made_by(provider.schema(), f, Some(token.as_str()), &Value::from_json(&op.inputs))
+                });
                 match found {
                     Some(found) => {
                         // The intent records the new resource's edges and options; a replacement's old record
@@ -140,15 +144,14 @@ async fn reconcile_pass(
                 let observed = provider.read(&cx, &id, &inputs).await.map_err(|e| fail(e.to_string()))?;
                 // The old half may have been deleted since, and its name taken by a newer resource: only the
                 // resource that still carries the recorded create token is the one the replacement retired.
-                let someone_elses = match (&observed, &op.create_token) {
-                    (Some(found), Some(recorded)) => found.create_token.as_ref() != Some(recorded),
-                    _ => false,
-                };
+                let someone_elses = observed.as_ref().is_some_and(|found| {
+                    !super::create::made_by(provider.schema(), found, op.create_token.as_deref(), &inputs)
+                });
                 if observed.is_none() {
                     notes.push(format!("{}: the replaced resource {id} is gone", op.resource));
                 } else if someone_elses {
                     notes.push(format!(
-                        "{}: {id} is no longer the replaced resource (it carries another create token); left alone",
+                        "{}: {id} is no longer the replaced resource (it carries another create token, or differs from what was recorded); left alone",
                         op.resource
                     ));
                 } else if delete_retired {

@@ -34,9 +34,18 @@ pub enum PlaceError {
 
 /// Reads every resource (at most `parallelism` at once) and updates `state` in place.
 pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: usize) -> Result<Refreshed, PlaceError> {
-    // When STS cannot say who we are, the reads go ahead (they name their own errors), but none of them may
-    // conclude that a resource is gone.
-    let unplaced = confirm_place(state, registry).await?;
+    // When STS cannot say who we are, or nothing confirms that the stack lives where the credentials act, the
+    // reads go ahead (they name their own errors), but none of them may conclude that a resource is gone, unless
+    // another resource is found there (which confirms the place).
+    let placed = confirm_place(state, registry).await?;
+    if let Placed::Unknown(e) = &placed {
+        if e.class() == crate::provider::ErrorClass::Retryable {
+            // No answer from AWS at all (no connection, no response): every read would wait out the same retries.
+            let why = format!("the AWS endpoint does not answer ({e})");
+            let unread = state.resources.keys().map(|name| (name.clone(), why.clone())).collect();
+            return Ok(Refreshed { drift: Vec::new(), unread });
+        }
+    }
     let mut reads: JoinSet<(String, Result<Option<Observed>, ProviderError>)> = JoinSet::new();
     let mut queue: Vec<(String, String, String, Value)> = state
         .resources
@@ -70,17 +79,26 @@ pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: us
         }
     }
     results.sort_by(|a, b| a.0.cmp(&b.0));
+    let unplaced = match placed {
+        Placed::Confirmed => None,
+        Placed::Unknown(e) => Some(format!("which account the credentials act in is unknown ({e})")),
+        // A regional resource found where the credentials act (its ARN names that account and region) confirms it.
+        Placed::Unconfirmed(place) if results.iter().any(|(_, r)| matches!(r, Ok(Some(o)) if names_place(o, &place))) => {
+            state.place = Some(place);
+            None
+        }
+        Placed::Unconfirmed(place) => Some(format!(
+            "nothing confirms that the stack was applied in {place}, where the credentials act (its state records no place)"
+        )),
+    };
     let mut drift = Vec::new();
     for (name, result) in results {
         let Some(resource) = state.resources.get(&name).cloned() else { continue };
         match result {
             Err(e) => unread.push((name, e.to_string())),
             Ok(None) if unplaced.is_some() => {
-                let why = unplaced.as_ref().map(ToString::to_string).unwrap_or_default();
-                unread.push((
-                    name,
-                    format!("it reads as gone, but which account the credentials act in is unknown ({why})"),
-                ));
+                let why = unplaced.clone().unwrap_or_default();
+                unread.push((name, format!("it reads as gone, but {why}")));
             }
             Ok(None) => {
                 drift.push(Drift {
@@ -119,12 +137,23 @@ pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: us
     Ok(Refreshed { drift, unread })
 }
 
+/// How far the caller's place could be checked against the stack's.
+#[derive(Debug)]
+pub enum Placed {
+    /// The caller acts where the stack lives (recorded in the state now, if it was not).
+    Confirmed,
+    /// Nothing contradicts it, but nothing confirms it either: a state from before places were recorded whose
+    /// ARNs do not name both an account and a region (IAM roles and dashboards carry no region). Not recorded.
+    Unconfirmed(Place),
+    /// STS did not answer: nothing was compared.
+    Unknown(ProviderError),
+}
+
 /// Compares the caller's account and region (asked of STS) with where the stack's resources are: the place the
 /// state records, or, in a state written before places were recorded, the accounts and regions of its ARNs
-/// (resource ids and `arn` outputs). A match is recorded as the state's place. Returns the error when the caller
-/// cannot be known; nothing is compared or recorded then.
-pub async fn confirm_place(state: &mut StateFile, registry: &Registry) -> Result<Option<ProviderError>, PlaceError> {
-    let Some(identity) = registry.identity() else { return Ok(None) };
+/// (resource ids and ARN outputs). A state with nothing in it yet takes the caller's place.
+pub async fn confirm_place(state: &mut StateFile, registry: &Registry) -> Result<Placed, PlaceError> {
+    let Some(identity) = registry.identity() else { return Ok(Placed::Confirmed) };
     let mut accounts = BTreeSet::new();
     let mut regions = BTreeSet::new();
     match &state.place {
@@ -134,8 +163,9 @@ pub async fn confirm_place(state: &mut StateFile, registry: &Registry) -> Result
         }
         None => {
             for resource in state.resources.values() {
-                let arn_output = resource.outputs.get("arn").and_then(|a| a.as_str());
-                for arn in std::iter::once(resource.id.as_str()).chain(arn_output) {
+                let outputs = resource.outputs.as_object().into_iter().flat_map(|o| o.values());
+                let arns = outputs.filter_map(|v| v.as_str()).filter(|v| v.starts_with("arn:"));
+                for arn in std::iter::once(resource.id.as_str()).chain(arns) {
                     if let Some((region, account)) = arn_place(arn) {
                         if !account.is_empty() {
                             accounts.insert(account.to_string());
@@ -149,8 +179,8 @@ pub async fn confirm_place(state: &mut StateFile, registry: &Registry) -> Result
         }
     }
     let caller = match identity.caller().await {
-        Ok(caller) => caller,
-        Err(e) => return Ok(Some(e)),
+        Ok(caller) => Place { account: caller.account, region: caller.region },
+        Err(e) => return Ok(Placed::Unknown(e)),
     };
     let account_differs = !accounts.is_empty() && !accounts.contains(&caller.account);
     let region_differs = !regions.is_empty() && !regions.contains(&caller.region);
@@ -161,11 +191,24 @@ pub async fn confirm_place(state: &mut StateFile, registry: &Registry) -> Result
             (false, true) => format!("account {}", join(&accounts)),
             _ => format!("region {}", join(&regions)),
         };
-        let caller = Place { account: caller.account, region: caller.region };
         return Err(PlaceError::Elsewhere { recorded, caller: caller.to_string() });
     }
-    state.place = Some(Place { account: caller.account, region: caller.region });
-    Ok(None)
+    let empty = state.resources.is_empty() && state.pending.is_empty();
+    if state.place.is_some() || empty || (!accounts.is_empty() && !regions.is_empty()) {
+        state.place = Some(caller);
+        Ok(Placed::Confirmed)
+    } else {
+        Ok(Placed::Unconfirmed(caller))
+    }
+}
+
+/// Whether a resource read back carries an ARN (its id or an output) in `place`'s account and region.
+fn names_place(observed: &Observed, place: &Place) -> bool {
+    let outputs = observed.outputs.as_map().into_iter().flat_map(|m| m.values()).filter_map(Value::as_str);
+    std::iter::once(observed.id.as_str())
+        .chain(outputs)
+        .filter_map(arn_place)
+        .any(|(region, account)| region == place.region && account == place.account)
 }
 
 /// The region and account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`); either may be empty

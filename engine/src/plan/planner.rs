@@ -190,7 +190,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                     } else {
                         format!(
                             "`{}` stays the same and must be unique, so the old resource is deleted first",
-                            schema.name_property.unwrap_or("name")
+                            schema.identity_properties().join("`, `")
                         )
                     });
                 }
@@ -349,9 +349,14 @@ fn replace_order(
     if delete_before_replace {
         return ReplaceOrder::DeleteBeforeCreate;
     }
-    match schema.name_property {
-        Some(name) if !type_changed && !diff.iter().any(|c| c.path == name) => ReplaceOrder::DeleteBeforeCreate,
-        _ => ReplaceOrder::CreateBeforeDelete,
+    // While what names the resource in AWS stays the same (a unique name; a permission's function and statement
+    // id), the new one cannot exist beside the old: the old goes first.
+    let identity = schema.identity_properties();
+    let same_identity = !identity.is_empty() && !diff.iter().any(|c| identity.contains(&c.path.as_str()));
+    if same_identity && !type_changed {
+        ReplaceOrder::DeleteBeforeCreate
+    } else {
+        ReplaceOrder::CreateBeforeDelete
     }
 }
 

@@ -43,6 +43,7 @@ impl PhysicalNames {
         for property in &properties {
             match given.and_then(|m| m.get(*property)) {
                 Some(Value::String(text)) if !text.is_empty() => parts.push(text.as_str()),
+                None if schema.defaults_to_logical_name == Some(*property) => parts.push(resource.name.as_str()),
                 _ => return,
             }
         }

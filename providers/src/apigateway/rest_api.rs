@@ -20,7 +20,7 @@ use stackr_engine::schema::ResourceSchema;
 use stackr_engine::value::Value;
 use tokio::sync::OnceCell;
 
-use crate::aws::{api_error, is_not_found, still_there};
+use crate::aws::{api_error, found, is_not_found, still_there};
 use crate::inputs::{outputs, parse, tag_changes, tags_value};
 use crate::TOKEN_TAG;
 
@@ -384,17 +384,21 @@ impl RestApiProvider {
                     preflight.get_or_insert((resource_id.to_string(), Vec::new()));
                     continue;
                 }
-                let integration = self
-                    .client
-                    .get_integration()
-                    .rest_api_id(id)
-                    .resource_id(resource_id)
-                    .http_method(&method)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("GetIntegration", e))?;
+                // A method without its integration (a run stopped between the two calls) is a route to nothing:
+                // drift, which the next apply rebuilds, not an error that blocks every plan.
+                let integration = found(
+                    self.client
+                        .get_integration()
+                        .rest_api_id(id)
+                        .resource_id(resource_id)
+                        .http_method(&method)
+                        .send()
+                        .await
+                        .map_err(|e| api_error("GetIntegration", e)),
+                )?;
                 let function = integration
-                    .uri()
+                    .as_ref()
+                    .and_then(|i| i.uri())
                     .and_then(|u| u.split("/functions/").nth(1))
                     .map(|u| u.trim_end_matches("/invocations").to_string())
                     .unwrap_or_default();
@@ -412,17 +416,20 @@ impl RestApiProvider {
         }
         let cors = match preflight {
             Some((resource_id, _)) => {
-                let response = self
-                    .client
-                    .get_integration_response()
-                    .rest_api_id(id)
-                    .resource_id(&resource_id)
-                    .http_method("OPTIONS")
-                    .status_code("200")
-                    .send()
-                    .await
-                    .map_err(|e| api_error("GetIntegrationResponse", e))?;
-                let parameters = response.response_parameters().cloned().unwrap_or_default();
+                // A preflight whose integration response was never written (a run stopped mid-way) allows no
+                // origin: drift, rebuilt by the next apply.
+                let response = found(
+                    self.client
+                        .get_integration_response()
+                        .rest_api_id(id)
+                        .resource_id(&resource_id)
+                        .http_method("OPTIONS")
+                        .status_code("200")
+                        .send()
+                        .await
+                        .map_err(|e| api_error("GetIntegrationResponse", e)),
+                )?;
+                let parameters = response.as_ref().and_then(|r| r.response_parameters()).cloned().unwrap_or_default();
                 let header = |name: &str| {
                     parameters
                         .get(&format!("method.response.header.{name}"))

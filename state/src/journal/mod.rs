@@ -30,6 +30,10 @@ pub enum JournalRecord {
         operation: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         secrets: Option<SecretsConfig>,
+        /// Where the run acts (account and region): a first run that dies before its first state file is continued
+        /// only there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        place: Option<crate::model::Place>,
     },
     /// A provider call is about to start.
     #[serde(rename_all = "camelCase")]
@@ -85,7 +89,11 @@ pub struct ReplayError {
 pub fn replay(state: &mut StateFile, records: &[JournalRecord]) -> Result<(), ReplayError> {
     for (index, record) in records.iter().enumerate() {
         match record {
-            JournalRecord::Begin { .. } => {}
+            JournalRecord::Begin { place, .. } => {
+                if state.place.is_none() {
+                    state.place.clone_from(place);
+                }
+            }
             JournalRecord::Intent {
                 resource,
                 type_name,
@@ -243,7 +251,13 @@ mod tests {
     /// A plausible run: creates a, b (needs a), c (needs b), replaces b create-before-delete, deletes c.
     fn sample_run() -> Vec<JournalRecord> {
         vec![
-            JournalRecord::Begin { lineage: "l".into(), serial: 0, operation: "apply".into(), secrets: None },
+            JournalRecord::Begin {
+                lineage: "l".into(),
+                serial: 0,
+                operation: "apply".into(),
+                secrets: None,
+                place: None,
+            },
             intent("a", "create"),
             JournalRecord::Done {
                 resource: "a".into(),
@@ -369,8 +383,13 @@ mod tests {
     /// Random runs from a small model: creates depend on what exists, deletes go dependents first,
     /// replacements retire the old half; a run may end anywhere.
     fn random_run(ops: &[(u8, u8, u8)]) -> Vec<JournalRecord> {
-        let mut records =
-            vec![JournalRecord::Begin { lineage: "l".into(), serial: 0, operation: "apply".into(), secrets: None }];
+        let mut records = vec![JournalRecord::Begin {
+            lineage: "l".into(),
+            serial: 0,
+            operation: "apply".into(),
+            secrets: None,
+            place: None,
+        }];
         let mut live: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
         for (i, (kind, a, b)) in ops.iter().enumerate() {
             let name = format!("r{}", a % 6);

@@ -167,7 +167,7 @@ mod tests {
     use super::*;
 
     fn begin() -> JournalRecord {
-        JournalRecord::Begin { lineage: "l".into(), serial: 0, operation: "apply".into(), secrets: None }
+        JournalRecord::Begin { lineage: "l".into(), serial: 0, operation: "apply".into(), secrets: None, place: None }
     }
 
     #[test]
