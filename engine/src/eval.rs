@@ -252,6 +252,9 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                 },
+                // A property whose default is the resource's logical name (a permission's statement id) is
+                // planned with it, so that writing the default out, or leaving it out, changes nothing.
+                None if schema.defaults_to_logical_name == Some(property.name) => Value::String(resource.name.clone()),
                 None => Value::Null,
             };
             let value = if property.name == "tags" && schema.has_tags() {

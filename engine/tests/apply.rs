@@ -353,10 +353,12 @@ async fn replacements_create_first_unless_the_name_must_be_freed() {
         "  x:\n    type: test:fake:Thing\n    properties:\n      name: x2\n      value: one\n".to_string(),
     ].concat());
     let plan = h.plan(&v3, false);
-    h.apply_with(&v3, &plan, ApplyOptions { parallelism: 10, allow_data_loss: true }, CancelFlag::default())
+    let report = h
+        .apply_with(&v3, &plan, ApplyOptions { parallelism: 10, allow_data_loss: true }, CancelFlag::default())
         .await
         .unwrap();
     assert_eq!(h.cloud.calls(), vec![format!("delete {before} of store"), "create store".to_string()]);
+    assert_eq!((report.counts.replaced, report.counts.created), (1, 0), "a delete-first replacement is a replacement");
 }
 
 #[tokio::test]

@@ -460,4 +460,14 @@ fn a_permission_replaced_under_the_same_statement_id_is_deleted_first() {
     assert_eq!(plan.changes[0].replace_order, Some(plan::ReplaceOrder::DeleteBeforeCreate));
     let plan = plan_with(&write("events.amazonaws.com", "t"), Some(&state), &[], false).unwrap();
     assert_eq!(plan.changes[0].replace_order, Some(plan::ReplaceOrder::CreateBeforeDelete));
+    // The statement id defaults to the logical name: writing the default out, or leaving it out, changes nothing.
+    std::fs::write(
+        &path,
+        "name: perm\nresources:\n  p:\n    type: aws:lambda:Permission\n    properties: {function: f, principal: sns.amazonaws.com}\n",
+    )
+    .unwrap();
+    let implicit = stack::load(&path, &Registry::builtin(), &env).unwrap();
+    let state = converge(&implicit, None);
+    let plan = plan_with(&write("sns.amazonaws.com", "p"), Some(&state), &[], false).unwrap();
+    assert!(!plan.has_changes(), "{}", text(&plan));
 }

@@ -46,14 +46,12 @@ pub fn document_text(document: &serde_json::Value) -> String {
     serde_json::to_string(document).unwrap_or_default()
 }
 
-/// A JSON document from AWS text (URL-decoded first when IAM returns it encoded).
+/// A JSON document from AWS text, URL-decoded first only when it is not JSON as it is (IAM returns documents
+/// encoded; a document whose strings hold `%22`, a URL in a dashboard, is JSON as it is and must stay so).
 pub fn document_value(text: &str) -> Option<Value> {
-    let decoded = if text.trim_start().starts_with('%') || text.contains("%22") {
-        percent_decode(text)
-    } else {
-        text.to_string()
-    };
-    serde_json::from_str::<serde_json::Value>(&decoded).ok().map(|j| Value::from_json(&j))
+    let parsed = serde_json::from_str::<serde_json::Value>(text)
+        .or_else(|_| serde_json::from_str::<serde_json::Value>(&percent_decode(text)));
+    parsed.ok().map(|j| Value::from_json(&j))
 }
 
 fn percent_decode(text: &str) -> String {
@@ -132,6 +130,9 @@ mod tests {
     fn decodes_iam_documents() {
         let v = document_value("%7B%22Version%22%3A%222012-10-17%22%7D");
         assert_eq!(v.map(|v| v.to_string()), Some(r#"{"Version":"2012-10-17"}"#.to_string()));
+        // JSON as it is stays as it is, even when a string in it holds percent escapes.
+        let url = r#"{"markdown":"[logs](https://example.com/search?q=%22error%22)"}"#;
+        assert_eq!(document_value(url).map(|v| v.to_string()), Some(url.to_string()));
     }
 
     #[test]

@@ -389,3 +389,33 @@ async fn an_old_state_whose_arns_name_no_region_does_not_forget_resources_in_ano
     let placed: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(placed["place"]["region"], "us-east-1", "{placed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_drifted_untagged_old_half_is_still_deleted_by_name() {
+    // An alias renamed (create the new, then delete the old), killed after CreateAlias; the old alias had been
+    // pointed elsewhere outside stackr. It cannot carry a token, the name was ours: the recovery run deletes it
+    // rather than forget it in AWS.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stack = |alias: &str| {
+        format!("name: drifted\nregion: us-east-1\nresources:\n  key:\n    type: aws:kms:Key\n    properties: {{description: drifted}}\n  alias:\n    type: aws:kms:Alias\n    properties: {{name: {alias}, targetKeyId: \"${{key.keyId}}\"}}\n")
+    };
+    std::fs::write(d.join("stack.yaml"), stack("alias/drifted-a")).unwrap();
+    let kill = proxy("230000000012", std::sync::Arc::new(|w: &str| w.contains("CreateAlias")), 1, Fault::Hold).await;
+    ok(&run(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    let kms = aws_sdk_kms::Client::new(&sdk(&kill.endpoint).await);
+    let other = kms.create_key().send().await.unwrap().key_metadata().unwrap().key_id().to_string();
+    kms.update_alias().alias_name("alias/drifted-a").target_key_id(&other).send().await.unwrap();
+    std::fs::write(d.join("stack.yaml"), stack("alias/drifted-b")).unwrap();
+    let child = spawn(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve"]);
+    assert!(kill_when_held(child, &kill), "killed just after the new CreateAlias");
+    kill.disarm();
+    let (code, text) = status(&run(d, &kill.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(0), "{text}");
+    let aliases = kms.list_aliases().send().await.unwrap();
+    let ours: Vec<&str> =
+        aliases.aliases().iter().filter_map(|a| a.alias_name()).filter(|n| n.starts_with("alias/drifted-")).collect();
+    assert_eq!(ours, ["alias/drifted-b"], "the old alias is deleted, not orphaned: {text}");
+    let (code, text) = status(&run(d, &kill.endpoint, &["plan", "stack.yaml", "--detailed-exitcode"]));
+    assert_eq!(code, Some(0), "{text}");
+}

@@ -90,7 +90,7 @@ pub async fn create_at_most_once(
 /// the resource carries the token (a recorded resource from before tokens were recorded has none to compare). A
 /// type without tags cannot say who made it: only a resource exactly as that create asked for it may be taken
 /// for its own (someone who took the name meanwhile made theirs differently, or changed ours: either way it is
-/// not adopted, or deleted, as ours).
+/// not adopted as ours).
 pub fn made_by(schema: &ResourceSchema, found: &Observed, token: Option<&str>, inputs: &Value) -> bool {
     if schema.has_tags() {
         return token.is_none_or(|token| found.create_token.as_deref() == Some(token));

@@ -31,7 +31,7 @@ use tokio::task::JoinSet;
 
 use crate::eval::{Builtins, Evaluator, ResourceValues};
 use crate::plan::file::{GoneResource, PlannedStep};
-use crate::plan::{Action, ReplaceOrder};
+use crate::plan::Action;
 use crate::provider::{LockCheck, Registry};
 use crate::stack::Stack;
 use crate::value::Value;
@@ -85,7 +85,8 @@ impl Operation {
     /// Present participle for progress lines.
     pub fn doing(self) -> &'static str {
         match self {
-            Operation::Create | Operation::Replace => "creating",
+            Operation::Create => "creating",
+            Operation::Replace => "replacing",
             Operation::Update => "updating",
             Operation::Delete | Operation::DeleteRetired => "deleting",
             Operation::Forget => "forgetting",
@@ -94,7 +95,8 @@ impl Operation {
 
     pub fn done(self) -> &'static str {
         match self {
-            Operation::Create | Operation::Replace => "created",
+            Operation::Create => "created",
+            Operation::Replace => "replaced",
             Operation::Update => "updated",
             Operation::Delete | Operation::DeleteRetired => "deleted",
             Operation::Forget => "forgotten (left in AWS)",
@@ -266,7 +268,7 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
             operation: match (s.action, s.replace_order) {
                 (Action::Create, _) => Operation::Create,
                 (Action::Update, _) => Operation::Update,
-                (Action::Replace, Some(ReplaceOrder::DeleteBeforeCreate)) => Operation::Create,
+                // A replacement in either order (a delete-first one deletes inside its step, as its plan says).
                 _ => Operation::Replace,
             },
             after: s.dependencies.iter().filter(|d| forward.contains(d.as_str())).cloned().collect(),

@@ -144,14 +144,18 @@ async fn reconcile_pass(
                 let observed = provider.read(&cx, &id, &inputs).await.map_err(|e| fail(e.to_string()))?;
                 // The old half may have been deleted since, and its name taken by a newer resource: only the
                 // resource that still carries the recorded create token is the one the replacement retired.
-                let someone_elses = observed.as_ref().is_some_and(|found| {
-                    !super::create::made_by(provider.schema(), found, op.create_token.as_deref(), &inputs)
-                });
+                // A tagged resource that carries another create token than the one recorded is not the replaced
+                // one (its name was taken by a newer resource). An untagged one cannot say; the name was ours,
+                // and a drifted old half must not be left behind unrecorded, so it is deleted by name.
+                let someone_elses = provider.schema().has_tags()
+                    && observed.as_ref().is_some_and(|found| {
+                        !super::create::made_by(provider.schema(), found, op.create_token.as_deref(), &inputs)
+                    });
                 if observed.is_none() {
                     notes.push(format!("{}: the replaced resource {id} is gone", op.resource));
                 } else if someone_elses {
                     notes.push(format!(
-                        "{}: {id} is no longer the replaced resource (it carries another create token, or differs from what was recorded); left alone",
+                        "{}: {id} is no longer the replaced resource (it carries another create token); left alone",
                         op.resource
                     ));
                 } else if delete_retired {

@@ -60,6 +60,8 @@ impl PermissionProvider {
         };
         let mut inputs = prior.as_map().cloned().unwrap_or_default();
         inputs.insert("function".into(), Value::string(prior_or(prior, "function", function)));
+        // The statement id AWS has (a state recorded before defaults were written out may lack it).
+        inputs.insert("statementId".into(), Value::string(sid));
         inputs.insert("principal".into(), Value::String(principal));
         inputs.insert("action".into(), Value::string(statement["Action"].as_str().unwrap_or("lambda:InvokeFunction")));
         match statement["Condition"]["ArnLike"]["AWS:SourceArn"].as_str() {
