@@ -12,10 +12,12 @@
 //! for the steps in flight and returns what was done.
 
 pub mod create;
+mod operation;
 pub mod reconcile;
 pub mod refresh;
 mod step;
 
+pub use operation::Operation;
 pub use step::{new_token, provider_view};
 use step::{prepare, StepOutcome};
 
@@ -55,53 +57,6 @@ pub enum ApplyEvent {
     Finished { name: String, operation: Operation, elapsed: Duration },
     Failed { name: String, operation: Operation, error: String },
     Skipped { name: String, operation: Operation, reason: String },
-}
-
-/// One provider-facing operation of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Operation {
-    Create,
-    Update,
-    /// Create the new half of a create-before-delete replacement.
-    Replace,
-    Delete,
-    /// Delete the old half of a replacement.
-    DeleteRetired,
-    /// Forget a `retainOnDelete` resource.
-    Forget,
-}
-
-impl Operation {
-    pub fn journal_name(self) -> &'static str {
-        match self {
-            Operation::Create => "create",
-            Operation::Update => "update",
-            Operation::Replace => "replace",
-            Operation::Delete | Operation::Forget => "delete",
-            Operation::DeleteRetired => "delete-retired",
-        }
-    }
-
-    /// Present participle for progress lines.
-    pub fn doing(self) -> &'static str {
-        match self {
-            Operation::Create => "creating",
-            Operation::Replace => "replacing",
-            Operation::Update => "updating",
-            Operation::Delete | Operation::DeleteRetired => "deleting",
-            Operation::Forget => "forgetting",
-        }
-    }
-
-    pub fn done(self) -> &'static str {
-        match self {
-            Operation::Create => "created",
-            Operation::Replace => "replaced",
-            Operation::Update => "updated",
-            Operation::Delete | Operation::DeleteRetired => "deleted",
-            Operation::Forget => "forgotten (left in AWS)",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
