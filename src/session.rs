@@ -86,16 +86,7 @@ impl Session {
         ));
         let runtime = workspace::runtime()?;
         // Reconciling reads AWS and concludes (adopted, never took effect, deleted): only where the run acted.
-        match runtime.block_on(stackr_engine::apply::refresh::confirm_place(&mut self.state, registry)) {
-            Err(e) => return Err(crate::commands::planning::place_failure(e)),
-            Ok(stackr_engine::apply::refresh::Placed::Unknown(unknown)) => {
-                return Err(Failure::hint(
-                    anyhow::anyhow!("cannot tell which AWS account the credentials act in: {unknown}"),
-                    "stackr asks STS who you are before it reconciles an interrupted run; check your AWS credentials",
-                ))
-            }
-            Ok(_) => {}
-        }
+        crate::commands::planning::confirm_place(&runtime, &mut self.state, registry)?;
         let done = runtime
             .block_on(reconcile::reconcile(
                 &mut self.state,

@@ -83,8 +83,9 @@ pub fn unread_failure(unread: &[(String, String)], total: usize, printer: &Print
     )
 }
 
-/// Before a command changes AWS: the credentials must act where the stack lives (recorded in `state`, which then
-/// records it if it did not). When STS cannot say, a stack with resources is not touched.
+/// Before a command changes AWS or reconciles an interrupted run: the credentials must act where the stack lives
+/// (recorded in `state`, which then records it if it did not). When STS cannot say, a stack with resources or
+/// operations in flight is not touched.
 pub fn confirm_place(
     runtime: &tokio::runtime::Runtime,
     state: &mut stackr_state::StateFile,
@@ -92,9 +93,9 @@ pub fn confirm_place(
 ) -> Result<(), Failure> {
     match runtime.block_on(stackr_engine::apply::refresh::confirm_place(state, registry)) {
         Err(e) => Err(place_failure(e)),
-        Ok(Placed::Unknown(unknown)) if !state.resources.is_empty() => Err(Failure::hint(
+        Ok(Placed::Unknown(unknown)) if !state.resources.is_empty() || !state.pending.is_empty() => Err(Failure::hint(
             anyhow::anyhow!("cannot tell which AWS account the credentials act in: {unknown}"),
-            "stackr asks STS who you are before it changes anything; check your AWS credentials",
+            "stackr asks STS who you are before it changes or reconciles anything; check your AWS credentials",
         )),
         Ok(_) => Ok(()),
     }

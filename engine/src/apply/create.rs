@@ -1,6 +1,7 @@
-//! A create that happens at most once, whatever its answer, and never takes over what stackr did not make. A create call can take effect and still report an
-//! error: its answer was lost and the SDK's retry met "already exists", or AWS acted and then failed a later call
-//! of the same create. So before a failed create counts as failed, the provider is asked to `find` what this
+//! A create that happens at most once, whatever its answer, and never takes over what stackr did not make.
+//!
+//! A create call can take effect and still report an error: its answer was lost and the SDK's retry met "already
+//! exists", or AWS acted and then failed a later call of the same create. So before a failed create counts as failed, the provider is asked to `find` what this
 //! create made, and only a resource that carries this create's token is adopted. Types that cannot carry a token
 //! (no tags), and types whose create call overwrites a resource of the same name (PutMetricAlarm, PutDashboard,
 //! CreateTopic), are looked up by name before the create: a resource found then is someone else's, and the create
