@@ -21,6 +21,9 @@ use crate::report::Failure;
 use crate::store::{Held, Store};
 use crate::workspace;
 
+/// An open secrets key and the record that opens it again.
+pub type OpenKey = (Arc<dyn SecretsCodec>, stackr_state::secrets::SecretsConfig);
+
 pub struct Session {
     pub store: Store,
     pub state: StateFile,
@@ -74,6 +77,47 @@ impl Session {
         let mut session = Session { store, state, existed, replayed, lock: Some(lock), codec };
         session.reconcile(registry, true, printer)?;
         Ok(session)
+    }
+
+    /// The secrets key a saved plan of `stack` fingerprints its secret config values under, with the record the
+    /// plan carries: the state's key when it records one (already open when the state holds secrets), or else a
+    /// new key of the stack's provider. None when the stack has no secret config values.
+    pub fn plan_key(&self, stack: &Stack) -> Result<Option<OpenKey>, Failure> {
+        if !stackr_engine::plan::file::has_secret_config(stack) {
+            return Ok(None);
+        }
+        let lineage = &self.state.lineage.0;
+        match (&self.state.secrets, &self.codec) {
+            (Some(config), Some(codec)) => Ok(Some((Arc::clone(codec), config.clone()))),
+            (Some(config), None) => Ok(Some(open(stack, lineage, &config.provider, Some(config))?)),
+            (None, _) => {
+                let wanted = stack.secrets_provider.as_deref().unwrap_or("passphrase");
+                Ok(Some(open(stack, lineage, wanted, None)?))
+            }
+        }
+    }
+
+    /// The key a saved plan recorded (`secretsKey`), opened to recompute its fingerprint: this session's when
+    /// they are the same record.
+    pub fn saved_plan_key(
+        &self,
+        stack: &Stack,
+        recorded: &stackr_state::secrets::SecretsConfig,
+    ) -> Result<Arc<dyn SecretsCodec>, Failure> {
+        if let (Some(config), Some(codec)) = (&self.state.secrets, &self.codec) {
+            if config == recorded {
+                return Ok(Arc::clone(codec));
+            }
+        }
+        // A KMS data key is bound to the lineage of the state it was made for; a new stack's plan made one for
+        // the lineage it planned with.
+        let lineage = recorded
+            .key_context
+            .as_ref()
+            .and_then(|c| c.get("lineage"))
+            .cloned()
+            .unwrap_or_else(|| self.state.lineage.0.clone());
+        Ok(open(stack, &lineage, &recorded.provider, Some(recorded))?.0)
     }
 
     fn reconcile(&mut self, registry: &Registry, delete_retired: bool, printer: &Printer) -> Result<(), Failure> {
@@ -337,7 +381,7 @@ fn open(
     lineage: &str,
     provider: &str,
     recorded: Option<&stackr_state::secrets::SecretsConfig>,
-) -> Result<(Arc<dyn SecretsCodec>, stackr_state::secrets::SecretsConfig), Failure> {
+) -> Result<OpenKey, Failure> {
     if provider.starts_with("awskms://") {
         let runtime = workspace::runtime()?;
         let region = stack.region.clone().or_else(|| std::env::var("AWS_REGION").ok());

@@ -543,3 +543,113 @@ async fn kms_encrypted_state_needs_the_key_and_a_new_provider_re_encrypts() {
     assert!(!text.contains("kms-canary-value"));
     ok(&stackr(d, &["destroy", "stack.yaml", "--auto-approve"]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_plans_fingerprint_secret_config_under_the_secrets_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stack.yaml"),
+        "name: fingerprint\nregion: us-east-1\nparameters:\n  apiKey: {type: string}\nconfig:\n  apiKey: {fromEnv: FINGERPRINT_KEY, secret: true}\nresources:\n  secret:\n    type: aws:secretsmanager:Secret\n    properties: {name: fingerprint/api-key, secretString: \"${apiKey}\", recoveryWindowInDays: 0}\n",
+    )
+    .unwrap();
+    let run = |key: &str, args: &[&str]| {
+        status(&support::command(d).env("FINGERPRINT_KEY", key).args(args).output().unwrap())
+    };
+    let saved = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(d.join(".stackr/plans/fingerprint.plan.json")).unwrap()).unwrap()
+    };
+
+    // A new stack: the plan makes the secrets key and carries its public record (salt, parameters, check).
+    let (code, text) = run("hunter2", &["plan", "stack.yaml"]);
+    assert_eq!(code, Some(0), "{text}");
+    let plan = saved();
+    assert_eq!(plan["formatVersion"], 2);
+    let key: stackr_state::secrets::SecretsConfig = serde_json::from_value(plan["secretsKey"].clone()).unwrap();
+    assert_eq!(key.provider, "passphrase");
+    let print = plan["inputs"]["config:(secret values)"].as_str().unwrap().to_string();
+    // The print is an HMAC under the passphrase's key: reproducible with the passphrase, and with nothing else
+    // (a plain or salted SHA-256 of a guess does not match it).
+    use stackr_state::secrets::SecretsCodec as _;
+    let codec = stackr_state::secrets::KeyCodec::open("end-to-end", &key).unwrap();
+    let guessed = b"apiKey\0\"hunter2\"\0";
+    assert_eq!(codec.fingerprint(guessed).unwrap(), print);
+    assert!(stackr_state::secrets::KeyCodec::open("a guess", &key).is_err());
+    use sha2::Digest as _;
+    for salt in ["", "fingerprint"] {
+        let plain = hex::encode(sha2::Sha256::digest([salt.as_bytes(), guessed].concat()));
+        assert_ne!(plain, print);
+    }
+    assert!(!std::fs::read_to_string(d.join(".stackr/plans/fingerprint.plan.json")).unwrap().contains("hunter2"));
+
+    // The secret changed between plan and apply: refused, naming the secret values and not showing them.
+    let (code, text) = run("hunter3", &["apply"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("is stale: config:(secret values) changed"), "{text}");
+    assert!(!text.contains("hunter"), "{text}");
+    // Unchanged, it applies; the next plan fingerprints under the key the state now records.
+    let (code, text) = run("hunter2", &["apply"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run("hunter2", &["plan", "stack.yaml"]);
+    assert_eq!(code, Some(0), "{text}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join(".stackr/fingerprint.state.json")).unwrap()).unwrap();
+    assert_eq!(saved()["secretsKey"], state["secrets"]);
+
+    // A plan file of the old format (a salted SHA-256 beside its salt) is refused: plan again.
+    let mut old = saved();
+    old["formatVersion"] = 1.into();
+    old.as_object_mut().unwrap().remove("secretsKey");
+    std::fs::write(d.join("old.plan.json"), serde_json::to_vec(&old).unwrap()).unwrap();
+    let (code, text) = run("hunter2", &["apply", "old.plan.json"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("written by an older stackr (format version 1)"), "{text}");
+    assert!(text.contains("hint: make a new plan"), "{text}");
+
+    // Without the passphrase a stack with secret config cannot be planned: there is no key to fingerprint under.
+    let mut plan = support::command(d);
+    plan.env("FINGERPRINT_KEY", "hunter2").env_remove("STACKR_PASSPHRASE");
+    let (code, text) = status(&plan.args(["plan", "stack.yaml", "--refresh=false"]).output().unwrap());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("STACKR_PASSPHRASE"), "{text}");
+    let (code, text) = run("hunter2", &["destroy", "stack.yaml", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_kms_stack_with_secret_config_plans_and_applies_its_saved_plan() {
+    let config = stackr_providers::moto::sdk_config().await;
+    let kms = aws_sdk_kms::Client::new(&config);
+    let key = kms.create_key().description("stackr plan key").send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_string();
+    kms.create_alias().alias_name("alias/stackr-plan-e2e").target_key_id(&key_id).send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stack.yaml"),
+        "name: kmsplan\nregion: us-east-1\nsecretsProvider: awskms://alias/stackr-plan-e2e\nparameters:\n  apiKey: {type: string}\nconfig:\n  apiKey: {fromEnv: KMSPLAN_KEY, secret: true}\nresources:\n  secret:\n    type: aws:secretsmanager:Secret\n    properties: {name: kmsplan/api-key, secretString: \"${apiKey}\", recoveryWindowInDays: 0}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        status(
+            &support::command(d)
+                .env("KMSPLAN_KEY", "kms-plan-canary")
+                .env_remove("STACKR_PASSPHRASE")
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    let (code, text) = run(&["plan", "stack.yaml"]);
+    assert_eq!(code, Some(0), "{text}");
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join(".stackr/plans/kmsplan.plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["secretsKey"]["provider"], "awskms://alias/stackr-plan-e2e");
+    assert!(plan["secretsKey"]["encryptedKey"].is_string(), "{plan}");
+    // Apply opens the plan's data key (bound to the lineage it was planned with) and finds nothing moved.
+    let (code, text) = run(&["apply"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("Apply complete: 1 created"), "{text}");
+    let (code, text) = run(&["destroy", "stack.yaml", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{text}");
+}

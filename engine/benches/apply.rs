@@ -110,7 +110,7 @@ async fn run(n: usize, width: usize, latency: Duration, parallelism: usize) -> (
         drift: vec![],
     })
     .unwrap();
-    let file = PlanFile::new(&plan, &path, BTreeMap::new(), Vec::new());
+    let file = PlanFile::new(&plan, &path, BTreeMap::new(), None, Vec::new());
     let journal = JournalWriter::open(&dir.path().join("bench.journal"), None).unwrap();
     let started = Instant::now();
     let report = apply::apply(ApplyRun {

@@ -221,7 +221,7 @@ impl Harness {
         options: ApplyOptions,
         cancel: CancelFlag,
     ) -> Result<ApplyReport, apply::ApplyError> {
-        let file = PlanFile::new(plan, std::path::Path::new("stack.yaml"), BTreeMap::new(), Vec::new());
+        let file = PlanFile::new(plan, std::path::Path::new("stack.yaml"), BTreeMap::new(), None, Vec::new());
         let builtins = Builtins { stack: "t".into(), region: None, account_id: None };
         let journal = JournalWriter::open(&self.journal_path(), None).unwrap();
         let report = apply::apply(ApplyRun {
@@ -438,7 +438,7 @@ async fn an_interrupted_create_is_adopted_not_created_twice() {
         .concat(),
     );
     let plan = h.plan(&stack, false);
-    let file = PlanFile::new(&plan, std::path::Path::new("stack.yaml"), BTreeMap::new(), Vec::new());
+    let file = PlanFile::new(&plan, std::path::Path::new("stack.yaml"), BTreeMap::new(), None, Vec::new());
     let builtins = Builtins { stack: "t".into(), region: None, account_id: None };
     let base = h.state.clone();
     {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use stackr_engine::apply::{self, ApplyEvent, ApplyOptions, ApplyRun, CancelFlag};
-use stackr_engine::plan::file::{input_digests, PlanFile};
+use stackr_engine::plan::file::{has_secret_config, input_digests, PlanFile};
 use stackr_engine::render;
 
 use super::planning::{make_plan, Settings};
@@ -101,9 +101,16 @@ fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<
         .map(PathBuf::from)
         .filter(|p| !stack.files.iter().any(|f| &f.path == p))
         .collect();
-    let salt = file.lineage.clone().unwrap_or_else(|| stack.name.clone());
-    let current = input_digests(&stack, &files, &builtins, &salt).context("cannot hash the inputs")?;
-    moved.extend(file.moved_inputs(&current));
+    let key = match &file.secrets_key {
+        Some(recorded) => Some(session.saved_plan_key(&stack, recorded)?),
+        None => None,
+    };
+    if key.is_none() && has_secret_config(&stack) {
+        moved.push("config:(secret values) is a new input".to_string());
+    } else {
+        let current = input_digests(&stack, &files, &builtins, key.as_deref()).context("cannot hash the inputs")?;
+        moved.extend(file.moved_inputs(&current));
+    }
     if !moved.is_empty() {
         return Err(Failure::hint(
             anyhow::anyhow!("the saved plan {} is stale: {}", path.display(), moved.join("; ")),

@@ -61,9 +61,10 @@ pub fn make_plan(
     })
     .map_err(plan_failure)?;
     let files_read: Vec<_> = plan.files_read.iter().cloned().collect();
-    let salt = plan.lineage.clone().unwrap_or_else(|| stack.name.clone());
-    let inputs = input_digests(stack, &files_read, builtins, &salt).context("cannot hash the plan's inputs")?;
-    let file = PlanFile::new(&plan, stack_path, inputs, gone);
+    let key = session.plan_key(stack)?;
+    let inputs = input_digests(stack, &files_read, builtins, key.as_ref().map(|(codec, _)| codec.as_ref()))
+        .context("cannot hash the plan's inputs")?;
+    let file = PlanFile::new(&plan, stack_path, inputs, key.map(|(_, config)| config), gone);
     Ok((plan, file))
 }
 

@@ -107,11 +107,29 @@ pub trait SecretsCodec: Send + Sync {
     /// Encrypts `plaintext` bound to `context` (associated data).
     fn encrypt(&self, plaintext: &[u8], context: &str) -> Result<String, SecretsError>;
     fn decrypt(&self, sealed: &str, context: &str) -> Result<Vec<u8>, SecretsError>;
+    /// A keyed fingerprint of `data` (HMAC-SHA256, hex): equal data gives equal fingerprints under one key, and
+    /// without the key a fingerprint allows no offline guessing of the data. Saved plans fingerprint secret
+    /// config values with it.
+    fn fingerprint(&self, data: &[u8]) -> Result<String, SecretsError>;
 }
 
-/// A 256-bit key: derived from a passphrase, or a data key from KMS. The cipher zeroizes it when dropped.
+/// A 256-bit key: derived from a passphrase, or a data key from KMS. The cipher zeroizes it when dropped, and
+/// so does the fingerprint key derived from it.
 pub struct KeyCodec {
     cipher: XChaCha20Poly1305,
+    /// HMAC-SHA256(key, FINGERPRINT_LABEL): a key of its own for fingerprints, so the cipher's key is used for
+    /// one purpose only.
+    fingerprint_key: Zeroizing<Vec<u8>>,
+}
+
+const FINGERPRINT_LABEL: &[u8] = b"stackr plan fingerprint v1";
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, SecretsError> {
+    use hmac::{KeyInit as _, Mac as _};
+    // HMAC accepts keys of any length; the error exists only for the trait's sake.
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).map_err(|e| SecretsError::Kdf(e.to_string()))?;
+    mac.update(data);
+    Ok(mac.finalize().into_bytes().to_vec())
 }
 
 /// The passphrase codec is a [`KeyCodec`] whose key came from Argon2id.
@@ -123,7 +141,10 @@ impl KeyCodec {
         if key.len() != 32 {
             return Err(SecretsError::Kdf(format!("a data key must be 32 bytes, not {}", key.len())));
         }
-        Ok(KeyCodec { cipher: XChaCha20Poly1305::new(Key::from_slice(key)) })
+        Ok(KeyCodec {
+            cipher: XChaCha20Poly1305::new(Key::from_slice(key)),
+            fingerprint_key: Zeroizing::new(hmac_sha256(key, FINGERPRINT_LABEL)?),
+        })
     }
 
     /// The check value to record with a new key.
@@ -212,6 +233,11 @@ impl SecretsCodec for KeyCodec {
         self.cipher
             .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
             .map_err(|_| SecretsError::Damaged(context.to_string()))
+    }
+
+    fn fingerprint(&self, data: &[u8]) -> Result<String, SecretsError> {
+        let mac = hmac_sha256(&self.fingerprint_key, data)?;
+        Ok(mac.iter().map(|b| format!("{b:02x}")).collect())
     }
 }
 
@@ -410,6 +436,32 @@ mod tests {
         let mut json = serde_json::json!({"v": {ENCRYPTED_KEY: STANDARD.encode(legacy)}});
         unseal(&mut json, &codec, "anywhere")?;
         assert_eq!(json, serde_json::json!({"v": {"@secret": "old"}}));
+        Ok(())
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() -> Result<(), SecretsError> {
+        // Test case 2: key "Jefe", data "what do ya want for nothing?".
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?")?;
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        Ok(())
+    }
+
+    #[test]
+    fn fingerprints_are_keyed() -> Result<(), SecretsError> {
+        let (codec, config) = KeyCodec::create("p")?;
+        let (other, _) = KeyCodec::create("p")?;
+        let reopened = KeyCodec::open("p", &config)?;
+        assert_eq!(codec.fingerprint(b"hunter2")?, reopened.fingerprint(b"hunter2")?, "the same key, the same print");
+        assert_ne!(codec.fingerprint(b"hunter2")?, codec.fingerprint(b"hunter3")?);
+        // The same passphrase under another salt is another key: a print says nothing without the key.
+        assert_ne!(codec.fingerprint(b"hunter2")?, other.fingerprint(b"hunter2")?);
+        let plain: String = {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(b"hunter2").iter().map(|b| format!("{b:02x}")).collect()
+        };
+        assert_ne!(codec.fingerprint(b"hunter2")?, plain);
         Ok(())
     }
 }

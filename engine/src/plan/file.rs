@@ -4,7 +4,8 @@
 //! naming what moved, when any differs.
 //!
 //! Secret values never appear: planned inputs are stored redacted, and secret config values contribute to one
-//! salted digest only.
+//! keyed fingerprint only (HMAC under the secrets key the plan records in `secretsKey`), so a plan artifact
+//! allows no offline guessing of a weak secret.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,11 @@ use sha2::{Digest, Sha256};
 use super::{Action, Plan, ReplaceOrder};
 use crate::eval::Builtins;
 use crate::stack::Stack;
+use stackr_state::secrets::{SecretsCodec, SecretsConfig, SecretsError};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: secret config values are fingerprinted under the secrets key (`secretsKey`), not hashed with a salt that
+/// sits beside the hash. Files of version 1 are refused: plan again.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -34,6 +38,10 @@ pub struct PlanFile {
     /// Each input by name (`file:stacks/dev.yaml`, `config:environment`, `builtin:region`).
     pub inputs: BTreeMap<String, String>,
     pub steps: Vec<PlannedStep>,
+    /// The secrets key the secret config values were fingerprinted under (only its public record: salt and
+    /// check value, or the data key as KMS encrypted it). Apply opens it to recompute the fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_key: Option<SecretsConfig>,
     /// Resources the plan's refresh found deleted outside stackr: apply records their removal from the state
     /// before it runs the steps (which recreate them when the stack still declares them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -76,11 +84,29 @@ pub enum PlanFileError {
     Syntax(String),
     #[error("the plan file was written by a newer stackr (format version {0})")]
     Newer(u64),
+    #[error("the plan file was written by an older stackr (format version {0}), whose plans this one does not apply")]
+    Older(u64),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("the stack has secret config values, and a saved plan fingerprints them under the secrets key, which is not open")]
+    NoSecretsKey,
+    #[error("cannot fingerprint the secret config values: {0}")]
+    Secrets(#[from] SecretsError),
 }
 
 impl PlanFile {
     /// The saved form of `plan`. `gone` lists the resources refresh found deleted (name and recorded id).
-    pub fn new(plan: &Plan, stack_file: &Path, inputs: BTreeMap<String, String>, gone: Vec<GoneResource>) -> PlanFile {
+    pub fn new(
+        plan: &Plan,
+        stack_file: &Path,
+        inputs: BTreeMap<String, String>,
+        secrets_key: Option<SecretsConfig>,
+        gone: Vec<GoneResource>,
+    ) -> PlanFile {
         PlanFile {
             format_version: FORMAT_VERSION,
             stack: plan.stack.clone(),
@@ -107,6 +133,7 @@ impl PlanFile {
                     inputs: c.inputs.as_ref().map(|v| v.to_redacted_json()),
                 })
                 .collect(),
+            secrets_key,
             gone,
         }
     }
@@ -122,6 +149,9 @@ impl PlanFile {
         let version = raw.get("formatVersion").and_then(serde_json::Value::as_u64).unwrap_or(0);
         if version > u64::from(FORMAT_VERSION) {
             return Err(PlanFileError::Newer(version));
+        }
+        if version < u64::from(FORMAT_VERSION) {
+            return Err(PlanFileError::Older(version));
         }
         serde_json::from_value(raw).map_err(|e| PlanFileError::Syntax(e.to_string()))
     }
@@ -168,14 +198,19 @@ fn combined_hash(inputs: &BTreeMap<String, String>) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// The digest of every input a plan depends on. `salt` keys the digest of secret config values so a plan file
-/// does not carry a plain hash of a secret.
+/// Whether a plan of `stack` fingerprints secret config values, and so needs the secrets key.
+pub fn has_secret_config(stack: &Stack) -> bool {
+    stack.config.values().any(|v| v.has_secret())
+}
+
+/// The digest of every input a plan depends on. Secret config values are fingerprinted together under
+/// `secrets` (the key the plan records), so the file carries no plain hash of a secret.
 pub fn input_digests(
     stack: &Stack,
     files_read: &[PathBuf],
     builtins: &Builtins,
-    salt: &str,
-) -> Result<BTreeMap<String, String>, std::io::Error> {
+    secrets: Option<&dyn SecretsCodec>,
+) -> Result<BTreeMap<String, String>, DigestError> {
     let mut inputs = BTreeMap::new();
     for file in &stack.files {
         inputs.insert(format!("file:{}", file.path.display()), file.sha256.clone());
@@ -185,22 +220,21 @@ pub fn input_digests(
             if path.is_dir() || path.is_file() { crate::asset::content_hash(path)? } else { "missing".to_string() };
         inputs.insert(format!("file:{}", path.display()), digest);
     }
-    let mut secrets = Sha256::new();
-    secrets.update(salt.as_bytes());
-    let mut any_secret = false;
+    // Plaintext of the secret values: zeroized once fingerprinted.
+    let mut secret_text = zeroize::Zeroizing::new(Vec::new());
     for (name, value) in &stack.config {
         if value.has_secret() {
-            any_secret = true;
-            secrets.update(name.as_bytes());
-            secrets.update([0]);
-            secrets.update(value.reveal().to_json().to_string().as_bytes());
-            secrets.update([0]);
+            secret_text.extend_from_slice(name.as_bytes());
+            secret_text.push(0);
+            secret_text.extend_from_slice(value.reveal().to_json().to_string().as_bytes());
+            secret_text.push(0);
         } else {
             inputs.insert(format!("config:{name}"), sha256_hex(value.to_json().to_string().as_bytes()));
         }
     }
-    if any_secret {
-        inputs.insert("config:(secret values)".to_string(), hex::encode(secrets.finalize()));
+    if !secret_text.is_empty() {
+        let codec = secrets.ok_or(DigestError::NoSecretsKey)?;
+        inputs.insert("config:(secret values)".to_string(), codec.fingerprint(&secret_text)?);
     }
     inputs.insert("builtin:region".to_string(), sha256_hex(builtins.region.clone().unwrap_or_default().as_bytes()));
     Ok(inputs)

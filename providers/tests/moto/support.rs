@@ -73,7 +73,7 @@ impl Env {
     }
 
     pub async fn apply_plan(&mut self, stack: &Stack, plan: &Plan) -> ApplyReport {
-        let file = PlanFile::new(plan, Path::new("stack.yaml"), BTreeMap::new(), Vec::new());
+        let file = PlanFile::new(plan, Path::new("stack.yaml"), BTreeMap::new(), None, Vec::new());
         let (codec, _) = stackr_state::secrets::PassphraseCodec::create("moto tests").unwrap();
         let journal = JournalWriter::open(&self.dir.path().join("journal"), Some(std::sync::Arc::new(codec))).unwrap();
         let b = self.builtins();
