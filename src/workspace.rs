@@ -15,7 +15,7 @@ pub const STACKR_DIR: &str = ".stackr";
 
 /// Every schema, no implementations: enough for `validate` and `graph`.
 pub fn registry() -> Registry {
-    Registry::builtin()
+    stackr_providers::catalog::registry()
 }
 
 /// Attaches the AWS providers (configured from the standard chain, the stack's region first) and returns the

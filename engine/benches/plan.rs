@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use stackr_engine::eval::Builtins;
 use stackr_engine::plan::{self, PlanRequest};
-use stackr_engine::provider::Registry;
 use stackr_engine::render::{self, Style};
 use stackr_engine::stack;
 
@@ -65,7 +64,7 @@ fn run_one(n: usize) {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bench.yaml");
     std::fs::write(&path, generate(n)).unwrap();
-    let registry = Registry::builtin();
+    let registry = stackr_providers::catalog::registry();
     let env: BTreeMap<String, String> = BTreeMap::new();
 
     let start = Instant::now();

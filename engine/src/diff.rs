@@ -165,8 +165,21 @@ fn set_path(target: &mut Value, path: &[PathSegment], value: Option<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog;
+    use crate::schema::{Property, ResourceSchema};
     use serde_json::json;
+
+    /// A type with a replacing key, a nested object, tags and a JSON document.
+    fn schema() -> ResourceSchema {
+        ResourceSchema::new("test:Thing", "A thing")
+            .property(Property::string("name").required().forces_replacement())
+            .property(Property::string("hashKey").required().forces_replacement())
+            .property(Property::object(
+                "ttl",
+                vec![Property::string("attributeName").required(), Property::boolean("enabled").default(true)],
+            ))
+            .property(Property::json("assumeRolePolicy"))
+            .property(Property::tags())
+    }
 
     fn v(j: serde_json::Value) -> Value {
         Value::from_json(&j)
@@ -174,7 +187,7 @@ mod tests {
 
     #[test]
     fn diffs_nested_objects_by_field_and_marks_replacement() {
-        let schema = catalog::dynamodb_table();
+        let schema = schema();
         let prior = v(json!({"name": "t", "hashKey": "id", "ttl": {"attributeName": "exp", "enabled": true}}));
         let desired = v(json!({"name": "t", "hashKey": "pk", "ttl": {"attributeName": "exp", "enabled": false}}));
         let changes = diff_inputs(&schema, &prior, &desired);
@@ -184,7 +197,7 @@ mod tests {
 
     #[test]
     fn string_maps_diff_per_key() {
-        let schema = catalog::sns_topic();
+        let schema = schema();
         let prior = v(json!({"name": "t", "tags": {"Owner": "a", "Gone": "x"}}));
         let desired = v(json!({"name": "t", "tags": {"Owner": "b", "New": "y"}}));
         let paths: Vec<String> = diff_inputs(&schema, &prior, &desired).into_iter().map(|c| c.path).collect();
@@ -193,7 +206,7 @@ mod tests {
 
     #[test]
     fn json_documents_compare_as_values() {
-        let schema = catalog::iam_role();
+        let schema = schema();
         let prior = v(json!({"name": "r", "assumeRolePolicy": {"Version": "2012-10-17", "Statement": []}}));
         let desired = v(json!({"assumeRolePolicy": {"Statement": [], "Version": "2012-10-17"}, "name": "r"}));
         assert!(diff_inputs(&schema, &prior, &desired).is_empty());

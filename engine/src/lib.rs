@@ -11,7 +11,7 @@
 //!
 //! - [`diagnostic`]: located problems, collected so a user fixes them in one pass.
 //! - [`value`]: the value type, with secret and unknown markers.
-//! - [`schema`], [`catalog`]: what each resource type accepts and returns.
+//! - [`schema`]: what a resource type accepts and returns (each type declares its own, in the provider crate).
 //! - [`provider`]: the trait AWS providers implement, and the registry of types; [`provider_error`]: provider
 //!   errors and their classes (throttled, retryable, not found, access denied, invalid, conflict).
 //! - [`eval`]: expressions → values; resource inputs conformed to schemas.
@@ -19,7 +19,6 @@
 
 pub mod apply;
 pub mod asset;
-pub mod catalog;
 pub mod diagnostic;
 pub mod diff;
 pub mod eval;

@@ -1,16 +1,15 @@
 //! The seam between the engine and the clouds it manages: the [`Provider`] trait one resource type
 //! implements, and the [`Registry`] of types the engine knows.
 //!
-//! The registry always knows every built-in schema (see `catalog`), so `validate` and `plan` work without any
-//! AWS code; a provider crate attaches implementations by type name. Applying a type without an implementation
-//! is an error, never a silent success.
+//! A registry is made knowing every schema (the provider crate's `catalog`, which needs no AWS code), so
+//! `validate` and `plan` work without any AWS call; implementations are attached by type name. Applying a type
+//! without an implementation is an error, never a silent success.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::catalog;
 use crate::schema::ResourceSchema;
 use crate::value::Value;
 
@@ -118,15 +117,6 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The built-in schemas, with no implementations attached.
-    pub fn builtin() -> Registry {
-        let mut registry = Registry::default();
-        for schema in catalog::schemas() {
-            registry.add_schema(schema);
-        }
-        registry
-    }
-
     pub fn add_schema(&mut self, schema: ResourceSchema) {
         self.types.insert(schema.type_name.to_string(), RegisteredType { schema: Arc::new(schema), provider: None });
     }

@@ -50,6 +50,10 @@ pub enum ProviderError {
         "{type_name} `{name}` already exists and this stack's state does not record it ({id}); stackr does not take over what it did not create: adopt it with `stackr import`, or choose another name"
     )]
     Taken { type_name: String, name: String, id: String },
+    /// A create made the resource, and a call that completes it (a configuration call after the creating one)
+    /// then failed: the resource exists and must be recorded; `cause` is what failed.
+    #[error("{cause}")]
+    Incomplete { created: Box<crate::provider::Created>, cause: Box<ProviderError> },
     #[error("{0}")]
     Other(String),
 }
@@ -136,6 +140,7 @@ impl ProviderError {
             }
             ProviderError::Invalid(_) | ProviderError::Unsupported { .. } => ErrorClass::Invalid,
             ProviderError::Taken { .. } => ErrorClass::Conflict,
+            ProviderError::Incomplete { cause, .. } => cause.class(),
             ProviderError::Other(_) => ErrorClass::Other,
         }
     }

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use stackr_engine::apply::StateValues;
 use stackr_engine::eval::{Builtins, Evaluator};
 use stackr_engine::plan::{self, Action, Drift, Plan, PlanError, PlanRequest};
-use stackr_engine::provider::Registry;
 use stackr_engine::render::{self, Style};
 use stackr_engine::stack::{self, Stack};
 use stackr_engine::value::Value;
@@ -42,7 +41,8 @@ impl Fixture {
     /// The loaded stack, which keeps the directory alive (planning reads the Lambda code again).
     fn load(self) -> Loaded {
         let env: BTreeMap<String, String> = BTreeMap::new();
-        let stack = stack::load(&self.path(), &Registry::builtin(), &env).unwrap_or_else(|d| panic!("{d}"));
+        let stack =
+            stack::load(&self.path(), &stackr_providers::catalog::registry(), &env).unwrap_or_else(|d| panic!("{d}"));
         Loaded { _dir: self.dir, stack }
     }
 }
@@ -67,7 +67,7 @@ fn plan_with(stack: &Stack, state: Option<&StateFile>, targets: &[String], destr
     plan::plan(PlanRequest {
         stack,
         state,
-        registry: &Registry::builtin(),
+        registry: &stackr_providers::catalog::registry(),
         builtins: &builtins(),
         targets,
         destroy,
@@ -77,7 +77,7 @@ fn plan_with(stack: &Stack, state: Option<&StateFile>, targets: &[String], destr
 
 /// The state a successful apply of `stack` would leave (starting from `prior`).
 fn converge(stack: &Stack, prior: Option<StateFile>) -> StateFile {
-    let registry = Registry::builtin();
+    let registry = stackr_providers::catalog::registry();
     let mut state = prior.unwrap_or_else(|| {
         let mut s = StateFile::new(&stack.name);
         s.lineage = Lineage("11111111-2222-3333-4444-555555555555".into());
@@ -351,7 +351,7 @@ fn large_stack(resources: usize) -> (tempfile::TempDir, Stack) {
     }
     std::fs::write(dir.path().join("large.yaml"), yaml).unwrap();
     let env: BTreeMap<String, String> = BTreeMap::new();
-    let stack = stack::load(&dir.path().join("large.yaml"), &Registry::builtin(), &env).unwrap();
+    let stack = stack::load(&dir.path().join("large.yaml"), &stackr_providers::catalog::registry(), &env).unwrap();
     (dir, stack)
 }
 
@@ -415,7 +415,10 @@ fn names_built_from_planned_properties_are_checked_for_twins() {
     let env: BTreeMap<String, String> = BTreeMap::new();
     // Validation sees the literal twins: the roles (case aside) and the subscriptions.
     write("duprole", "arn:aws:sqs:us-east-1:1:q");
-    let out = stack::load(&path, &Registry::builtin(), &env).err().map(|d| d.to_string()).unwrap_or_default();
+    let out = stack::load(&path, &stackr_providers::catalog::registry(), &env)
+        .err()
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     assert!(out.contains("aws:iam:Role `duprole` is already resource `r1`"), "{out}");
     assert!(
         out.contains("aws:sns:TopicSubscription `arn:aws:sns:us-east-1:1:twins-topic, sqs, arn:aws:sqs:us-east-1:1:q` is already resource `sub1`"),
@@ -426,11 +429,14 @@ fn names_built_from_planned_properties_are_checked_for_twins() {
     let yaml = std::fs::read_to_string(&path).unwrap()
         + "  p1:\n    type: aws:lambda:Permission\n    properties: {function: f, principal: sns.amazonaws.com}\n  p2:\n    type: aws:lambda:Permission\n    properties: {function: f, principal: sns.amazonaws.com, statementId: p1}\n";
     std::fs::write(&path, yaml).unwrap();
-    let out = stack::load(&path, &Registry::builtin(), &env).err().map(|d| d.to_string()).unwrap_or_default();
+    let out = stack::load(&path, &stackr_providers::catalog::registry(), &env)
+        .err()
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     assert!(out.contains("aws:lambda:Permission `f, p1` is already resource `p1`"), "{out}");
     // The plan knows the alarm's name.
     write("otherrole", "arn:aws:sqs:us-east-1:1:other");
-    let stack = stack::load(&path, &Registry::builtin(), &env).unwrap();
+    let stack = stack::load(&path, &stackr_providers::catalog::registry(), &env).unwrap();
     let Err(PlanError::Invalid(diagnostics)) = plan_with(&stack, None, &[], false) else {
         panic!("the alarm twins are refused")
     };
@@ -452,7 +458,7 @@ fn a_permission_replaced_under_the_same_statement_id_is_deleted_first() {
             format!("name: perm\nresources:\n  p:\n    type: aws:lambda:Permission\n    properties: {{function: f, principal: {principal}, statementId: {statement}}}\n"),
         )
         .unwrap();
-        stack::load(&path, &Registry::builtin(), &env).unwrap()
+        stack::load(&path, &stackr_providers::catalog::registry(), &env).unwrap()
     };
     let state = converge(&write("sns.amazonaws.com", "s"), None);
     let plan = plan_with(&write("events.amazonaws.com", "s"), Some(&state), &[], false).unwrap();
@@ -466,7 +472,7 @@ fn a_permission_replaced_under_the_same_statement_id_is_deleted_first() {
         "name: perm\nresources:\n  p:\n    type: aws:lambda:Permission\n    properties: {function: f, principal: sns.amazonaws.com}\n",
     )
     .unwrap();
-    let implicit = stack::load(&path, &Registry::builtin(), &env).unwrap();
+    let implicit = stack::load(&path, &stackr_providers::catalog::registry(), &env).unwrap();
     let state = converge(&implicit, None);
     let plan = plan_with(&write("sns.amazonaws.com", "p"), Some(&state), &[], false).unwrap();
     assert!(!plan.has_changes(), "{}", text(&plan));

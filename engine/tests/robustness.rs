@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use stackr_engine::eval::Builtins;
 use stackr_engine::plan::{self, PlanRequest};
-use stackr_engine::provider::Registry;
 use stackr_engine::stack;
 
 const SEED: &str = include_str!("fixtures/plan/stack.yaml");
@@ -19,7 +18,7 @@ fn load_and_plan(text: &[u8]) {
     std::fs::write(dir.path().join("code/handler.py"), "x = 1\n").unwrap();
     let path = dir.path().join("stack.yaml");
     std::fs::write(&path, text).unwrap();
-    let registry = Registry::builtin();
+    let registry = stackr_providers::catalog::registry();
     let env: BTreeMap<String, String> = BTreeMap::new();
     if let Ok(stack) = stack::load(&path, &registry, &env) {
         let builtins = Builtins { stack: stack.name.clone(), region: None, account_id: None };

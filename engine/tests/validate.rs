@@ -6,14 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use stackr_engine::provider::Registry;
 use stackr_engine::stack;
 
 /// What `stackr validate` reports for a fixture, as text.
 fn validate(name: &str) -> String {
     let path = Path::new("tests/fixtures/invalid").join(name);
     let env: BTreeMap<String, String> = BTreeMap::new();
-    match stack::load(&path, &Registry::builtin(), &env) {
+    match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
         Ok(_) => "valid".to_string(),
         Err(diagnostics) => diagnostics.to_string(),
     }
@@ -101,7 +100,7 @@ fn a_huge_deeply_nested_document_is_refused_quickly() {
     text.push_str(&"]".repeat(2_500_000));
     std::fs::write(&path, text).unwrap();
     let env: BTreeMap<String, String> = BTreeMap::new();
-    let err = stack::load(&path, &Registry::builtin(), &env).unwrap_err().to_string();
+    let err = stack::load(&path, &stackr_providers::catalog::registry(), &env).unwrap_err().to_string();
     assert!(err.contains("recursion limit") || err.contains("nests deeper"), "{err}");
 }
 
@@ -109,7 +108,7 @@ fn a_huge_deeply_nested_document_is_refused_quickly() {
 fn a_physical_name_belongs_to_one_resource_and_is_never_secret() {
     let path = Path::new("tests/fixtures/invalid/names.yaml");
     let env = BTreeMap::from([("STACKR_TEST_NAMES_SECRET".to_string(), "hidden-queue".to_string())]);
-    let out = match stack::load(path, &Registry::builtin(), &env) {
+    let out = match stack::load(path, &stackr_providers::catalog::registry(), &env) {
         Ok(_) => "valid".to_string(),
         Err(diagnostics) => diagnostics.to_string(),
     };

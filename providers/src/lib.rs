@@ -1,11 +1,14 @@
-//! stackr-providers: the AWS resource types, one module per service and one file per type, each implementing
-//! the engine's `Provider` trait with the official `aws-sdk-*` crates.
+//! stackr-providers: the AWS resource types, one module per service and one file per type. A type's file holds
+//! all of it: its schema, its typed inputs and (feature `aws`) its calls on the official `aws-sdk-*` crates.
 //!
-//! [`attach`] loads the SDK configuration (standard credential chain; the stack's region wins) and registers
-//! every implemented type in a registry that already knows all the schemas.
+//! [`catalog::registry`] knows every type's schema and needs no AWS code (`validate`, `plan --refresh=false`,
+//! the engine's tests). [`attach`] registers the implementations on one SDK configuration (standard credential
+//! chain; the stack's region wins).
 
 pub mod apigateway;
+#[cfg(feature = "aws")]
 pub mod aws;
+pub mod catalog;
 pub mod cloudwatch;
 pub mod dynamodb;
 pub mod iam;
@@ -13,17 +16,22 @@ pub mod inputs;
 pub mod kms;
 pub mod lambda;
 pub mod logs;
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod mocked;
 #[cfg(feature = "moto")]
 pub mod moto;
+pub mod resource;
+#[cfg(feature = "aws")]
 pub mod s3_fence;
+#[cfg(feature = "aws")]
 pub mod s3_state;
 pub mod secretsmanager;
 pub mod sns;
 
+#[cfg(feature = "aws")]
 use std::sync::Arc;
 
+#[cfg(feature = "aws")]
 use stackr_engine::provider::Registry;
 
 /// The tag that carries a create token on resources without a unique name, so an interrupted create is found
@@ -31,6 +39,7 @@ use stackr_engine::provider::Registry;
 pub const TOKEN_TAG: &str = "stackr:create-token";
 
 /// Registers every implemented provider, built on one SDK configuration.
+#[cfg(feature = "aws")]
 pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.set_identity(Arc::new(aws::StsIdentity::new(config)));
     registry.add_provider(Arc::new(kms::key::KeyProvider::new(config)));

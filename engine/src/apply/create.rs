@@ -7,6 +7,9 @@
 //! CreateTopic), are looked up by name before the create: a resource found then is someone else's, and the create
 //! is refused with a pointer to `stackr import`.
 //!
+//! A provider that knows its create made the resource before a later call failed says so
+//! ([`ProviderError::Incomplete`]): that resource is recorded without a lookup.
+//!
 //! An error that does not prove the create made nothing (a timeout, a connection lost after sending, a 5xx) and
 //! a lookup that itself fails leave the create unresolved: its intent stays pending, and the next run reconciles
 //! it (after waiting for a request that may still be in flight). Only throttling, which AWS answers before acting,
@@ -69,6 +72,8 @@ pub async fn create_at_most_once(
         attempt += 1;
         let error = match provider.create(cx, inputs).await {
             Ok(created) => return CreateOutcome::Created(created),
+            // The provider knows what it made: nothing to look for.
+            Err(ProviderError::Incomplete { created, cause }) => return CreateOutcome::Incomplete(*created, *cause),
             Err(error) => error,
         };
         // Tagged: only what carries this create's token. Untagged: the name was free just before, and the

@@ -30,7 +30,7 @@ pub struct Env {
 impl Env {
     pub async fn new(name: &str) -> Env {
         let config = sdk_config().await;
-        let mut registry = Registry::builtin();
+        let mut registry = stackr_providers::catalog::registry();
         stackr_providers::attach(&mut registry, &config);
         Env { dir: tempfile::tempdir().unwrap(), registry, config, state: StateFile::new(name), name: name.to_string() }
     }

@@ -1,0 +1,240 @@
+//! The typed resource layer: a type says what it is (typed inputs) and makes its own AWS calls; [`Typed`] turns it
+//! into the engine's [`Provider`] and does, once for every type, what they all need:
+//!
+//! - parsing the engine's value into the type's inputs, with errors that name the type and never quote a secret;
+//! - "not found" on read is gone, on delete is done;
+//! - tags: the declared ones and the create token sent with the create, stackr's own tags split off what AWS
+//!   reports (never drift), and the add/remove calls of a tag change;
+//! - the create protocol: the creating call reports the id; when a configuration call after it fails, the create
+//!   reports the resource it made with the error ([`ProviderError::Incomplete`]), so it is recorded, never
+//!   orphaned, and the next plan shows what is missing as an update;
+//! - import by id, ARN or name, and find by create token (or, for types without tags, by name).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use stackr_engine::provider::{CallContext, Created, ErrorClass, Observed, Provider, ProviderError};
+use stackr_engine::schema::ResourceSchema;
+use stackr_engine::value::Value;
+
+use crate::inputs::{parse, split_stackr_tags, tag_changes, tags_value};
+
+fn is_not_found(error: &ProviderError) -> bool {
+    error.class() == ErrorClass::NotFound
+}
+
+pub type Tags = BTreeMap<String, String>;
+
+/// One resource as AWS reports it, in the user's form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub id: String,
+    /// The properties as a stack would write them, tags aside. A type keeps the prior's form of a value AWS
+    /// reports differently but means the same (a key ARN for a key id).
+    pub inputs: BTreeMap<String, Value>,
+    pub outputs: Value,
+    /// Every tag AWS reports, stackr's own included; `None` for types without tags.
+    pub tags: Option<Tags>,
+}
+
+/// One AWS resource type. Only `describe`, `create`, `update` and `delete` are required.
+#[async_trait]
+pub trait Resource: Send + Sync + 'static {
+    /// The inputs as the stack writes them (camelCase); `tags` need not be among them.
+    type Inputs: DeserializeOwned + Send + Sync;
+
+    /// The resource `id` as AWS has it now, `None` (or a not-found error) when it does not exist. `prior` holds
+    /// the inputs last recorded (`Null` on import).
+    async fn describe(&self, id: &str, prior: &Value) -> Result<Option<Live>, ProviderError>;
+
+    /// The call that makes the resource; returns the id AWS assigned (or the name, where the name is the id).
+    /// `tags` are the declared tags and the create token.
+    async fn create(&self, input: &Self::Inputs, tags: &Tags) -> Result<String, ProviderError>;
+
+    /// The calls that complete a create after the resource exists (rotation, TTL, retention, policies). A
+    /// failure here leaves the resource recorded as made, and the next plan completes it.
+    async fn configure(&self, _id: &str, _input: &Self::Inputs) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    /// Applies in place the properties named in `changed` (top-level names), tags excepted.
+    async fn update(
+        &self,
+        id: &str,
+        old: &Self::Inputs,
+        new: &Self::Inputs,
+        changed: &[String],
+    ) -> Result<(), ProviderError>;
+
+    /// Sets `set` and removes `remove` on the resource (`outputs` as last described: its ARN). Types with tags
+    /// implement it.
+    async fn retag(&self, _id: &str, _outputs: &Value, _set: &Tags, _remove: &[String]) -> Result<(), ProviderError> {
+        Err(ProviderError::Other("this type has no tags".into()))
+    }
+
+    /// Deletes the resource; not found counts as done.
+    async fn delete(&self, id: &str, old: &Self::Inputs) -> Result<(), ProviderError>;
+
+    /// The name a create of `input` would take (to find what an interrupted create made); `None` for types
+    /// whose resources have no unique name.
+    fn name<'a>(&self, _input: &'a Self::Inputs) -> Option<&'a str> {
+        None
+    }
+
+    /// The id of the resource named `name`, `None` when none is. The default: the name is the id.
+    async fn lookup(&self, name: &str) -> Result<Option<String>, ProviderError> {
+        Ok(Some(name.to_string()))
+    }
+
+    /// The id to describe for what a user gives `stackr import`: an id, an ARN or a name. The default takes it
+    /// as the id.
+    async fn import_id(&self, given: &str) -> Result<Option<String>, ProviderError> {
+        Ok(Some(given.to_string()))
+    }
+
+    /// Puts desired inputs in canonical form before they are diffed (see [`Provider::normalize`]).
+    fn normalize(&self, inputs: Value) -> Value {
+        inputs
+    }
+}
+
+/// A [`Resource`] as the engine's [`Provider`].
+pub struct Typed<R> {
+    schema: ResourceSchema,
+    resource: R,
+}
+
+impl<R: Resource> Typed<R> {
+    pub fn new(schema: ResourceSchema, resource: R) -> Typed<R> {
+        Typed { schema, resource }
+    }
+
+    fn parse(&self, inputs: &Value) -> Result<R::Inputs, ProviderError> {
+        parse(self.schema.type_name, inputs)
+    }
+
+    /// The resource as the engine sees it: stackr's tags split off (the create token kept aside), the user's
+    /// tags among the inputs when there are any.
+    async fn observe(&self, id: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
+        let live = match self.resource.describe(id, prior).await {
+            Ok(Some(live)) => live,
+            Ok(None) => return Ok(None),
+            Err(error) if is_not_found(&error) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let mut inputs = live.inputs;
+        let mut create_token = None;
+        if let Some(mut tags) = live.tags {
+            create_token = split_stackr_tags(&mut tags);
+            if let Some(tags) = tags_value(tags) {
+                inputs.insert("tags".into(), tags);
+            }
+        }
+        Ok(Some(Observed { id: live.id, inputs: Value::Map(inputs), outputs: live.outputs, create_token }))
+    }
+
+    /// What an update or create reads back: the resource must exist.
+    async fn present(&self, id: &str, inputs: &Value, during: &str) -> Result<Observed, ProviderError> {
+        self.observe(id, inputs)
+            .await?
+            .ok_or_else(|| ProviderError::Other(format!("{} {id} was not found {during}", self.schema.type_name)))
+    }
+}
+
+/// The declared tags of an engine value (`tags: {k: v}`), secrets revealed.
+fn declared_tags(inputs: &Value) -> Tags {
+    let Some(Value::Map(tags)) = inputs.as_map().and_then(|m| m.get("tags")) else { return Tags::new() };
+    tags.iter()
+        .filter_map(|(k, v)| {
+            let v = v.reveal();
+            v.as_str().map(|s| (k.clone(), s.to_string()))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl<R: Resource> Provider for Typed<R> {
+    fn schema(&self) -> &ResourceSchema {
+        &self.schema
+    }
+
+    fn normalize(&self, inputs: Value) -> Value {
+        self.resource.normalize(inputs)
+    }
+
+    async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
+        let input = self.parse(inputs)?;
+        let mut tags = declared_tags(inputs);
+        if let (true, Some(token)) = (self.schema.has_tags(), &cx.create_token) {
+            tags.insert(crate::TOKEN_TAG.to_string(), token.clone());
+        }
+        let id = self.resource.create(&input, &tags).await?;
+        if let Err(cause) = self.resource.configure(&id, &input).await {
+            // The resource exists: report it with the error, so it is recorded and the next plan completes it.
+            let outputs = self.observe(&id, inputs).await.ok().flatten().map(|o| o.outputs).unwrap_or(Value::Null);
+            return Err(ProviderError::Incomplete {
+                created: Box::new(Created { id, outputs }),
+                cause: Box::new(cause),
+            });
+        }
+        let observed = self.present(&id, inputs, "after its creation").await?;
+        Ok(Created { id, outputs: observed.outputs })
+    }
+
+    async fn read(&self, _: &CallContext, id: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
+        self.observe(id, prior).await
+    }
+
+    async fn update(
+        &self,
+        _: &CallContext,
+        id: &str,
+        prior: &Value,
+        desired: &Value,
+        changed: &[String],
+    ) -> Result<Value, ProviderError> {
+        let old = self.parse(prior)?;
+        let new = self.parse(desired)?;
+        let others: Vec<String> = changed.iter().filter(|c| *c != "tags").cloned().collect();
+        if !others.is_empty() {
+            self.resource.update(id, &old, &new, &others).await?;
+        }
+        if changed.iter().any(|c| c == "tags") {
+            let live = self.present(id, desired, "during the update").await?;
+            let (set, remove) = tag_changes(&declared_tags(prior), &declared_tags(desired));
+            if !set.is_empty() || !remove.is_empty() {
+                self.resource.retag(id, &live.outputs, &set, &remove).await?;
+            }
+        }
+        Ok(self.present(id, desired, "after the update").await?.outputs)
+    }
+
+    async fn delete(&self, _: &CallContext, id: &str, prior: &Value) -> Result<(), ProviderError> {
+        let old = self.parse(prior)?;
+        match self.resource.delete(id, &old).await {
+            Err(error) if is_not_found(&error) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn import(&self, _: &CallContext, given: &str) -> Result<Option<Observed>, ProviderError> {
+        match self.resource.import_id(given).await? {
+            Some(id) => self.observe(&id, &Value::Null).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
+        let input = self.parse(inputs)?;
+        let Some(name) = self.resource.name(&input) else { return Ok(None) };
+        let Some(id) = self.resource.lookup(name).await? else { return Ok(None) };
+        let found = self.observe(&id, inputs).await?;
+        // A type with tags knows what this create made: only a resource carrying its token. Without tags, the
+        // engine decides (the name was free before the create, and the resource must be exactly as asked).
+        if self.schema.has_tags() {
+            return Ok(found.filter(|o| o.create_token.as_deref() == Some(token)));
+        }
+        Ok(found)
+    }
+}
