@@ -8,6 +8,7 @@ mod commands;
 mod printer;
 mod progress;
 mod report;
+mod secrets_key;
 mod session;
 mod store;
 mod workspace;

@@ -13,7 +13,7 @@ use stackr_engine::provider::Registry;
 use stackr_engine::stack::Stack;
 use stackr_state::journal::{self, JournalRecord, JournalWriter};
 use stackr_state::lock::LockError;
-use stackr_state::secrets::{self, PassphraseCodec, SecretsCodec};
+use stackr_state::secrets::{self, PassphraseCodec, SecretsCodec, SecretsConfig};
 use stackr_state::StateFile;
 
 use crate::printer::Printer;
@@ -33,14 +33,16 @@ pub struct Session {
     pub replayed: bool,
     lock: Option<Held>,
     codec: Option<Arc<dyn SecretsCodec>>,
+    /// The secrets record of the state as loaded (before any change of provider), and its codec if opened.
+    state_key: Option<(SecretsConfig, Option<Arc<dyn SecretsCodec>>)>,
 }
 
 impl Session {
     /// Loads the state and any journal, without the lock: for plan and the read-only commands.
     pub fn read(stack: &Stack, registry: &Registry, printer: &Printer) -> Result<Session, Failure> {
         let store = workspace::store(stack)?;
-        let Loaded { state, existed, codec, replayed } = load(&store, stack, registry, false, printer)?;
-        let mut session = Session { store, state, existed, replayed, lock: None, codec };
+        let Loaded { state, existed, codec, replayed, state_key } = load(&store, stack, registry, false, printer)?;
+        let mut session = Session { store, state, existed, replayed, lock: None, codec, state_key };
         session.reconcile(registry, false, printer)?;
         Ok(session)
     }
@@ -67,57 +69,21 @@ impl Session {
             printer.err_line(&format!("note: took over the lock of a run that is gone: {dead}"));
         }
         let loaded = load(&store, stack, registry, true, printer);
-        let Loaded { state, existed, codec, replayed } = match loaded {
+        let Loaded { state, existed, codec, replayed, state_key } = match loaded {
             Ok(loaded) => loaded,
             Err(failure) => {
                 let _ = store.release(&stack.name, lock);
                 return Err(failure);
             }
         };
-        let mut session = Session { store, state, existed, replayed, lock: Some(lock), codec };
+        let mut session = Session { store, state, existed, replayed, lock: Some(lock), codec, state_key };
         session.reconcile(registry, true, printer)?;
         Ok(session)
     }
 
-    /// The secrets key a saved plan of `stack` fingerprints its secret config values under, with the record the
-    /// plan carries: the state's key when it records one (already open when the state holds secrets), or else a
-    /// new key of the stack's provider. None when the stack has no secret config values.
-    pub fn plan_key(&self, stack: &Stack) -> Result<Option<OpenKey>, Failure> {
-        if !stackr_engine::plan::file::has_secret_config(stack) {
-            return Ok(None);
-        }
-        let lineage = &self.state.lineage.0;
-        match (&self.state.secrets, &self.codec) {
-            (Some(config), Some(codec)) => Ok(Some((Arc::clone(codec), config.clone()))),
-            (Some(config), None) => Ok(Some(open(stack, lineage, &config.provider, Some(config))?)),
-            (None, _) => {
-                let wanted = stack.secrets_provider.as_deref().unwrap_or("passphrase");
-                Ok(Some(open(stack, lineage, wanted, None)?))
-            }
-        }
-    }
-
-    /// The key a saved plan recorded (`secretsKey`), opened to recompute its fingerprint: this session's when
-    /// they are the same record.
-    pub fn saved_plan_key(
-        &self,
-        stack: &Stack,
-        recorded: &stackr_state::secrets::SecretsConfig,
-    ) -> Result<Arc<dyn SecretsCodec>, Failure> {
-        if let (Some(config), Some(codec)) = (&self.state.secrets, &self.codec) {
-            if config == recorded {
-                return Ok(Arc::clone(codec));
-            }
-        }
-        // A KMS data key is bound to the lineage of the state it was made for; a new stack's plan made one for
-        // the lineage it planned with.
-        let lineage = recorded
-            .key_context
-            .as_ref()
-            .and_then(|c| c.get("lineage"))
-            .cloned()
-            .unwrap_or_else(|| self.state.lineage.0.clone());
-        Ok(open(stack, &lineage, &recorded.provider, Some(recorded))?.0)
+    /// The key the state records for its secrets, with its codec when this session opened it.
+    pub fn state_key(&self) -> Option<(&SecretsConfig, Option<&Arc<dyn SecretsCodec>>)> {
+        self.state_key.as_ref().map(|(config, codec)| (config, codec.as_ref()))
     }
 
     fn reconcile(&mut self, registry: &Registry, delete_retired: bool, printer: &Printer) -> Result<(), Failure> {
@@ -293,11 +259,14 @@ fn load(
     let journal_secrets = if replay { begin.as_ref().and_then(|(_, _, s)| s.clone()) } else { None };
     let sealed = secrets::values(&state).any(secrets::find_sealed);
     let journal_sealed = replay && records.iter().any(journal::holds_sealed);
+    let recorded = state.secrets.clone();
     let Codecs { read, write } = codecs(
         stack,
         &mut state,
         sealed,
-        writing && stack.has_secrets(registry) || journal_sealed,
+        // A read (plan) needs only the state's key, unless an interrupted run's journal holds values sealed
+        // with that run's; a write re-seals what the state holds with the stack's provider.
+        writing && (stack.has_secrets(registry) || sealed) || journal_sealed,
         journal_secrets.as_ref(),
     )?;
     if let Some(codec) = &read {
@@ -308,6 +277,7 @@ fn load(
             )
         })?;
     }
+    let state_key = recorded.map(|config| (config, read.clone()));
     // The journal of a run that died was written with that run's codec: the one its Begin record names.
     let codec = write.or(read);
     if replay {
@@ -322,7 +292,7 @@ fn load(
         // A run that died before its first state file still made a state: plan against it.
         existed = true;
     }
-    Ok(Loaded { state, existed, codec, replayed: replay })
+    Ok(Loaded { state, existed, codec, replayed: replay, state_key })
 }
 
 struct Loaded {
@@ -330,6 +300,7 @@ struct Loaded {
     existed: bool,
     codec: Option<Arc<dyn SecretsCodec>>,
     replayed: bool,
+    state_key: Option<(SecretsConfig, Option<Arc<dyn SecretsCodec>>)>,
 }
 
 struct Codecs {
@@ -359,7 +330,7 @@ fn codecs(
         }
         _ => None,
     };
-    if !writes_secrets && !sealed {
+    if !writes_secrets {
         return Ok(Codecs { read, write: None });
     }
     let continued = journal_secrets.filter(|c| c.provider == wanted && Some(*c) != recorded.as_ref());
@@ -376,7 +347,17 @@ fn codecs(
 }
 
 /// Opens (or, with no matching record, creates) the codec of one provider.
-fn open(
+/// `STACKR_PASSPHRASE`, which a stack with secrets needs (with the passphrase provider).
+pub fn passphrase(stack: &Stack) -> Result<zeroize::Zeroizing<String>, Failure> {
+    std::env::var("STACKR_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new).ok_or_else(|| {
+        Failure::hint(
+            anyhow::anyhow!("stack {} has secret values, and stackr stores them only encrypted", stack.name),
+            "set STACKR_PASSPHRASE (the key that encrypts secrets in the state), or use secretsProvider: awskms://KEY",
+        )
+    })
+}
+
+pub fn open(
     stack: &Stack,
     lineage: &str,
     provider: &str,
@@ -397,15 +378,7 @@ fn open(
     if provider != "passphrase" {
         return Err(anyhow::anyhow!("unknown secrets provider {provider:?}").into());
     }
-    let passphrase =
-        std::env::var("STACKR_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new).ok_or_else(
-            || {
-                Failure::hint(
-            anyhow::anyhow!("stack {} has secret values, and stackr stores them only encrypted", stack.name),
-            "set STACKR_PASSPHRASE (the key that encrypts secrets in the state), or use secretsProvider: awskms://KEY",
-        )
-            },
-        )?;
+    let passphrase = passphrase(stack)?;
     match recorded {
         Some(config) => {
             let codec = PassphraseCodec::open(&passphrase, config).map_err(|e| match e {

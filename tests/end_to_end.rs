@@ -560,27 +560,52 @@ async fn saved_plans_fingerprint_secret_config_under_the_secrets_key() {
         serde_json::from_slice(&std::fs::read(d.join(".stackr/plans/fingerprint.plan.json")).unwrap()).unwrap()
     };
 
-    // A new stack: the plan makes the secrets key and carries its public record (salt, parameters, check).
+    // A new stack: the plan makes the secrets key and carries its record (salt and parameters), without the
+    // check value, which would let anyone test passphrase guesses offline.
     let (code, text) = run("hunter2", &["plan", "stack.yaml"]);
     assert_eq!(code, Some(0), "{text}");
     let plan = saved();
     assert_eq!(plan["formatVersion"], 2);
-    let key: stackr_state::secrets::SecretsConfig = serde_json::from_value(plan["secretsKey"].clone()).unwrap();
+    assert_eq!(plan["secretsKey"]["source"], "new", "{plan}");
+    let key: stackr_state::secrets::SecretsConfig =
+        serde_json::from_value(plan["secretsKey"]["record"].clone()).unwrap();
     assert_eq!(key.provider, "passphrase");
+    assert_eq!(key.check, "", "no check value in a plan");
     let print = plan["inputs"]["config:(secret values)"].as_str().unwrap().to_string();
     // The print is an HMAC under the passphrase's key: reproducible with the passphrase, and with nothing else
     // (a plain or salted SHA-256 of a guess does not match it).
     use stackr_state::secrets::SecretsCodec as _;
-    let codec = stackr_state::secrets::KeyCodec::open("end-to-end", &key).unwrap();
+    let codec = stackr_state::secrets::KeyCodec::open_unverified("end-to-end", &key).unwrap();
     let guessed = b"apiKey\0\"hunter2\"\0";
     assert_eq!(codec.fingerprint(guessed).unwrap(), print);
-    assert!(stackr_state::secrets::KeyCodec::open("a guess", &key).is_err());
+    let other = stackr_state::secrets::KeyCodec::open_unverified("a guess", &key).unwrap();
+    assert_ne!(other.fingerprint(guessed).unwrap(), print);
     use sha2::Digest as _;
     for salt in ["", "fingerprint"] {
         let plain = hex::encode(sha2::Sha256::digest([salt.as_bytes(), guessed].concat()));
         assert_ne!(plain, print);
     }
     assert!(!std::fs::read_to_string(d.join(".stackr/plans/fingerprint.plan.json")).unwrap().contains("hunter2"));
+
+    // A record whose Argon2 parameters were edited (to exhaust memory or time) is refused before any derivation.
+    let mut tampered = plan.clone();
+    tampered["secretsKey"]["record"]["kdf"]["memoryKib"] = 4_294_967_295u64.into();
+    std::fs::write(d.join("tampered.plan.json"), serde_json::to_vec(&tampered).unwrap()).unwrap();
+    let (code, text) = run("hunter2", &["apply", "tampered.plan.json"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("cannot open the secrets key the plan was made with"), "{text}");
+    assert!(text.contains("Argon2id parameters stackr does not use"), "{text}");
+    // A wrong passphrase at apply does not match the print: refused as stale, saying why it may be.
+    let (code, text) = status(
+        &support::command(d)
+            .env("FINGERPRINT_KEY", "hunter2")
+            .env("STACKR_PASSPHRASE", "another")
+            .args(["apply"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("or STACKR_PASSPHRASE is not the one the plan was made with"), "{text}");
 
     // The secret changed between plan and apply: refused, naming the secret values and not showing them.
     let (code, text) = run("hunter3", &["apply"]);
@@ -592,9 +617,20 @@ async fn saved_plans_fingerprint_secret_config_under_the_secrets_key() {
     assert_eq!(code, Some(0), "{text}");
     let (code, text) = run("hunter2", &["plan", "stack.yaml"]);
     assert_eq!(code, Some(0), "{text}");
-    let state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join(".stackr/fingerprint.state.json")).unwrap()).unwrap();
-    assert_eq!(saved()["secretsKey"], state["secrets"]);
+    assert_eq!(saved()["secretsKey"], serde_json::json!({"source": "state"}));
+    // A stack file that names another secrets provider (a pull request choosing a key it can open) does not
+    // choose the key: a state that records one fingerprints under it.
+    let text = std::fs::read_to_string(d.join("stack.yaml")).unwrap();
+    std::fs::write(
+        d.join("pr.yaml"),
+        text.replace("region: us-east-1\n", "region: us-east-1\nsecretsProvider: awskms://alias/theirs\n"),
+    )
+    .unwrap();
+    let (code, text) = run("hunter2", &["plan", "pr.yaml", "--refresh=false", "-o", "pr.plan.json"]);
+    assert_eq!(code, Some(0), "{text}");
+    let pr: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("pr.plan.json")).unwrap()).unwrap();
+    assert_eq!(pr["secretsKey"], serde_json::json!({"source": "state"}));
+    assert_eq!(pr["inputs"]["config:(secret values)"], saved()["inputs"]["config:(secret values)"]);
 
     // A plan file of the old format (a salted SHA-256 beside its salt) is refused: plan again.
     let mut old = saved();
@@ -603,8 +639,19 @@ async fn saved_plans_fingerprint_secret_config_under_the_secrets_key() {
     std::fs::write(d.join("old.plan.json"), serde_json::to_vec(&old).unwrap()).unwrap();
     let (code, text) = run("hunter2", &["apply", "old.plan.json"]);
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("written by an older stackr (format version 1)"), "{text}");
-    assert!(text.contains("hint: make a new plan"), "{text}");
+    assert!(text.contains("written by an older stackr (format version 1)") && text.contains("plan again"), "{text}");
+    assert!(text.contains("hint: make a new plan: `stackr plan stack.yaml`"), "{text}");
+    // A version that is not a number, and inputs edited without their hash, are refused as damaged.
+    let mut odd = saved();
+    odd["formatVersion"] = "2".into();
+    std::fs::write(d.join("odd.plan.json"), serde_json::to_vec(&odd).unwrap()).unwrap();
+    let (_, text) = run("hunter2", &["apply", "odd.plan.json"]);
+    assert!(text.contains("`formatVersion` must be a whole number, not \"2\""), "{text}");
+    let mut edited = saved();
+    edited["inputs"]["file:stack.yaml"] = "0".repeat(64).into();
+    std::fs::write(d.join("edited.plan.json"), serde_json::to_vec(&edited).unwrap()).unwrap();
+    let (_, text) = run("hunter2", &["apply", "edited.plan.json"]);
+    assert!(text.contains("`inputsHash` does not match `inputs`"), "{text}");
 
     // Without the passphrase a stack with secret config cannot be planned: there is no key to fingerprint under.
     let mut plan = support::command(d);
@@ -644,8 +691,8 @@ async fn a_new_kms_stack_with_secret_config_plans_and_applies_its_saved_plan() {
     assert_eq!(code, Some(0), "{text}");
     let plan: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join(".stackr/plans/kmsplan.plan.json")).unwrap()).unwrap();
-    assert_eq!(plan["secretsKey"]["provider"], "awskms://alias/stackr-plan-e2e");
-    assert!(plan["secretsKey"]["encryptedKey"].is_string(), "{plan}");
+    assert_eq!(plan["secretsKey"]["record"]["provider"], "awskms://alias/stackr-plan-e2e");
+    assert!(plan["secretsKey"]["record"]["encryptedKey"].is_string(), "{plan}");
     // Apply opens the plan's data key (bound to the lineage it was planned with) and finds nothing moved.
     let (code, text) = run(&["apply"]);
     assert_eq!(code, Some(0), "{text}");

@@ -128,3 +128,32 @@ fn a_physical_name_belongs_to_one_resource_and_is_never_secret() {
     assert!(!out.contains("sameNameOtherType"), "a name is unique per type: {out}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn a_stack_cannot_read_credentials_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.yaml");
+    std::fs::write(
+        &path,
+        "name: creds\nparameters:\n  a: {type: string}\n  b: {type: string}\n  c: {type: string}\n  d: {type: string}\nconfig:\n  a: {fromEnv: STACKR_PASSPHRASE}\n  b: {fromEnv: AWS_SECRET_ACCESS_KEY, secret: true}\n  c: {fromEnv: aws_session_token}\n  d: {fromEnv: OPENAI_API_KEY}\nresources: {}\n",
+    )
+    .unwrap();
+    let env = BTreeMap::from([
+        ("STACKR_PASSPHRASE".to_string(), "PASSPHRASE-marker".to_string()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), "AWS-marker".to_string()),
+        ("aws_session_token".to_string(), "SESSION-marker".to_string()),
+        ("OPENAI_API_KEY".to_string(), "sk-fine".to_string()),
+    ]);
+    let out = match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
+        Ok(_) => "valid".to_string(),
+        Err(diagnostics) => diagnostics.to_string(),
+    };
+    for (var, line) in [("STACKR_PASSPHRASE", 8), ("AWS_SECRET_ACCESS_KEY", 9), ("aws_session_token", 10)] {
+        let expected =
+            format!("stack.yaml:{line}:6: config.{}.fromEnv: a stack may not read {var}", ["a", "b", "c"][line - 8]);
+        assert!(out.contains(&expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(out.contains("hint: it holds credentials stackr or AWS act with"), "{out}");
+    assert!(!out.contains("config.d"), "an ordinary variable is read: {out}");
+    assert!(!out.contains("marker"), "{out}");
+}

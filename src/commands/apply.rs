@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use stackr_engine::apply::{self, ApplyEvent, ApplyOptions, ApplyRun, CancelFlag};
-use stackr_engine::plan::file::{has_secret_config, input_digests, PlanFile};
+use stackr_engine::plan::file::{has_secret_config, input_digests, PlanFile, PlanKey};
 use stackr_engine::render;
 
 use super::planning::{make_plan, Settings};
@@ -73,7 +73,14 @@ fn only_saved_plan() -> Result<PathBuf, Failure> {
 fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<u8, Failure> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
     let file = PlanFile::from_bytes(&bytes).map_err(|e| {
-        Failure::hint(anyhow::anyhow!("{}: {e}", path.display()), "make a new plan with `stackr plan STACK.yaml`")
+        let stack_file = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("stackFile").and_then(|f| f.as_str()).map(str::to_string))
+            .unwrap_or_else(|| "STACK.yaml".to_string());
+        Failure::hint(
+            anyhow::anyhow!("{}: {e}", path.display()),
+            format!("make a new plan: `stackr plan {stack_file}`"),
+        )
     })?;
     let mut registry = workspace::registry();
     let stack = workspace::load_stack(&file.stack_file, &registry)?;
@@ -101,15 +108,23 @@ fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<
         .map(PathBuf::from)
         .filter(|p| !stack.files.iter().any(|f| &f.path == p))
         .collect();
-    let key = match &file.secrets_key {
-        Some(recorded) => Some(session.saved_plan_key(&stack, recorded)?),
-        None => None,
-    };
-    if key.is_none() && has_secret_config(&stack) {
-        moved.push("config:(secret values) is a new input".to_string());
-    } else {
-        let current = input_digests(&stack, &files, &builtins, key.as_deref()).context("cannot hash the inputs")?;
-        moved.extend(file.moved_inputs(&current));
+    // A plan made against another state is stale whatever its inputs: say so before opening any key.
+    if moved.is_empty() {
+        let key = match &file.secrets_key {
+            Some(key) => Some(crate::secrets_key::for_saved_plan(&session, &stack, key, path)?),
+            None => None,
+        };
+        if key.is_none() && has_secret_config(&stack) {
+            moved.push("config:(secret values) is a new input".to_string());
+        } else {
+            let current = input_digests(&stack, &files, &builtins, key.as_deref()).context("cannot hash the inputs")?;
+            moved.extend(file.moved_inputs(&current));
+        }
+        if let Some(PlanKey::New { record }) = &file.secrets_key {
+            if record.provider == "passphrase" && moved.iter().any(|m| m.starts_with("config:(secret values)")) {
+                moved.push("or STACKR_PASSPHRASE is not the one the plan was made with".to_string());
+            }
+        }
     }
     if !moved.is_empty() {
         return Err(Failure::hint(

@@ -61,7 +61,7 @@ pub fn make_plan(
     })
     .map_err(plan_failure)?;
     let files_read: Vec<_> = plan.files_read.iter().cloned().collect();
-    let key = session.plan_key(stack)?;
+    let key = crate::secrets_key::for_plan(session, stack)?;
     let inputs = input_digests(stack, &files_read, builtins, key.as_ref().map(|(codec, _)| codec.as_ref()))
         .context("cannot hash the plan's inputs")?;
     let file = PlanFile::new(&plan, stack_path, inputs, key.map(|(_, config)| config), gone);

@@ -103,6 +103,13 @@ pub struct SecretsConfig {
     pub check: String,
 }
 
+impl SecretsConfig {
+    /// The record without its check value.
+    pub fn without_check(&self) -> SecretsConfig {
+        SecretsConfig { check: String::new(), ..self.clone() }
+    }
+}
+
 pub trait SecretsCodec: Send + Sync {
     /// Encrypts `plaintext` bound to `context` (associated data).
     fn encrypt(&self, plaintext: &[u8], context: &str) -> Result<String, SecretsError>;
@@ -168,6 +175,19 @@ impl KeyCodec {
         let codec = KeyCodec::derive(passphrase, &salt, config.kdf.unwrap_or(KdfParams::LEGACY))?;
         codec.verify(&config.check)?;
         Ok(codec)
+    }
+
+    /// Derives the key of a record that carries no check value (a saved plan's key for a stack with no state
+    /// yet: the plan leaves the check out so that it allows no offline test of a passphrase guess). Only the
+    /// current Argon2id parameters are accepted, so a record cannot make the derivation take any memory or
+    /// time it likes. A wrong passphrase is not told apart here: what the key fingerprints does not match.
+    pub fn open_unverified(passphrase: &str, config: &SecretsConfig) -> Result<KeyCodec, SecretsError> {
+        if config.kdf != Some(KdfParams::CURRENT) {
+            return Err(SecretsError::Damaged("the key record names Argon2id parameters stackr does not use".into()));
+        }
+        let salt = config.salt.as_deref().ok_or_else(|| SecretsError::Damaged("no passphrase salt recorded".into()))?;
+        let salt = STANDARD.decode(salt).map_err(|e| SecretsError::Damaged(format!("the salt: {e}")))?;
+        KeyCodec::derive(passphrase, &salt, KdfParams::CURRENT)
     }
 
     /// A new salt, its codec and the config to record in the state.

@@ -38,14 +38,27 @@ pub struct PlanFile {
     /// Each input by name (`file:stacks/dev.yaml`, `config:environment`, `builtin:region`).
     pub inputs: BTreeMap<String, String>,
     pub steps: Vec<PlannedStep>,
-    /// The secrets key the secret config values were fingerprinted under (only its public record: salt and
-    /// check value, or the data key as KMS encrypted it). Apply opens it to recompute the fingerprint.
+    /// The secrets key the secret config values were fingerprinted under. Apply opens it to recompute the
+    /// fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets_key: Option<SecretsConfig>,
+    pub secrets_key: Option<PlanKey>,
     /// Resources the plan's refresh found deleted outside stackr: apply records their removal from the state
     /// before it runs the steps (which recreate them when the stack still declares them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gone: Vec<GoneResource>,
+}
+
+/// The secrets key a saved plan's fingerprint of the secret config values was made under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "camelCase")]
+pub enum PlanKey {
+    /// The state's own key: the state's record says how to open it (and a state that moved makes the plan
+    /// stale anyway).
+    State,
+    /// A key made for this plan, for a stack whose state records none yet: its record without the check value
+    /// (the Argon2id salt, or the data key as KMS encrypted it), so the file allows no offline test of a
+    /// passphrase guess.
+    New { record: SecretsConfig },
 }
 
 /// A resource recorded in the state that no longer exists in AWS.
@@ -84,7 +97,7 @@ pub enum PlanFileError {
     Syntax(String),
     #[error("the plan file was written by a newer stackr (format version {0})")]
     Newer(u64),
-    #[error("the plan file was written by an older stackr (format version {0}), whose plans this one does not apply")]
+    #[error("the plan file was written by an older stackr (format version {0}), whose plans this one does not apply; plan again")]
     Older(u64),
 }
 
@@ -104,7 +117,7 @@ impl PlanFile {
         plan: &Plan,
         stack_file: &Path,
         inputs: BTreeMap<String, String>,
-        secrets_key: Option<SecretsConfig>,
+        secrets_key: Option<PlanKey>,
         gone: Vec<GoneResource>,
     ) -> PlanFile {
         PlanFile {
@@ -146,14 +159,23 @@ impl PlanFile {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<PlanFile, PlanFileError> {
         let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| PlanFileError::Syntax(e.to_string()))?;
-        let version = raw.get("formatVersion").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let version = match raw.get("formatVersion") {
+            None => return Err(PlanFileError::Syntax("it has no `formatVersion`; it is not a stackr plan".into())),
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| PlanFileError::Syntax(format!("`formatVersion` must be a whole number, not {v}")))?,
+        };
         if version > u64::from(FORMAT_VERSION) {
             return Err(PlanFileError::Newer(version));
         }
         if version < u64::from(FORMAT_VERSION) {
             return Err(PlanFileError::Older(version));
         }
-        serde_json::from_value(raw).map_err(|e| PlanFileError::Syntax(e.to_string()))
+        let file: PlanFile = serde_json::from_value(raw).map_err(|e| PlanFileError::Syntax(e.to_string()))?;
+        if combined_hash(&file.inputs) != file.inputs_hash {
+            return Err(PlanFileError::Syntax("`inputsHash` does not match `inputs`: the file was edited".into()));
+        }
+        Ok(file)
     }
 
     /// What differs between the inputs this plan was made from and `current`, in words.

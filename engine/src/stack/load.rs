@@ -580,6 +580,15 @@ fn resolve_config(
                 let Some(var) = var_node.and_then(|n| string_of(root, &n, &join_path(&path, "fromEnv"), diags)) else {
                     continue;
                 };
+                if super::credentials::is_credential(&var) {
+                    diags.push(
+                        root.error(node.pos, join_path(&path, "fromEnv"), format!("a stack may not read {var}"))
+                            .with_hint(
+                                "it holds credentials stackr or AWS act with; pass the value in another variable",
+                            ),
+                    );
+                    continue;
+                }
                 match env.var(&var) {
                     Some(text) => {
                         let ty = declared.get(key.name.as_str()).and_then(|p| p.as_ref()).map(|p| p.ty.as_str());

@@ -6,6 +6,7 @@
 //! the stack names.
 
 pub mod confine;
+pub(crate) mod credentials;
 pub mod document;
 pub mod expr;
 pub mod load;

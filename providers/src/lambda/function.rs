@@ -50,9 +50,9 @@ mod calls {
     use stackr_engine::schema::ResourceSchema;
     use stackr_engine::value::Value;
 
-    use crate::lambda::package;
     use crate::aws::{api_error, found, gone_is_done, still_there};
     use crate::inputs::{outputs, parse, prior_field, tag_changes, tags_value};
+    use crate::lambda::package;
 
     #[derive(Debug, Deserialize)]
     #[serde(rename_all = "camelCase")]

@@ -1,0 +1,76 @@
+//! The key a saved plan fingerprints its secret config values under (docs/SECURITY.md).
+//!
+//! A stack whose state records a secrets key uses that key, whatever provider the stack file now names: a pull
+//! request cannot choose the key its secrets are fingerprinted under. A stack with no key yet gets a new one of
+//! its provider, and the plan carries its record without the check value, so the file allows no offline test of
+//! a passphrase guess.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use stackr_engine::plan::file::{has_secret_config, PlanKey};
+use stackr_engine::stack::Stack;
+use stackr_state::secrets::{KeyCodec, SecretsCodec};
+
+use crate::report::Failure;
+use crate::session::{self, Session};
+
+/// The key to fingerprint a plan of `stack` under, and how the plan names it; `None` without secret config.
+pub fn for_plan(session: &Session, stack: &Stack) -> Result<Option<(Arc<dyn SecretsCodec>, PlanKey)>, Failure> {
+    if !has_secret_config(stack) {
+        return Ok(None);
+    }
+    let lineage = &session.state.lineage.0;
+    match session.state_key() {
+        Some((_, Some(codec))) => Ok(Some((Arc::clone(codec), PlanKey::State))),
+        Some((config, None)) => {
+            Ok(Some((session::open(stack, lineage, &config.provider, Some(config))?.0, PlanKey::State)))
+        }
+        None => {
+            let provider = stack.secrets_provider.as_deref().unwrap_or("passphrase");
+            let (codec, record) = session::open(stack, lineage, provider, None)?;
+            Ok(Some((codec, PlanKey::New { record: record.without_check() })))
+        }
+    }
+}
+
+/// Opens the key a saved plan (at `path`) names, to recompute its fingerprint.
+pub fn for_saved_plan(
+    session: &Session,
+    stack: &Stack,
+    key: &PlanKey,
+    path: &Path,
+) -> Result<Arc<dyn SecretsCodec>, Failure> {
+    let lineage = &session.state.lineage.0;
+    let record = match (key, session.state_key()) {
+        (PlanKey::State, Some((_, Some(codec)))) => return Ok(Arc::clone(codec)),
+        (PlanKey::State, Some((config, None))) => {
+            return Ok(session::open(stack, lineage, &config.provider, Some(config))?.0)
+        }
+        (PlanKey::State, None) => {
+            return Err(anyhow::anyhow!(
+                "{}: the plan used the state's secrets key, and the state records none",
+                path.display()
+            )
+            .into())
+        }
+        (PlanKey::New { record }, _) => record,
+    };
+    let failed = |e: &dyn std::fmt::Display| {
+        Failure::hint(
+            anyhow::anyhow!("{}: cannot open the secrets key the plan was made with: {e}", path.display()),
+            format!("make a new plan: `stackr plan {}`", crate::workspace::shown_stack_path(stack)),
+        )
+    };
+    if record.provider.starts_with("awskms://") {
+        // The data key is bound to the lineage the plan was made with (a new stack's, not yet in any state).
+        let planned = record.key_context.as_ref().and_then(|c| c.get("lineage")).cloned().unwrap_or_default();
+        return session::open(stack, &planned, &record.provider, Some(record)).map(|(codec, _)| codec);
+    }
+    if record.provider != "passphrase" {
+        return Err(failed(&format!("unknown secrets provider {:?}", record.provider)));
+    }
+    let passphrase = session::passphrase(stack)?;
+    let codec = KeyCodec::open_unverified(&passphrase, record).map_err(|e| failed(&e))?;
+    Ok(Arc::new(codec))
+}
