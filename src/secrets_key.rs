@@ -15,8 +15,11 @@ use stackr_state::secrets::{KeyCodec, SecretsCodec};
 use crate::report::Failure;
 use crate::session::{self, Session};
 
+/// An open key and how a saved plan names it.
+pub type PlanSecretsKey = (Arc<dyn SecretsCodec>, PlanKey);
+
 /// The key to fingerprint a plan of `stack` under, and how the plan names it; `None` without secret config.
-pub fn for_plan(session: &Session, stack: &Stack) -> Result<Option<(Arc<dyn SecretsCodec>, PlanKey)>, Failure> {
+pub fn for_plan(session: &Session, stack: &Stack) -> Result<Option<PlanSecretsKey>, Failure> {
     if !has_secret_config(stack) {
         return Ok(None);
     }
