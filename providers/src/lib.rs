@@ -27,6 +27,8 @@ pub mod s3_fence;
 pub mod s3_state;
 pub mod secretsmanager;
 pub mod sns;
+#[cfg(feature = "aws")]
+pub mod wait;
 
 #[cfg(feature = "aws")]
 use std::sync::Arc;
@@ -38,21 +40,26 @@ use stackr_engine::provider::Registry;
 /// and adopted rather than made twice. Tags under `stackr:` are never reported as drift.
 pub const TOKEN_TAG: &str = "stackr:create-token";
 
+#[cfg(feature = "aws")]
+fn typed<R: resource::Resource>(schema: stackr_engine::schema::ResourceSchema, resource: R) -> Arc<resource::Typed<R>> {
+    Arc::new(resource::Typed::new(schema, resource))
+}
+
 /// Registers every implemented provider, built on one SDK configuration.
 #[cfg(feature = "aws")]
 pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.set_identity(Arc::new(aws::StsIdentity::new(config)));
-    registry.add_provider(Arc::new(kms::key::KeyProvider::new(config)));
-    registry.add_provider(Arc::new(kms::alias::AliasProvider::new(config)));
-    registry.add_provider(Arc::new(secretsmanager::secret::SecretProvider::new(config)));
-    registry.add_provider(Arc::new(dynamodb::table::TableProvider::new(config)));
-    registry.add_provider(Arc::new(iam::role::RoleProvider::new(config)));
-    registry.add_provider(Arc::new(logs::log_group::LogGroupProvider::new(config)));
-    registry.add_provider(Arc::new(lambda::function::FunctionProvider::new(config)));
-    registry.add_provider(Arc::new(lambda::permission::PermissionProvider::new(config)));
-    registry.add_provider(Arc::new(apigateway::rest_api::RestApiProvider::new(config)));
-    registry.add_provider(Arc::new(cloudwatch::dashboard::DashboardProvider::new(config)));
-    registry.add_provider(Arc::new(cloudwatch::alarm::AlarmProvider::new(config)));
-    registry.add_provider(Arc::new(sns::topic::TopicProvider::new(config)));
-    registry.add_provider(Arc::new(sns::subscription::SubscriptionProvider::new(config)));
+    registry.add_provider(typed(kms::key::schema(), kms::key::Key::new(config)));
+    registry.add_provider(typed(kms::alias::schema(), kms::alias::Alias::new(config)));
+    registry.add_provider(typed(secretsmanager::secret::schema(), secretsmanager::secret::Secret::new(config)));
+    registry.add_provider(typed(dynamodb::table::schema(), dynamodb::table::Table::new(config)));
+    registry.add_provider(typed(iam::role::schema(), iam::role::Role::new(config)));
+    registry.add_provider(typed(logs::log_group::schema(), logs::log_group::LogGroup::new(config)));
+    registry.add_provider(typed(lambda::function::schema(), lambda::function::Function::new(config)));
+    registry.add_provider(typed(lambda::permission::schema(), lambda::permission::Permission::new(config)));
+    registry.add_provider(typed(apigateway::rest_api::schema(), apigateway::rest_api::RestApi::new(config)));
+    registry.add_provider(typed(cloudwatch::dashboard::schema(), cloudwatch::dashboard::Dashboard::new(config)));
+    registry.add_provider(typed(cloudwatch::alarm::schema(), cloudwatch::alarm::Alarm::new(config)));
+    registry.add_provider(typed(sns::topic::schema(), sns::topic::Topic::new(config)));
+    registry.add_provider(typed(sns::subscription::schema(), sns::subscription::Subscription::new(config)));
 }

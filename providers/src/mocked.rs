@@ -8,6 +8,8 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use stackr_engine::provider::{CallContext, Provider, ProviderError};
 use stackr_engine::value::Value;
 
+use crate::resource::Typed;
+
 fn cx() -> CallContext {
     CallContext { stack: "s".into(), resource: "r".into(), create_token: Some("stackr-token".into()) }
 }
@@ -35,7 +37,7 @@ async fn create_key_is_never_retried_by_the_sdk() {
             .with_max_attempts(3)
             .with_initial_backoff(Duration::from_millis(1))
     ));
-    let provider = crate::kms::key::KeyProvider::with_client(client);
+    let provider = Typed::new(crate::kms::key::schema(), crate::kms::key::Key::with_client(client));
     let error = provider.create(&cx(), &json(serde_json::json!({"description": "d"}))).await.unwrap_err();
     assert_eq!(error.to_string(), "CreateKey failed: ThrottlingException: Rate exceeded");
     assert_eq!(error.class(), stackr_engine::provider::ErrorClass::Throttled, "{error:?}");
@@ -63,7 +65,7 @@ async fn throttling_is_retried_with_backoff() {
             .with_max_attempts(3)
             .with_initial_backoff(Duration::from_millis(1))
     ));
-    let provider = crate::sns::topic::TopicProvider::with_client(client);
+    let provider = Typed::new(crate::sns::topic::schema(), crate::sns::topic::Topic::with_client(client));
     let observed = provider.read(&cx(), "arn:aws:sns:us-east-1:1:t", &Value::Null).await.unwrap();
     assert!(observed.is_some());
     assert_eq!(attributes.num_calls(), 3, "two throttled attempts, then success");
@@ -80,7 +82,7 @@ async fn not_found_on_read_means_gone() {
         )
     });
     let client = mock_client!(aws_sdk_kms, [&describe]);
-    let provider = crate::kms::key::KeyProvider::with_client(client);
+    let provider = Typed::new(crate::kms::key::schema(), crate::kms::key::Key::with_client(client));
     assert_eq!(provider.read(&cx(), "x", &Value::Null).await.unwrap(), None);
 }
 
@@ -95,7 +97,7 @@ async fn a_non_retryable_error_is_reported_once_with_operation_and_code() {
         )
     });
     let client = mock_client!(aws_sdk_dynamodb, [&delete]);
-    let provider = crate::dynamodb::table::TableProvider::with_client(client);
+    let provider = Typed::new(crate::dynamodb::table::schema(), crate::dynamodb::table::Table::with_client(client));
     let error = provider.delete(&cx(), "t", &Value::Null).await.unwrap_err();
     assert_eq!(
         error.to_string(),
@@ -137,8 +139,20 @@ async fn a_new_role_not_yet_assumable_is_retried_then_the_function_is_waited_for
         .output(|| GetFunctionConfigurationOutput::builder().state(State::Pending).build())
         .output(|| GetFunctionConfigurationOutput::builder().state(State::Active).build())
         .build();
-    let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&create, &ready]);
-    let provider = crate::lambda::function::FunctionProvider::with_client(client, "us-east-1".into());
+    // Read back once created.
+    let read = mock!(aws_sdk_lambda::Client::get_function).then_output(|| {
+        aws_sdk_lambda::operation::get_function::GetFunctionOutput::builder()
+            .configuration(
+                aws_sdk_lambda::types::FunctionConfiguration::builder()
+                    .function_name("f")
+                    .function_arn("arn:aws:lambda:us-east-1:1:function:f")
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&create, &ready, &read]);
+    let function = crate::lambda::function::Function::with_client(client, "us-east-1".into());
+    let provider = Typed::new(crate::lambda::function::schema(), function);
     let inputs = json(serde_json::json!({
         "name": "f", "runtime": "python3.12", "handler": "handler.handler", "role": "arn:aws:iam::1:role/new",
         "code": {"path": dir.path().to_string_lossy(), "sha256": "x"}
@@ -192,7 +206,7 @@ async fn a_table_is_waited_for_until_active() {
     let tags = mock!(aws_sdk_dynamodb::Client::list_tags_of_resource)
         .then_output(|| ListTagsOfResourceOutput::builder().build());
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&create, &describe, &ttl, &backups, &tags]);
-    let provider = crate::dynamodb::table::TableProvider::with_client(client);
+    let provider = Typed::new(crate::dynamodb::table::schema(), crate::dynamodb::table::Table::with_client(client));
     let inputs = json(serde_json::json!({"name": "t", "hashKey": "id", "attributes": [{"name": "id", "type": "S"}]}));
     let created = provider.create(&cx(), &inputs).await.unwrap();
     assert_eq!(created.id, "t");
@@ -210,7 +224,8 @@ async fn deleting_a_secret_already_marked_for_deletion_succeeds() {
         )
     });
     let client = mock_client!(aws_sdk_secretsmanager, [&delete]);
-    let provider = crate::secretsmanager::secret::SecretProvider::with_client(client);
+    let provider =
+        Typed::new(crate::secretsmanager::secret::schema(), crate::secretsmanager::secret::Secret::with_client(client));
     provider.delete(&cx(), "arn:s", &json(serde_json::json!({"name": "s"}))).await.unwrap();
 }
 
@@ -242,7 +257,8 @@ async fn finding_an_interrupted_rest_api_reads_every_page() {
     });
     let client = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, [&pages, &observe]);
     let config = aws_config::SdkConfig::builder().region(aws_config::Region::new("us-east-1")).build();
-    let provider = crate::apigateway::rest_api::RestApiProvider::with_client(client, &config);
+    let api = crate::apigateway::rest_api::RestApi::with_client(client, &config);
+    let provider = Typed::new(crate::apigateway::rest_api::schema(), api);
     let inputs = json(serde_json::json!({"name": "api", "stageName": "v1"}));
     let _ = provider.find(&cx(), &inputs, "stackr-token").await;
     assert_eq!(pages.num_calls(), 2, "both pages read");

@@ -73,18 +73,15 @@ pub trait Resource: Send + Sync + 'static {
         Err(ProviderError::Other("this type has no tags".into()))
     }
 
-    /// Deletes the resource; not found counts as done.
-    async fn delete(&self, id: &str, old: &Self::Inputs) -> Result<(), ProviderError>;
+    /// Deletes the resource; not found counts as done. `old` holds the recorded inputs when they still parse (a
+    /// resource recorded by an older stackr, or imported, is deletable all the same).
+    async fn delete(&self, id: &str, old: Option<&Self::Inputs>) -> Result<(), ProviderError>;
 
-    /// The name a create of `input` would take (to find what an interrupted create made); `None` for types
-    /// whose resources have no unique name.
-    fn name<'a>(&self, _input: &'a Self::Inputs) -> Option<&'a str> {
-        None
-    }
-
-    /// The id of the resource named `name`, `None` when none is. The default: the name is the id.
-    async fn lookup(&self, name: &str) -> Result<Option<String>, ProviderError> {
-        Ok(Some(name.to_string()))
+    /// The id of the resource that a create of `input` would have made, found by its name (or whatever else
+    /// identifies it, or, for a type without names, by the create token `token` it was tagged with), `None` when
+    /// there is none. Finds what an interrupted create made; the default finds nothing.
+    async fn locate(&self, _input: &Self::Inputs, _token: &str) -> Result<Option<String>, ProviderError> {
+        Ok(None)
     }
 
     /// The id to describe for what a user gives `stackr import`: an id, an ARN or a name. The default takes it
@@ -126,6 +123,8 @@ impl<R: Resource> Typed<R> {
         let mut inputs = live.inputs;
         let mut create_token = None;
         if let Some(mut tags) = live.tags {
+            // What AWS reports is what counts, whatever a type copied from the prior.
+            inputs.remove("tags");
             create_token = split_stackr_tags(&mut tags);
             if let Some(tags) = tags_value(tags) {
                 inputs.insert("tags".into(), tags);
@@ -140,6 +139,11 @@ impl<R: Resource> Typed<R> {
             .await?
             .ok_or_else(|| ProviderError::Other(format!("{} {id} was not found {during}", self.schema.type_name)))
     }
+}
+
+/// A text output (`arn`) of a resource's outputs; empty when absent.
+pub fn output_str<'a>(outputs: &'a Value, name: &str) -> &'a str {
+    outputs.as_map().and_then(|m| m.get(name)).and_then(Value::as_str).unwrap_or_default()
 }
 
 /// The declared tags of an engine value (`tags: {k: v}`), secrets revealed.
@@ -211,8 +215,8 @@ impl<R: Resource> Provider for Typed<R> {
     }
 
     async fn delete(&self, _: &CallContext, id: &str, prior: &Value) -> Result<(), ProviderError> {
-        let old = self.parse(prior)?;
-        match self.resource.delete(id, &old).await {
+        let old = self.parse(prior).ok();
+        match self.resource.delete(id, old.as_ref()).await {
             Err(error) if is_not_found(&error) => Ok(()),
             other => other,
         }
@@ -227,8 +231,7 @@ impl<R: Resource> Provider for Typed<R> {
 
     async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
         let input = self.parse(inputs)?;
-        let Some(name) = self.resource.name(&input) else { return Ok(None) };
-        let Some(id) = self.resource.lookup(name).await? else { return Ok(None) };
+        let Some(id) = self.resource.locate(&input, token).await? else { return Ok(None) };
         let found = self.observe(&id, inputs).await?;
         // A type with tags knows what this create made: only a resource carrying its token. Without tags, the
         // engine decides (the name was free before the create, and the resource must be exactly as asked).

@@ -26,6 +26,7 @@ enum Kind {
     Role,
     LogGroup,
     RestApi,
+    Function,
 }
 
 fn cases() -> Vec<Case> {
@@ -71,6 +72,12 @@ fn cases() -> Vec<Case> {
             kind: Kind::LogGroup,
         },
         Case {
+            name: "function waited for until Active",
+            yaml: format!("  role:\n    type: aws:iam:Role\n    properties: {{name: cp-fn-role, assumeRolePolicy: {ROLE_TRUST}}}\n  function:\n    type: aws:lambda:Function\n    properties: {{name: cp-fn, runtime: python3.12, handler: app.handler, role: \"${{role.arn}}\", code: ./code}}\n"),
+            call: "/functions/cp-fn/configuration",
+            kind: Kind::Function,
+        },
+        Case {
             name: "REST API deployment",
             yaml: format!("{function}  api:\n    type: aws:apigateway:RestApi\n    properties:\n      name: cp-api\n      routes: [{{path: /hello, method: GET, function: \"${{function.arn}}\"}}]\n      stageName: v1\n"),
             call: "/deployments",
@@ -109,6 +116,10 @@ async fn count(kind: Kind, config: &aws_config::SdkConfig) -> usize {
             logs.describe_log_groups().log_group_name_prefix("/cp/").send().await.unwrap().log_groups().len()
         }
         Kind::RestApi => aws_sdk_apigateway::Client::new(config).get_rest_apis().send().await.unwrap().items().len(),
+        Kind::Function => {
+            let functions = aws_sdk_lambda::Client::new(config).list_functions().send().await.unwrap();
+            functions.functions().iter().filter(|f| f.function_name() == Some("cp-fn")).count()
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! `aws:cloudwatch:MetricAlarm`. PutMetricAlarm creates and updates every property in place; tags change
 //! through TagResource/UntagResource. Replace: name.
 
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
 use stackr_engine::schema::{PropType, Property, ResourceSchema};
 
 const STATISTICS: &[&str] = &["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
@@ -37,57 +40,56 @@ pub fn schema() -> ResourceSchema {
         .create_overwrites()
 }
 
-#[cfg(feature = "aws")]
-pub use calls::AlarmProvider;
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub struct AlarmInputs {
+    name: String,
+    #[serde(default)]
+    description: String,
+    namespace: String,
+    metric_name: String,
+    #[serde(default)]
+    dimensions: BTreeMap<String, String>,
+    #[serde(default = "sum")]
+    statistic: String,
+    period: i32,
+    evaluation_periods: i32,
+    threshold: f64,
+    comparison_operator: String,
+    #[serde(default = "missing")]
+    treat_missing_data: String,
+    #[serde(default)]
+    alarm_actions: Vec<String>,
+    #[serde(default)]
+    ok_actions: Vec<String>,
+}
 
-/// The AWS calls (feature `aws`).
+fn sum() -> String {
+    "Sum".into()
+}
+
+fn missing() -> String {
+    "missing".into()
+}
+
+#[cfg(feature = "aws")]
+pub use calls::Alarm;
+
 #[cfg(feature = "aws")]
 mod calls {
     use std::collections::BTreeMap;
 
     use async_trait::async_trait;
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
     use aws_sdk_cloudwatch::Client;
-    use serde::Deserialize;
-    use stackr_engine::provider::{CallContext, Created, Observed, Provider, ProviderError};
-    use stackr_engine::schema::ResourceSchema;
+    use stackr_engine::provider::ProviderError;
     use stackr_engine::value::Value;
 
-    use crate::aws::{api_error, still_there};
-    use crate::inputs::{outputs, parse, split_stackr_tags, tag_changes, tags_value, with_token};
-
-    #[derive(Debug, Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct AlarmInputs {
-        name: String,
-        #[serde(default)]
-        description: String,
-        namespace: String,
-        metric_name: String,
-        #[serde(default)]
-        dimensions: BTreeMap<String, String>,
-        #[serde(default = "sum")]
-        statistic: String,
-        period: i32,
-        evaluation_periods: i32,
-        threshold: f64,
-        comparison_operator: String,
-        #[serde(default = "missing")]
-        treat_missing_data: String,
-        #[serde(default)]
-        alarm_actions: Vec<String>,
-        #[serde(default)]
-        ok_actions: Vec<String>,
-        #[serde(default)]
-        tags: BTreeMap<String, String>,
-    }
-
-    fn sum() -> String {
-        "Sum".into()
-    }
-    fn missing() -> String {
-        "missing".into()
-    }
+    use super::AlarmInputs;
+    use crate::aws::api_error;
+    use crate::inputs::outputs;
+    use crate::resource::{output_str, Live, Resource, Tags};
 
     /// A number as the stack would write it: `5`, not `5.0`, when it is whole.
     fn number(n: f64) -> Value {
@@ -98,29 +100,21 @@ mod calls {
         }
     }
 
-    pub struct AlarmProvider {
-        schema: ResourceSchema,
+    fn strings(v: &[String]) -> Value {
+        Value::List(v.iter().map(Value::string).collect())
+    }
+
+    pub struct Alarm {
         client: Client,
     }
 
-    impl AlarmProvider {
-        pub fn new(config: &aws_config::SdkConfig) -> AlarmProvider {
-            AlarmProvider { schema: super::schema(), client: Client::new(config) }
+    impl Alarm {
+        pub fn new(config: &aws_config::SdkConfig) -> Alarm {
+            Alarm { client: Client::new(config) }
         }
 
-        async fn alarm(&self, name: &str) -> Result<Option<MetricAlarm>, ProviderError> {
-            let out = self
-                .client
-                .describe_alarms()
-                .alarm_names(name)
-                .send()
-                .await
-                .map_err(|e| api_error("DescribeAlarms", e))?;
-            Ok(out.metric_alarms().iter().find(|a| a.alarm_name() == Some(name)).cloned())
-        }
-
-        /// PutMetricAlarm with every property; `tags` (with the create token) only on create.
-        async fn put(&self, input: &AlarmInputs, tags: Option<BTreeMap<String, String>>) -> Result<(), ProviderError> {
+        /// PutMetricAlarm with every property; `tags` count only on create (AWS ignores them on an update).
+        async fn put(&self, input: &AlarmInputs, tags: &Tags) -> Result<(), ProviderError> {
             let mut request = self
                 .client
                 .put_metric_alarm()
@@ -139,27 +133,29 @@ mod calls {
             for (name, value) in &input.dimensions {
                 request = request.dimensions(Dimension::builder().name(name).value(value).build());
             }
-            for (k, v) in tags.iter().flatten() {
+            for (k, v) in tags {
                 request = request.tags(Tag::builder().key(k).value(v).build());
             }
             request.send().await.map_err(|e| api_error("PutMetricAlarm", e))?;
             Ok(())
         }
+    }
 
-        async fn observe(&self, name: &str) -> Result<Option<Observed>, ProviderError> {
-            let Some(alarm) = self.alarm(name).await? else { return Ok(None) };
+    #[async_trait]
+    impl Resource for Alarm {
+        type Inputs = AlarmInputs;
+
+        async fn describe(&self, name: &str, _: &Value) -> Result<Option<Live>, ProviderError> {
+            let out = self.client.describe_alarms().alarm_names(name).send().await;
+            let out = out.map_err(|e| api_error("DescribeAlarms", e))?;
+            let Some(alarm) = out.metric_alarms().iter().find(|a| a.alarm_name() == Some(name)) else {
+                return Ok(None);
+            };
             let arn = alarm.alarm_arn().unwrap_or_default().to_string();
-            let tags_out = self
-                .client
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| api_error("ListTagsForResource", e))?;
-            let mut tags: BTreeMap<String, String> =
-                tags_out.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
-            let create_token = split_stackr_tags(&mut tags);
-            let strings = |v: &[String]| Value::List(v.iter().map(Value::string).collect());
+            let listed = self.client.list_tags_for_resource().resource_arn(&arn).send().await;
+            let listed = listed.map_err(|e| api_error("ListTagsForResource", e))?;
+            let tags =
+                listed.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
             let mut inputs = BTreeMap::from([
                 ("name".to_string(), Value::string(name)),
                 ("description".to_string(), Value::string(alarm.alarm_description().unwrap_or(""))),
@@ -175,17 +171,13 @@ mod calls {
                 ),
                 ("treatMissingData".to_string(), Value::string(alarm.treat_missing_data().unwrap_or("missing"))),
             ]);
-            if !alarm.dimensions().is_empty() {
-                inputs.insert(
-                    "dimensions".into(),
-                    Value::Map(
-                        alarm
-                            .dimensions()
-                            .iter()
-                            .filter_map(|d| Some((d.name()?.to_string(), Value::string(d.value()?))))
-                            .collect(),
-                    ),
-                );
+            let dimensions: BTreeMap<String, Value> = alarm
+                .dimensions()
+                .iter()
+                .filter_map(|d| Some((d.name()?.to_string(), Value::string(d.value()?))))
+                .collect();
+            if !dimensions.is_empty() {
+                inputs.insert("dimensions".into(), Value::Map(dimensions));
             }
             if !alarm.alarm_actions().is_empty() {
                 inputs.insert("alarmActions".into(), strings(alarm.alarm_actions()));
@@ -193,97 +185,43 @@ mod calls {
             if !alarm.ok_actions().is_empty() {
                 inputs.insert("okActions".into(), strings(alarm.ok_actions()));
             }
-            if let Some(tags) = tags_value(tags) {
-                inputs.insert("tags".into(), tags);
+            Ok(Some(Live { id: name.to_string(), inputs, outputs: outputs([("arn", Some(arn))]), tags: Some(tags) }))
+        }
+
+        async fn create(&self, input: &AlarmInputs, tags: &Tags) -> Result<String, ProviderError> {
+            self.put(input, tags).await?;
+            Ok(input.name.clone())
+        }
+
+        async fn update(&self, _: &str, _: &AlarmInputs, new: &AlarmInputs, _: &[String]) -> Result<(), ProviderError> {
+            self.put(new, &Tags::new()).await
+        }
+
+        async fn retag(&self, _: &str, outputs: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
+            let arn = output_str(outputs, "arn");
+            if !set.is_empty() {
+                let tags = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+                let request = self.client.tag_resource().resource_arn(arn).set_tags(Some(tags));
+                request.send().await.map_err(|e| api_error("TagResource", e))?;
             }
-            Ok(Some(Observed {
-                create_token,
-                id: name.to_string(),
-                inputs: Value::Map(inputs),
-                outputs: outputs([("arn", Some(arn))]),
-            }))
-        }
-    }
-
-    #[async_trait]
-    impl Provider for AlarmProvider {
-        fn schema(&self) -> &ResourceSchema {
-            &self.schema
-        }
-
-        async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
-            let input: AlarmInputs = parse(self.schema.type_name, inputs)?;
-            self.put(&input, Some(with_token(&input.tags, cx))).await?;
-            let observed = self
-                .observe(&input.name)
-                .await?
-                .ok_or_else(|| ProviderError::Other(format!("alarm {} not found after PutMetricAlarm", input.name)))?;
-            Ok(Created { id: input.name, outputs: observed.outputs })
-        }
-
-        async fn read(&self, _: &CallContext, id: &str, _: &Value) -> Result<Option<Observed>, ProviderError> {
-            self.observe(id).await
-        }
-
-        async fn update(
-            &self,
-            _: &CallContext,
-            id: &str,
-            prior: &Value,
-            desired: &Value,
-            changed: &[String],
-        ) -> Result<Value, ProviderError> {
-            let old: AlarmInputs = parse(self.schema.type_name, prior)?;
-            let new: AlarmInputs = parse(self.schema.type_name, desired)?;
-            if changed.iter().any(|c| c != "tags") {
-                self.put(&new, None).await?;
+            if !remove.is_empty() {
+                let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec()));
+                request.send().await.map_err(|e| api_error("UntagResource", e))?;
             }
-            let observed = still_there(self.observe(id).await?, "alarm", id)?;
-            if changed.iter().any(|c| c == "tags") {
-                let arn = observed
-                    .outputs
-                    .as_map()
-                    .and_then(|m| m.get("arn"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let (set, remove) = tag_changes(&old.tags, &new.tags);
-                if !set.is_empty() {
-                    let tags: Vec<Tag> = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-                    self.client
-                        .tag_resource()
-                        .resource_arn(&arn)
-                        .set_tags(Some(tags))
-                        .send()
-                        .await
-                        .map_err(|e| api_error("TagResource", e))?;
-                }
-                if !remove.is_empty() {
-                    self.client
-                        .untag_resource()
-                        .resource_arn(&arn)
-                        .set_tag_keys(Some(remove))
-                        .send()
-                        .await
-                        .map_err(|e| api_error("UntagResource", e))?;
-                }
-            }
-            Ok(observed.outputs)
-        }
-
-        async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
-            self.client.delete_alarms().alarm_names(id).send().await.map_err(|e| api_error("DeleteAlarms", e))?;
             Ok(())
         }
 
-        async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {
-            self.observe(id.rsplit(":alarm:").next().unwrap_or(id)).await
+        async fn delete(&self, name: &str, _: Option<&AlarmInputs>) -> Result<(), ProviderError> {
+            self.client.delete_alarms().alarm_names(name).send().await.map_err(|e| api_error("DeleteAlarms", e))?;
+            Ok(())
         }
 
-        async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
-            let input: AlarmInputs = parse(self.schema.type_name, inputs)?;
-            // Only what this create made: an alarm of the same name made by anyone else is not adopted.
-            Ok(self.observe(&input.name).await?.filter(|o| o.create_token.as_deref() == Some(token)))
+        async fn locate(&self, input: &AlarmInputs, _: &str) -> Result<Option<String>, ProviderError> {
+            Ok(Some(input.name.clone()))
+        }
+
+        async fn import_id(&self, given: &str) -> Result<Option<String>, ProviderError> {
+            Ok(Some(given.rsplit(":alarm:").next().unwrap_or(given).to_string()))
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `aws:cloudwatch:Dashboard`: a dashboard whose body is written as a YAML map (it may reference other
 //! resources), stored as JSON, and compared as a JSON value. PutDashboard creates and updates.
 
+use serde::Deserialize;
 use stackr_engine::schema::{Property, ResourceSchema};
 
 /// The type's schema: its properties, outputs and what forces replacement.
@@ -13,128 +14,98 @@ pub fn schema() -> ResourceSchema {
         .create_overwrites()
 }
 
-#[cfg(feature = "aws")]
-pub use calls::DashboardProvider;
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub struct DashboardInputs {
+    dashboard_name: String,
+    dashboard_body: serde_json::Value,
+}
 
-/// The AWS calls (feature `aws`).
+#[cfg(feature = "aws")]
+pub use calls::Dashboard;
+
 #[cfg(feature = "aws")]
 mod calls {
     use async_trait::async_trait;
     use aws_sdk_cloudwatch::Client;
-    use serde::Deserialize;
-    use stackr_engine::provider::{CallContext, Created, Observed, Provider, ProviderError};
-    use stackr_engine::schema::ResourceSchema;
+    use stackr_engine::provider::ProviderError;
     use stackr_engine::value::Value;
 
-    use crate::aws::{api_error, found, gone_is_done};
-    use crate::inputs::{document_text, document_value, outputs, parse};
+    use super::DashboardInputs;
+    use crate::aws::api_error;
+    use crate::inputs::{document_text, document_value, outputs};
+    use crate::resource::{Live, Resource, Tags};
 
-    #[derive(Debug, Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct DashboardInputs {
-        dashboard_name: String,
-        dashboard_body: serde_json::Value,
-    }
-
-    pub struct DashboardProvider {
-        schema: ResourceSchema,
+    pub struct Dashboard {
         client: Client,
     }
 
-    impl DashboardProvider {
-        pub fn new(config: &aws_config::SdkConfig) -> DashboardProvider {
-            DashboardProvider { schema: super::schema(), client: Client::new(config) }
+    impl Dashboard {
+        pub fn new(config: &aws_config::SdkConfig) -> Dashboard {
+            Dashboard { client: Client::new(config) }
         }
 
-        async fn put(&self, inputs: &Value) -> Result<String, ProviderError> {
-            let input: DashboardInputs = parse(self.schema.type_name, inputs)?;
-            let out = self
-                .client
-                .put_dashboard()
-                .dashboard_name(&input.dashboard_name)
-                .dashboard_body(document_text(&input.dashboard_body))
-                .send()
-                .await
-                .map_err(|e| api_error("PutDashboard", e))?;
-            if let Some(problem) = out.dashboard_validation_messages().first() {
-                return Err(ProviderError::Invalid(format!(
+        async fn put(&self, input: &DashboardInputs) -> Result<(), ProviderError> {
+            let request = self.client.put_dashboard().dashboard_name(&input.dashboard_name);
+            let request = request.dashboard_body(document_text(&input.dashboard_body));
+            let out = request.send().await.map_err(|e| api_error("PutDashboard", e))?;
+            match out.dashboard_validation_messages().first() {
+                Some(problem) => Err(ProviderError::Invalid(format!(
                     "dashboard {}: {}",
                     input.dashboard_name,
                     problem.message().unwrap_or("invalid body")
-                )));
+                ))),
+                None => Ok(()),
             }
-            Ok(input.dashboard_name)
-        }
-
-        async fn observe(&self, name: &str) -> Result<Option<Observed>, ProviderError> {
-            let Some(dashboard) = found(
-                self.client.get_dashboard().dashboard_name(name).send().await.map_err(|e| api_error("GetDashboard", e)),
-            )?
-            else {
-                return Ok(None);
-            };
-            let body = dashboard.dashboard_body().and_then(document_value).unwrap_or(Value::Null);
-            Ok(Some(Observed {
-                create_token: None,
-                id: name.to_string(),
-                inputs: Value::Map(
-                    [("dashboardName".to_string(), Value::string(name)), ("dashboardBody".to_string(), body)].into(),
-                ),
-                outputs: outputs([("arn", dashboard.dashboard_arn().map(str::to_string))]),
-            }))
         }
     }
 
     #[async_trait]
-    impl Provider for DashboardProvider {
-        fn schema(&self) -> &ResourceSchema {
-            &self.schema
+    impl Resource for Dashboard {
+        type Inputs = DashboardInputs;
+
+        async fn describe(&self, name: &str, _: &Value) -> Result<Option<Live>, ProviderError> {
+            let out = self.client.get_dashboard().dashboard_name(name).send().await;
+            let dashboard = out.map_err(|e| api_error("GetDashboard", e))?;
+            let body = dashboard.dashboard_body().and_then(document_value).unwrap_or(Value::Null);
+            Ok(Some(Live {
+                id: name.to_string(),
+                inputs: [("dashboardName".to_string(), Value::string(name)), ("dashboardBody".to_string(), body)]
+                    .into(),
+                outputs: outputs([("arn", dashboard.dashboard_arn().map(str::to_string))]),
+                tags: None,
+            }))
         }
 
-        async fn create(&self, _: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
-            let name = self.put(inputs).await?;
-            let observed = self
-                .observe(&name)
-                .await?
-                .ok_or_else(|| ProviderError::Other(format!("dashboard {name} not found after PutDashboard")))?;
-            Ok(Created { id: name, outputs: observed.outputs })
-        }
-
-        async fn read(&self, _: &CallContext, id: &str, _: &Value) -> Result<Option<Observed>, ProviderError> {
-            self.observe(id).await
+        async fn create(&self, input: &DashboardInputs, _: &Tags) -> Result<String, ProviderError> {
+            self.put(input).await?;
+            Ok(input.dashboard_name.clone())
         }
 
         async fn update(
             &self,
-            _: &CallContext,
-            id: &str,
-            _: &Value,
-            desired: &Value,
+            _: &str,
+            _: &DashboardInputs,
+            new: &DashboardInputs,
             _: &[String],
-        ) -> Result<Value, ProviderError> {
-            self.put(desired).await?;
-            Ok(self.observe(id).await?.map(|o| o.outputs).unwrap_or(Value::Null))
+        ) -> Result<(), ProviderError> {
+            self.put(new).await
         }
 
-        async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
-            gone_is_done(
-                self.client
-                    .delete_dashboards()
-                    .dashboard_names(id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| api_error("DeleteDashboards", e)),
-            )
+        async fn delete(&self, name: &str, _: Option<&DashboardInputs>) -> Result<(), ProviderError> {
+            let request = self.client.delete_dashboards().dashboard_names(name);
+            request.send().await.map_err(|e| api_error("DeleteDashboards", e))?;
+            Ok(())
         }
 
-        async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {
-            self.observe(id.rsplit('/').next().unwrap_or(id)).await
+        async fn locate(&self, input: &DashboardInputs, _: &str) -> Result<Option<String>, ProviderError> {
+            Ok(Some(input.dashboard_name.clone()))
         }
 
-        async fn find(&self, _: &CallContext, inputs: &Value, _: &str) -> Result<Option<Observed>, ProviderError> {
-            let input: DashboardInputs = parse(self.schema.type_name, inputs)?;
-            self.observe(&input.dashboard_name).await
+        async fn import_id(&self, given: &str) -> Result<Option<String>, ProviderError> {
+            // A dashboard ARN ends in `dashboard/NAME`.
+            Ok(Some(given.rsplit('/').next().unwrap_or(given).to_string()))
         }
     }
 }

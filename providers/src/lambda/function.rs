@@ -6,6 +6,10 @@
 //! (UpdateFunctionConfiguration) separately, each waited for; tags. Replace: name.
 //! The plan compares the code tree's content hash, so an unchanged tree never shows a change.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
 use stackr_engine::schema::{Property, ResourceSchema};
 
 /// The type's schema: its properties, outputs and what forces replacement.
@@ -31,84 +35,97 @@ pub fn schema() -> ResourceSchema {
         .unique_name("name")
 }
 
-#[cfg(feature = "aws")]
-pub use calls::FunctionProvider;
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub struct FunctionInputs {
+    name: String,
+    #[serde(default)]
+    description: String,
+    runtime: String,
+    handler: String,
+    role: String,
+    code: Code,
+    #[serde(default = "three")]
+    timeout: i32,
+    #[serde(default = "memory")]
+    memory_size: i32,
+    environment: Option<EnvironmentInputs>,
+}
 
-/// The AWS calls (feature `aws`).
+#[derive(Debug, Deserialize)]
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub struct Code {
+    path: PathBuf,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub struct EnvironmentInputs {
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+}
+
+fn three() -> i32 {
+    3
+}
+
+fn memory() -> i32 {
+    128
+}
+
+#[cfg(feature = "aws")]
+pub use calls::Function;
+
 #[cfg(feature = "aws")]
 mod calls {
     use std::collections::{BTreeMap, HashMap};
-    use std::path::PathBuf;
     use std::time::Duration;
 
     use async_trait::async_trait;
     use aws_sdk_lambda::primitives::Blob;
     use aws_sdk_lambda::types::{Environment, FunctionCode, LastUpdateStatus, Runtime, State};
     use aws_sdk_lambda::Client;
-    use serde::Deserialize;
-    use stackr_engine::provider::{CallContext, Created, Observed, Provider, ProviderError};
-    use stackr_engine::schema::ResourceSchema;
+    use stackr_engine::provider::ProviderError;
     use stackr_engine::value::Value;
 
-    use crate::aws::{api_error, found, gone_is_done, still_there};
-    use crate::inputs::{outputs, parse, prior_field, tag_changes, tags_value};
+    use super::FunctionInputs;
+    use crate::aws::api_error;
+    use crate::inputs::{outputs, prior_field};
     use crate::lambda::package;
+    use crate::resource::{output_str, Live, Resource, Tags};
+    use crate::wait::{retry_while, until_ready, Poll};
 
-    #[derive(Debug, Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct FunctionInputs {
-        name: String,
-        #[serde(default)]
-        description: String,
-        runtime: String,
-        handler: String,
-        role: String,
-        code: Code,
-        #[serde(default = "three")]
-        timeout: i32,
-        #[serde(default = "memory")]
-        memory_size: i32,
-        environment: Option<EnvironmentInputs>,
-        #[serde(default)]
-        tags: BTreeMap<String, String>,
-    }
-
-    #[derive(Debug, Deserialize)]
-    struct Code {
-        path: PathBuf,
-    }
-
-    #[derive(Debug, Deserialize, Default)]
-    struct EnvironmentInputs {
-        #[serde(default)]
-        variables: BTreeMap<String, String>,
-    }
-
-    fn three() -> i32 {
-        3
-    }
-    fn memory() -> i32 {
-        128
-    }
-
-    /// How long a create waits for a new role to become assumable.
+    /// How long a create waits for a new role to become assumable (IAM is eventually consistent).
     const ROLE_PROPAGATION: Duration = Duration::from_secs(90);
+    /// How long a create or an update waits for the function to be Active with no update in progress.
+    const READY: Duration = Duration::from_secs(600);
 
-    pub struct FunctionProvider {
-        schema: ResourceSchema,
+    pub struct Function {
         client: Client,
         region: String,
     }
 
-    impl FunctionProvider {
-        pub fn new(config: &aws_config::SdkConfig) -> FunctionProvider {
+    fn environment(input: &FunctionInputs) -> Environment {
+        let variables: HashMap<String, String> =
+            input.environment.as_ref().map(|e| e.variables.clone().into_iter().collect()).unwrap_or_default();
+        Environment::builder().set_variables(Some(variables)).build()
+    }
+
+    fn role_not_ready(error: &ProviderError) -> bool {
+        matches!(error, ProviderError::Api { code, message, .. }
+            if code == "InvalidParameterValueException" && message.contains("cannot be assumed"))
+    }
+
+    impl Function {
+        pub fn new(config: &aws_config::SdkConfig) -> Function {
             let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
-            FunctionProvider::with_client(Client::new(config), region)
+            Function::with_client(Client::new(config), region)
         }
 
-        /// A provider on a given client (tests use mocked clients).
-        pub fn with_client(client: Client, region: String) -> FunctionProvider {
-            FunctionProvider { schema: super::schema(), client, region }
+        /// On a given client (tests use mocked clients).
+        pub fn with_client(client: Client, region: String) -> Function {
+            Function { client, region }
         }
 
         fn outputs(&self, arn: Option<&str>, sha: Option<&str>, version: Option<&str>) -> Value {
@@ -125,41 +142,32 @@ mod calls {
 
         /// Waits until the function is Active and no update is in progress.
         async fn wait_ready(&self, name: &str) -> Result<(), ProviderError> {
-            let mut delay = Duration::from_millis(200);
-            for _ in 0..120 {
-                let config = self
-                    .client
-                    .get_function_configuration()
-                    .function_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("GetFunctionConfiguration", e))?;
-                let state_ready = config.state().is_none_or(|s| *s == State::Active);
-                let update_ready = config.last_update_status().is_none_or(|s| *s != LastUpdateStatus::InProgress);
+            until_ready(&format!("function {name}"), READY, || async {
+                let config = self.client.get_function_configuration().function_name(name).send().await;
+                let config = config.map_err(|e| api_error("GetFunctionConfiguration", e))?;
                 if matches!(config.state(), Some(State::Failed))
                     || matches!(config.last_update_status(), Some(LastUpdateStatus::Failed))
                 {
-                    let reason =
-                        config.state_reason().or(config.last_update_status_reason()).unwrap_or("no reason given");
-                    return Err(ProviderError::Other(format!("function {name} failed to become ready: {reason}")));
+                    let reason = config.state_reason().or(config.last_update_status_reason());
+                    return Ok(Poll::Failed(reason.unwrap_or("no reason given").to_string()));
                 }
-                if state_ready && update_ready {
-                    return Ok(());
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(ProviderError::Other(format!("function {name} was not ready after ten minutes")))
+                let active = config.state().is_none_or(|s| *s == State::Active);
+                let settled = config.last_update_status().is_none_or(|s| *s != LastUpdateStatus::InProgress);
+                Ok(if active && settled { Poll::Ready } else { Poll::NotYet })
+            })
+            .await
         }
+    }
 
-        async fn observe(&self, name: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
-            let Some(function) = found(
-                self.client.get_function().function_name(name).send().await.map_err(|e| api_error("GetFunction", e)),
-            )?
-            else {
-                return Ok(None);
-            };
+    #[async_trait]
+    impl Resource for Function {
+        type Inputs = FunctionInputs;
+
+        async fn describe(&self, name: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
+            let function = self.client.get_function().function_name(name).send().await;
+            let function = function.map_err(|e| api_error("GetFunction", e))?;
             let Some(config) = function.configuration() else { return Ok(None) };
+            // The code is as recorded: the plan compares the tree's content hash, which AWS does not know.
             let mut inputs = prior.as_map().cloned().unwrap_or_default();
             inputs.insert("name".into(), Value::string(config.function_name().unwrap_or(name)));
             inputs.insert("description".into(), Value::string(config.description().unwrap_or("")));
@@ -168,23 +176,22 @@ mod calls {
             inputs.insert("role".into(), Value::string(config.role().unwrap_or("")));
             inputs.insert("timeout".into(), Value::from(i64::from(config.timeout().unwrap_or(3))));
             inputs.insert("memorySize".into(), Value::from(i64::from(config.memory_size().unwrap_or(128))));
-            let variables: BTreeMap<String, Value> = config
-                .environment()
-                .and_then(|e| e.variables())
-                .map(|v| v.iter().map(|(k, v)| (k.clone(), Value::string(v))).collect())
-                .unwrap_or_default();
-            // Keep secret markers where the stack had them: what AWS returns is the same value, still secret.
+            // Secret markers stay where the stack had them: what AWS returns is the same value, still secret.
             let declared = prior_field(prior, "environment")
                 .and_then(|e| e.as_map())
                 .and_then(|m| m.get("variables"))
                 .and_then(Value::as_map)
                 .cloned()
                 .unwrap_or_default();
-            let variables: BTreeMap<String, Value> = variables
+            let variables: BTreeMap<String, Value> = config
+                .environment()
+                .and_then(|e| e.variables())
                 .into_iter()
+                .flatten()
                 .map(|(k, v)| {
-                    let secret = matches!(declared.get(&k), Some(Value::Secret(_)));
-                    (k, if secret { v.into_secret() } else { v })
+                    let value = Value::string(v);
+                    let secret = matches!(declared.get(k), Some(Value::Secret(_)));
+                    (k.clone(), if secret { value.into_secret() } else { value })
                 })
                 .collect();
             if variables.is_empty() && prior_field(prior, "environment").is_none() {
@@ -195,46 +202,15 @@ mod calls {
                     Value::Map([("variables".to_string(), Value::Map(variables))].into()),
                 );
             }
-            let mut tags: BTreeMap<String, String> =
-                function.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
-            let create_token = crate::inputs::split_stackr_tags(&mut tags);
-            match tags_value(tags) {
-                Some(t) => inputs.insert("tags".into(), t),
-                None => inputs.remove("tags"),
-            };
-            Ok(Some(Observed {
-                create_token,
-                id: config.function_name().unwrap_or(name).to_string(),
-                inputs: Value::Map(inputs),
-                outputs: self.outputs(config.function_arn(), config.code_sha256(), config.version()),
-            }))
-        }
-    }
-
-    fn environment(input: &FunctionInputs) -> Environment {
-        let variables: HashMap<String, String> =
-            input.environment.as_ref().map(|e| e.variables.clone().into_iter().collect()).unwrap_or_default();
-        Environment::builder().set_variables(Some(variables)).build()
-    }
-
-    fn role_not_ready(error: &ProviderError) -> bool {
-        matches!(error, ProviderError::Api { code, message, .. }
-        if code == "InvalidParameterValueException" && message.contains("cannot be assumed"))
-    }
-
-    #[async_trait]
-    impl Provider for FunctionProvider {
-        fn schema(&self) -> &ResourceSchema {
-            &self.schema
+            let tags = function.tags().into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let outputs = self.outputs(config.function_arn(), config.code_sha256(), config.version());
+            Ok(Some(Live { id: config.function_name().unwrap_or(name).to_string(), inputs, outputs, tags: Some(tags) }))
         }
 
-        async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
-            let input: FunctionInputs = parse(self.schema.type_name, inputs)?;
+        async fn create(&self, input: &FunctionInputs, tags: &Tags) -> Result<String, ProviderError> {
             let zip = package::zip(&input.code.path)?;
-            let started = std::time::Instant::now();
-            let mut delay = Duration::from_secs(1);
-            let created = loop {
-                let result = self
+            retry_while(ROLE_PROPAGATION, role_not_ready, || async {
+                let request = self
                     .client
                     .create_function()
                     .function_name(&input.name)
@@ -245,120 +221,76 @@ mod calls {
                     .code(FunctionCode::builder().zip_file(Blob::new(zip.clone())).build())
                     .timeout(input.timeout)
                     .memory_size(input.memory_size)
-                    .environment(environment(&input))
-                    .set_tags(Some(crate::inputs::with_token(&input.tags, cx).into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(|e| api_error("CreateFunction", e));
-                match result {
-                    Err(e) if role_not_ready(&e) && started.elapsed() < ROLE_PROPAGATION => {
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(10));
-                    }
-                    other => break other?,
-                }
-            };
-            self.wait_ready(&input.name).await?;
-            Ok(Created {
-                id: input.name.clone(),
-                outputs: self.outputs(created.function_arn(), created.code_sha256(), created.version()),
+                    .environment(environment(input))
+                    .set_tags(Some(tags.clone().into_iter().collect()));
+                request.send().await.map_err(|e| api_error("CreateFunction", e))
             })
+            .await?;
+            Ok(input.name.clone())
         }
 
-        async fn read(&self, _: &CallContext, id: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
-            self.observe(id, prior).await
+        async fn configure(&self, name: &str, _: &FunctionInputs) -> Result<(), ProviderError> {
+            self.wait_ready(name).await
         }
 
         async fn update(
             &self,
-            _: &CallContext,
-            id: &str,
-            prior: &Value,
-            desired: &Value,
+            name: &str,
+            _: &FunctionInputs,
+            new: &FunctionInputs,
             changed: &[String],
-        ) -> Result<Value, ProviderError> {
-            let old: FunctionInputs = parse(self.schema.type_name, prior)?;
-            let new: FunctionInputs = parse(self.schema.type_name, desired)?;
+        ) -> Result<(), ProviderError> {
             if changed.iter().any(|c| c == "code") {
                 let zip = package::zip(&new.code.path)?;
-                self.client
-                    .update_function_code()
-                    .function_name(id)
-                    .zip_file(Blob::new(zip))
-                    .send()
-                    .await
-                    .map_err(|e| api_error("UpdateFunctionCode", e))?;
-                self.wait_ready(id).await?;
+                let request = self.client.update_function_code().function_name(name).zip_file(Blob::new(zip));
+                request.send().await.map_err(|e| api_error("UpdateFunctionCode", e))?;
+                self.wait_ready(name).await?;
             }
             let configuration = ["description", "runtime", "handler", "role", "timeout", "memorySize", "environment"];
             if changed.iter().any(|c| configuration.contains(&c.as_str())) {
-                self.client
+                let request = self
+                    .client
                     .update_function_configuration()
-                    .function_name(id)
+                    .function_name(name)
                     .description(&new.description)
                     .runtime(Runtime::from(new.runtime.as_str()))
                     .handler(&new.handler)
                     .role(&new.role)
                     .timeout(new.timeout)
                     .memory_size(new.memory_size)
-                    .environment(environment(&new))
-                    .send()
-                    .await
-                    .map_err(|e| api_error("UpdateFunctionConfiguration", e))?;
-                self.wait_ready(id).await?;
+                    .environment(environment(new));
+                request.send().await.map_err(|e| api_error("UpdateFunctionConfiguration", e))?;
+                self.wait_ready(name).await?;
             }
-            let observed = still_there(self.observe(id, desired).await?, "function", id)?;
-            if changed.iter().any(|c| c == "tags") {
-                let arn = observed
-                    .outputs
-                    .as_map()
-                    .and_then(|m| m.get("arn"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let (set, remove) = tag_changes(&old.tags, &new.tags);
-                if !set.is_empty() {
-                    self.client
-                        .tag_resource()
-                        .resource(&arn)
-                        .set_tags(Some(set.into_iter().collect()))
-                        .send()
-                        .await
-                        .map_err(|e| api_error("TagResource", e))?;
-                }
-                if !remove.is_empty() {
-                    self.client
-                        .untag_resource()
-                        .resource(&arn)
-                        .set_tag_keys(Some(remove))
-                        .send()
-                        .await
-                        .map_err(|e| api_error("UntagResource", e))?;
-                }
+            Ok(())
+        }
+
+        async fn retag(&self, _: &str, outputs: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
+            let arn = output_str(outputs, "arn");
+            if !set.is_empty() {
+                let request =
+                    self.client.tag_resource().resource(arn).set_tags(Some(set.clone().into_iter().collect()));
+                request.send().await.map_err(|e| api_error("TagResource", e))?;
             }
-            Ok(observed.outputs)
+            if !remove.is_empty() {
+                let request = self.client.untag_resource().resource(arn).set_tag_keys(Some(remove.to_vec()));
+                request.send().await.map_err(|e| api_error("UntagResource", e))?;
+            }
+            Ok(())
         }
 
-        async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
-            gone_is_done(
-                self.client
-                    .delete_function()
-                    .function_name(id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| api_error("DeleteFunction", e)),
-            )
+        async fn delete(&self, name: &str, _: Option<&FunctionInputs>) -> Result<(), ProviderError> {
+            self.client
+                .delete_function()
+                .function_name(name)
+                .send()
+                .await
+                .map_err(|e| api_error("DeleteFunction", e))?;
+            Ok(())
         }
 
-        async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {
-            self.observe(id, &Value::Null).await
-        }
-
-        async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
-            let input: FunctionInputs = parse(self.schema.type_name, inputs)?;
-            // Only what this create made: a function of the same name made by anyone else is not adopted.
-            Ok(self.observe(&input.name, inputs).await?.filter(|o| o.create_token.as_deref() == Some(token)))
+        async fn locate(&self, input: &FunctionInputs, _: &str) -> Result<Option<String>, ProviderError> {
+            Ok(Some(input.name.clone()))
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `aws:lambda:Permission`: a statement in a function's resource policy that lets a principal (API Gateway)
-//! invoke it. Every property forces replacement; the id is `FUNCTION|STATEMENT_ID`.
+//! invoke it. Every property forces replacement; the id is `FUNCTION|STATEMENT_ID`. The statement id defaults
+//! to the resource's logical name (filled in when the stack is evaluated).
 
+use serde::Deserialize;
 use stackr_engine::schema::{Property, ResourceSchema};
 
 /// The type's schema: its properties, outputs and what forces replacement.
@@ -15,155 +17,115 @@ pub fn schema() -> ResourceSchema {
         .defaults_to_logical_name("statementId")
 }
 
-#[cfg(feature = "aws")]
-pub use calls::PermissionProvider;
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub struct PermissionInputs {
+    function: String,
+    #[serde(default = "invoke")]
+    action: String,
+    principal: String,
+    source_arn: Option<String>,
+    /// Always present in what a stack evaluates to; states recorded before it was written out may lack it.
+    statement_id: Option<String>,
+}
 
-/// The AWS calls (feature `aws`).
+fn invoke() -> String {
+    "lambda:InvokeFunction".into()
+}
+
+#[cfg(feature = "aws")]
+pub use calls::Permission;
+
 #[cfg(feature = "aws")]
 mod calls {
     use async_trait::async_trait;
     use aws_sdk_lambda::Client;
-    use serde::Deserialize;
-    use stackr_engine::provider::{CallContext, Created, Observed, Provider, ProviderError};
-    use stackr_engine::schema::ResourceSchema;
+    use stackr_engine::provider::ProviderError;
     use stackr_engine::value::Value;
 
-    use crate::aws::{api_error, gone_is_done, is_not_found};
-    use crate::inputs::parse;
+    use super::PermissionInputs;
+    use crate::aws::api_error;
+    use crate::resource::{Live, Resource, Tags};
 
-    #[derive(Debug, Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct PermissionInputs {
-        function: String,
-        #[serde(default = "invoke")]
-        action: String,
-        principal: String,
-        source_arn: Option<String>,
-        statement_id: Option<String>,
-    }
-
-    fn invoke() -> String {
-        "lambda:InvokeFunction".into()
-    }
-
-    pub struct PermissionProvider {
-        schema: ResourceSchema,
+    pub struct Permission {
         client: Client,
+    }
+
+    impl Permission {
+        pub fn new(config: &aws_config::SdkConfig) -> Permission {
+            Permission { client: Client::new(config) }
+        }
     }
 
     fn split(id: &str) -> (&str, &str) {
         id.rsplit_once('|').unwrap_or((id, ""))
     }
 
-    impl PermissionProvider {
-        pub fn new(config: &aws_config::SdkConfig) -> PermissionProvider {
-            PermissionProvider { schema: super::schema(), client: Client::new(config) }
-        }
-
-        async fn observe(&self, id: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
-            let (function, sid) = split(id);
-            let policy = match self.client.get_policy().function_name(function).send().await {
-                Ok(out) => out.policy.unwrap_or_default(),
-                Err(e) => {
-                    let error = api_error("GetPolicy", e);
-                    return if is_not_found(&error) { Ok(None) } else { Err(error) };
-                }
-            };
-            let document: serde_json::Value = serde_json::from_str(&policy).unwrap_or_default();
-            let Some(statement) = document["Statement"].as_array().and_then(|s| s.iter().find(|s| s["Sid"] == sid))
-            else {
-                return Ok(None);
-            };
-            let principal = match &statement["Principal"] {
-                serde_json::Value::String(p) => p.clone(),
-                other => other["Service"].as_str().or(other["AWS"].as_str()).unwrap_or_default().to_string(),
-            };
-            let mut inputs = prior.as_map().cloned().unwrap_or_default();
-            inputs.insert("function".into(), Value::string(prior_or(prior, "function", function)));
-            // The statement id AWS has (a state recorded before defaults were written out may lack it).
-            inputs.insert("statementId".into(), Value::string(sid));
-            inputs.insert("principal".into(), Value::String(principal));
-            inputs.insert(
-                "action".into(),
-                Value::string(statement["Action"].as_str().unwrap_or("lambda:InvokeFunction")),
-            );
-            match statement["Condition"]["ArnLike"]["AWS:SourceArn"].as_str() {
-                Some(arn) => inputs.insert("sourceArn".into(), Value::string(arn)),
-                None => inputs.remove("sourceArn"),
-            };
-            Ok(Some(Observed {
-                create_token: None,
-                id: id.to_string(),
-                inputs: Value::Map(inputs),
-                outputs: Value::Map(Default::default()),
-            }))
-        }
-    }
-
-    fn prior_or(prior: &Value, key: &str, fallback: &str) -> String {
-        prior.as_map().and_then(|m| m.get(key)).and_then(Value::as_str).unwrap_or(fallback).to_string()
+    fn id_of(input: &PermissionInputs) -> Result<String, ProviderError> {
+        let sid = input.statement_id.as_deref().ok_or_else(|| ProviderError::Invalid("no statementId".into()))?;
+        Ok(format!("{}|{sid}", input.function))
     }
 
     #[async_trait]
-    impl Provider for PermissionProvider {
-        fn schema(&self) -> &ResourceSchema {
-            &self.schema
-        }
+    impl Resource for Permission {
+        type Inputs = PermissionInputs;
 
-        async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
-            let input: PermissionInputs = parse(self.schema.type_name, inputs)?;
-            let sid = input.statement_id.clone().unwrap_or_else(|| cx.resource.clone());
-            let mut request = self
-                .client
-                .add_permission()
-                .function_name(&input.function)
-                .statement_id(&sid)
-                .action(&input.action)
-                .principal(&input.principal);
-            if let Some(arn) = &input.source_arn {
-                request = request.source_arn(arn);
+        async fn describe(&self, id: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
+            let (function, sid) = split(id);
+            let out = self.client.get_policy().function_name(function).send().await;
+            let policy = out.map_err(|e| api_error("GetPolicy", e))?.policy.unwrap_or_default();
+            let document: serde_json::Value = serde_json::from_str(&policy).unwrap_or_default();
+            let statements = document["Statement"].as_array();
+            let Some(statement) = statements.and_then(|s| s.iter().find(|s| s["Sid"] == sid)) else { return Ok(None) };
+            let principal = match &statement["Principal"] {
+                serde_json::Value::String(p) => p.as_str(),
+                other => other["Service"].as_str().or(other["AWS"].as_str()).unwrap_or_default(),
+            };
+            // The function as the prior named it (a name or an ARN: AWS reports neither back).
+            let named = prior.as_map().and_then(|m| m.get("function")).and_then(Value::as_str).unwrap_or(function);
+            let mut inputs: std::collections::BTreeMap<String, Value> = [
+                ("function".to_string(), Value::string(named)),
+                ("statementId".to_string(), Value::string(sid)),
+                ("principal".to_string(), Value::string(principal)),
+                ("action".to_string(), Value::string(statement["Action"].as_str().unwrap_or("lambda:InvokeFunction"))),
+            ]
+            .into();
+            if let Some(arn) = statement["Condition"]["ArnLike"]["AWS:SourceArn"].as_str() {
+                inputs.insert("sourceArn".into(), Value::string(arn));
             }
-            request.send().await.map_err(|e| api_error("AddPermission", e))?;
-            Ok(Created { id: format!("{}|{sid}", input.function), outputs: Value::Map(Default::default()) })
+            Ok(Some(Live { id: id.to_string(), inputs, outputs: Value::Map(Default::default()), tags: None }))
         }
 
-        async fn read(&self, _: &CallContext, id: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
-            self.observe(id, prior).await
+        async fn create(&self, input: &PermissionInputs, _: &Tags) -> Result<String, ProviderError> {
+            let id = id_of(input)?;
+            let (_, sid) = split(&id);
+            let request = self.client.add_permission().function_name(&input.function).statement_id(sid);
+            let request =
+                request.action(&input.action).principal(&input.principal).set_source_arn(input.source_arn.clone());
+            request.send().await.map_err(|e| api_error("AddPermission", e))?;
+            Ok(id)
         }
 
         async fn update(
             &self,
-            _: &CallContext,
             id: &str,
-            _: &Value,
-            _: &Value,
+            _: &PermissionInputs,
+            _: &PermissionInputs,
             _: &[String],
-        ) -> Result<Value, ProviderError> {
+        ) -> Result<(), ProviderError> {
             Err(ProviderError::Invalid(format!("permission {id} cannot be updated in place; every change replaces it")))
         }
 
-        async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
+        async fn delete(&self, id: &str, _: Option<&PermissionInputs>) -> Result<(), ProviderError> {
             let (function, sid) = split(id);
-            gone_is_done(
-                self.client
-                    .remove_permission()
-                    .function_name(function)
-                    .statement_id(sid)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| api_error("RemovePermission", e)),
-            )
+            let request = self.client.remove_permission().function_name(function).statement_id(sid);
+            request.send().await.map_err(|e| api_error("RemovePermission", e))?;
+            Ok(())
         }
 
-        async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {
-            self.observe(id, &Value::Null).await
-        }
-
-        async fn find(&self, cx: &CallContext, inputs: &Value, _: &str) -> Result<Option<Observed>, ProviderError> {
-            let input: PermissionInputs = parse(self.schema.type_name, inputs)?;
-            let sid = input.statement_id.clone().unwrap_or_else(|| cx.resource.clone());
-            self.observe(&format!("{}|{sid}", input.function), inputs).await
+        async fn locate(&self, input: &PermissionInputs, _: &str) -> Result<Option<String>, ProviderError> {
+            id_of(input).map(Some)
         }
     }
 }

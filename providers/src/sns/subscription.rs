@@ -2,6 +2,7 @@
 //! confirmation" on AWS until someone clicks the link: that is reported in the `pendingConfirmation` output, and
 //! is neither an error nor a reason to wait.
 
+use serde::Deserialize;
 use stackr_engine::schema::{Property, ResourceSchema};
 
 const SUBSCRIPTION_PROTOCOLS: &[&str] =
@@ -18,156 +19,109 @@ pub fn schema() -> ResourceSchema {
         .identified_by(&["topic", "protocol", "endpoint"])
 }
 
-#[cfg(feature = "aws")]
-pub use calls::SubscriptionProvider;
+#[derive(Debug, Deserialize)]
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub struct SubscriptionInputs {
+    topic: String,
+    protocol: String,
+    endpoint: String,
+}
 
-/// The AWS calls (feature `aws`).
+#[cfg(feature = "aws")]
+pub use calls::Subscription;
+
 #[cfg(feature = "aws")]
 mod calls {
     use async_trait::async_trait;
     use aws_sdk_sns::Client;
-    use serde::Deserialize;
-    use stackr_engine::provider::{CallContext, Created, Observed, Provider, ProviderError};
-    use stackr_engine::schema::ResourceSchema;
+    use stackr_engine::provider::ProviderError;
     use stackr_engine::value::Value;
 
-    use crate::aws::{api_error, gone_is_done, is_not_found};
-    use crate::inputs::parse;
+    use super::SubscriptionInputs;
+    use crate::aws::api_error;
+    use crate::resource::{Live, Resource, Tags};
 
-    #[derive(Debug, Deserialize)]
-    struct SubscriptionInputs {
-        topic: String,
-        protocol: String,
-        endpoint: String,
-    }
-
-    pub struct SubscriptionProvider {
-        schema: ResourceSchema,
+    pub struct Subscription {
         client: Client,
     }
 
-    impl SubscriptionProvider {
-        pub fn new(config: &aws_config::SdkConfig) -> SubscriptionProvider {
-            SubscriptionProvider { schema: super::schema(), client: Client::new(config) }
-        }
-
-        async fn observe(&self, arn: &str) -> Result<Option<Observed>, ProviderError> {
-            let attributes = match self.client.get_subscription_attributes().subscription_arn(arn).send().await {
-                Ok(out) => out.attributes.unwrap_or_default(),
-                Err(e) => {
-                    let error = api_error("GetSubscriptionAttributes", e);
-                    let gone = is_not_found(&error)
-                        || matches!(&error, ProviderError::Api { code, .. } if code == "InvalidParameter");
-                    return if gone { Ok(None) } else { Err(error) };
-                }
-            };
-            let get = |k: &str| Value::string(attributes.get(k).map(String::as_str).unwrap_or(""));
-            let pending = attributes.get("PendingConfirmation").is_some_and(|p| p == "true");
-            Ok(Some(Observed {
-                create_token: None,
-                id: arn.to_string(),
-                inputs: Value::Map(
-                    [
-                        ("topic".to_string(), get("TopicArn")),
-                        ("protocol".to_string(), get("Protocol")),
-                        ("endpoint".to_string(), get("Endpoint")),
-                    ]
-                    .into(),
-                ),
-                outputs: Value::Map(
-                    [
-                        ("arn".to_string(), Value::string(arn)),
-                        ("pendingConfirmation".to_string(), Value::Bool(pending)),
-                    ]
-                    .into(),
-                ),
-            }))
+    impl Subscription {
+        pub fn new(config: &aws_config::SdkConfig) -> Subscription {
+            Subscription { client: Client::new(config) }
         }
     }
 
     #[async_trait]
-    impl Provider for SubscriptionProvider {
-        fn schema(&self) -> &ResourceSchema {
-            &self.schema
+    impl Resource for Subscription {
+        type Inputs = SubscriptionInputs;
+
+        async fn describe(&self, arn: &str, _: &Value) -> Result<Option<Live>, ProviderError> {
+            let attributes = match self.client.get_subscription_attributes().subscription_arn(arn).send().await {
+                Ok(out) => out.attributes.unwrap_or_default(),
+                Err(e) => match api_error("GetSubscriptionAttributes", e) {
+                    // SNS answers a malformed or unknown subscription ARN with InvalidParameter.
+                    ProviderError::Api { code, .. } if code == "InvalidParameter" => return Ok(None),
+                    other => return Err(other),
+                },
+            };
+            let get = |k: &str| Value::string(attributes.get(k).map(String::as_str).unwrap_or(""));
+            let pending = attributes.get("PendingConfirmation").is_some_and(|p| p == "true");
+            Ok(Some(Live {
+                id: arn.to_string(),
+                inputs: [
+                    ("topic".to_string(), get("TopicArn")),
+                    ("protocol".to_string(), get("Protocol")),
+                    ("endpoint".to_string(), get("Endpoint")),
+                ]
+                .into(),
+                outputs: Value::Map(
+                    [("arn".into(), Value::string(arn)), ("pendingConfirmation".into(), Value::Bool(pending))].into(),
+                ),
+                tags: None,
+            }))
         }
 
-        async fn create(&self, _: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
-            let input: SubscriptionInputs = parse(self.schema.type_name, inputs)?;
-            let out = self
-                .client
-                .subscribe()
-                .topic_arn(&input.topic)
-                .protocol(&input.protocol)
+        async fn create(&self, input: &SubscriptionInputs, _: &Tags) -> Result<String, ProviderError> {
+            let request = self.client.subscribe().topic_arn(&input.topic).protocol(&input.protocol);
+            let out = request
                 .endpoint(&input.endpoint)
                 .return_subscription_arn(true)
                 .send()
                 .await
                 .map_err(|e| api_error("Subscribe", e))?;
-            let arn = out.subscription_arn().unwrap_or_default().to_string();
-            let outputs = match self.observe(&arn).await? {
-                Some(observed) => observed.outputs,
-                None => Value::Map(
-                    [("arn".to_string(), Value::string(&arn)), ("pendingConfirmation".to_string(), Value::Bool(true))]
-                        .into(),
-                ),
-            };
-            Ok(Created { id: arn, outputs })
-        }
-
-        async fn read(&self, _: &CallContext, id: &str, _: &Value) -> Result<Option<Observed>, ProviderError> {
-            self.observe(id).await
+            Ok(out.subscription_arn().unwrap_or_default().to_string())
         }
 
         async fn update(
             &self,
-            _: &CallContext,
             id: &str,
-            _: &Value,
-            _: &Value,
+            _: &SubscriptionInputs,
+            _: &SubscriptionInputs,
             _: &[String],
-        ) -> Result<Value, ProviderError> {
+        ) -> Result<(), ProviderError> {
             Err(ProviderError::Invalid(format!(
                 "subscription {id} cannot be updated in place; every change replaces it"
             )))
         }
 
-        async fn delete(&self, _: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
-            gone_is_done(
-                self.client
-                    .unsubscribe()
-                    .subscription_arn(id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| api_error("Unsubscribe", e)),
-            )
+        async fn delete(&self, arn: &str, _: Option<&SubscriptionInputs>) -> Result<(), ProviderError> {
+            self.client.unsubscribe().subscription_arn(arn).send().await.map_err(|e| api_error("Unsubscribe", e))?;
+            Ok(())
         }
 
-        async fn import(&self, _: &CallContext, id: &str) -> Result<Option<Observed>, ProviderError> {
-            self.observe(id).await
-        }
-
-        async fn find(&self, _: &CallContext, inputs: &Value, _: &str) -> Result<Option<Observed>, ProviderError> {
-            let input: SubscriptionInputs = parse(self.schema.type_name, inputs)?;
-            let subscriptions = self
-                .client
-                .list_subscriptions_by_topic()
-                .topic_arn(&input.topic)
-                .send()
-                .await
-                .map_err(|e| api_error("ListSubscriptionsByTopic", e))?;
-            let found = subscriptions
+        async fn locate(&self, input: &SubscriptionInputs, _: &str) -> Result<Option<String>, ProviderError> {
+            let request = self.client.list_subscriptions_by_topic().topic_arn(&input.topic);
+            let listed = request.send().await.map_err(|e| api_error("ListSubscriptionsByTopic", e))?;
+            let found = listed
                 .subscriptions()
                 .iter()
                 .find(|s| {
                     s.protocol() == Some(input.protocol.as_str()) && s.endpoint() == Some(input.endpoint.as_str())
                 })
                 .and_then(|s| s.subscription_arn())
+                // "PendingConfirmation" is not an ARN: nothing to read yet.
                 .filter(|arn| arn.starts_with("arn:"));
-            match found {
-                Some(arn) => self.observe(arn).await,
-                None => Ok(None),
-            }
+            Ok(found.map(str::to_string))
         }
     }
 }
