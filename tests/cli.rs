@@ -327,3 +327,25 @@ fn a_failing_random_source_is_an_error_not_a_panic() {
     assert!(!stderr.contains("panicked at") && !stderr.contains("stack backtrace"), "{stderr}");
     assert!(!dir.path().join(".stackr/random.state.json").exists());
 }
+
+#[test]
+fn a_read_file_path_is_never_secret_and_a_read_is_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("big.txt"), vec![b'x'; 9 * 1024 * 1024]).expect("write");
+    std::fs::write(d.join("secret-marker-path"), "x").expect("write");
+    let topic = |display: &str| {
+        format!("name: reads\nregion: us-east-1\nparameters:\n  p: {{type: string, secret: true, default: secret-marker-path}}\nresources:\n  topic:\n    type: aws:sns:Topic\n    properties: {{name: t, displayName: {display}}}\n")
+    };
+    for (display, expected) in [
+        ("{fn::readFile: \"${p}\"}", "the path is secret, but a path cannot be kept secret"),
+        ("{fn::readFile: big.txt}", "more than the 8388608 a value may read"),
+    ] {
+        std::fs::write(d.join("stack.yaml"), topic(display)).expect("write");
+        let out = stackr(d, &["validate", "stack.yaml"]);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains(expected), "{all}");
+        assert!(!all.contains("secret-marker"), "{all}");
+    }
+}

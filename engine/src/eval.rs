@@ -15,6 +15,9 @@ use crate::stack::expr::{Call, Expr, Function, Reference, TemplatePart};
 use crate::stack::{Resource, Stack};
 use crate::value::{PathSegment, Value};
 
+/// The most `fn::readFile` reads into a value (the limit of a stack file, too).
+const MAX_READ_FILE: u64 = 8 * 1024 * 1024;
+
 /// The `${stackr.*}` values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Builtins {
@@ -224,11 +227,22 @@ impl<'a> Evaluator<'a> {
                 if value.has_unknown() {
                     return Ok(Value::Unknown);
                 }
+                if value.has_secret() {
+                    // A path is shown in errors and recorded as a plan input: it cannot keep a secret.
+                    return Err(error("fn::readFile: the path is secret, but a path cannot be kept secret".into()));
+                }
                 let Some(relative) = value.as_str() else {
                     return Err(error(format!("fn::readFile: expected a path, found {}", value.kind())));
                 };
                 let full = crate::stack::confine::resolve(self.stack.confinement(), base_dir, relative)
                     .map_err(|message| error(format!("fn::readFile: {message}")))?;
+                let size = std::fs::metadata(&full).map(|m| m.len()).unwrap_or(0);
+                if size > MAX_READ_FILE {
+                    return Err(error(format!(
+                        "fn::readFile: {} is {size} bytes, more than the {MAX_READ_FILE} a value may read",
+                        full.display()
+                    )));
+                }
                 let text = std::fs::read_to_string(&full)
                     .map_err(|e| error(format!("fn::readFile: cannot read {}: {e}", full.display())))?;
                 self.files_read.borrow_mut().insert(full);
@@ -463,6 +477,9 @@ impl Conform<'_, '_> {
                 _ => self.error(path, "expected a JSON document (a map, or a string holding JSON)".to_string()),
             },
             (PropType::Json, v @ (Value::Map(_) | Value::List(_))) => Some(v),
+            (PropType::Asset, Value::String(_)) if self.inside_secret => {
+                self.error(path, "the path is secret, but a path cannot be kept secret".to_string())
+            }
             (PropType::Asset, Value::String(relative)) => {
                 let full = match crate::stack::confine::resolve(self.confined, self.base_dir, &relative)
                     .and_then(|full| crate::stack::confine::check_tree(self.confined, &full, &relative).map(|()| full))

@@ -22,6 +22,24 @@ pub struct CallContext {
     /// A token unique to this create attempt. Providers tag what they create with it where AWS allows, so a run
     /// that died between the call and recording its result can find and adopt the resource.
     pub create_token: Option<String>,
+    /// For a create: told the id as soon as AWS has assigned it, before the calls that complete the resource.
+    pub made: Option<MadeRecorder>,
+}
+
+/// Records the id of a resource a create has made, before its configuration calls: apply journals it, so that a
+/// run killed in between knows the resource by its id and never needs to search for it.
+#[async_trait]
+pub trait RecordMade: Send + Sync {
+    async fn made(&self, id: &str) -> Result<(), String>;
+}
+
+#[derive(Clone)]
+pub struct MadeRecorder(pub Arc<dyn RecordMade>);
+
+impl std::fmt::Debug for MadeRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MadeRecorder")
+    }
 }
 
 /// A resource that now exists.

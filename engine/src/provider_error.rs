@@ -118,6 +118,27 @@ const SERVER: &[&str] =
     &["InternalFailure", "InternalError", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException"];
 
 impl ProviderError {
+    /// The error with every text in `secrets` replaced by `(secret)`: AWS quotes the values it refuses
+    /// (`Invalid keyId …`, `Value '…' at 'role'`), and a secret input must not come back through an error.
+    pub fn redacted(self, secrets: &[String]) -> ProviderError {
+        let hide = |text: String| secrets.iter().fold(text, |t, s| t.replace(s.as_str(), "(secret)"));
+        if secrets.is_empty() {
+            return self;
+        }
+        match self {
+            ProviderError::Api { operation, code, message, retryable } => {
+                ProviderError::Api { operation, code, message: hide(message), retryable }
+            }
+            ProviderError::Invalid(m) => ProviderError::Invalid(hide(m)),
+            ProviderError::Other(m) => ProviderError::Other(hide(m)),
+            ProviderError::Taken { type_name, name, id } => ProviderError::Taken { type_name, name, id },
+            ProviderError::Incomplete { created, cause } => {
+                ProviderError::Incomplete { created, cause: Box::new(cause.redacted(secrets)) }
+            }
+            other @ ProviderError::Unsupported { .. } => other,
+        }
+    }
+
     pub fn class(&self) -> ErrorClass {
         match self {
             ProviderError::Api { code, retryable, .. } => {

@@ -109,6 +109,26 @@ impl Value {
     }
 
     /// The value with every secret marker removed: what a provider sends to AWS.
+    /// The text of every scalar inside a secret (to keep it out of messages that may quote it).
+    pub fn secret_texts(&self) -> Vec<String> {
+        fn walk(value: &Value, inside: bool, out: &mut Vec<String>) {
+            match value {
+                Value::Secret(inner) => walk(inner, true, out),
+                Value::Map(map) => map.values().for_each(|v| walk(v, inside, out)),
+                Value::List(items) => items.iter().for_each(|v| walk(v, inside, out)),
+                Value::String(s) if inside && !s.is_empty() => out.push(s.clone()),
+                other if inside => match other.to_json() {
+                    serde_json::Value::Null => {}
+                    json => out.push(json.to_string()),
+                },
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, false, &mut out);
+        out
+    }
+
     pub fn reveal(&self) -> Value {
         match self {
             Value::Secret(inner) => inner.reveal(),

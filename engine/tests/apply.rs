@@ -47,6 +47,11 @@ impl Cloud {
         self.resources.lock().unwrap().values().filter(|r| r.1 == name).count()
     }
     async fn enter(&self, name: &str, what: &str) -> Result<(), ProviderError> {
+        self.enter_quoting(name, what, "").await
+    }
+
+    /// As AWS does, the error quotes what it refused (`detail`).
+    async fn enter_quoting(&self, name: &str, what: &str, detail: &str) -> Result<(), ProviderError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let latency = *self.latency.lock().unwrap();
@@ -59,7 +64,7 @@ impl Cloud {
             return Err(ProviderError::Api {
                 operation: what.into(),
                 code: "ValidationException".into(),
-                message: format!("{name} is broken"),
+                message: format!("{name} is broken{detail}"),
                 retryable: false,
             });
         }
@@ -82,7 +87,7 @@ impl Provider for Fake {
     }
 
     async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
-        self.cloud.enter(&cx.resource, "create").await?;
+        self.cloud.enter_quoting(&cx.resource, "create", &format!(": refused {}", inputs.reveal())).await?;
         let id = format!("{}-{}", cx.resource, self.cloud.next_id.fetch_add(1, Ordering::SeqCst));
         self.cloud.resources.lock().unwrap().insert(
             id.clone(),
@@ -169,7 +174,14 @@ fn registry(cloud: &Arc<Cloud>) -> Registry {
         .property(Property::string("kind").forces_replacement())
         .output("arn", "arn")
         .holds_data();
+    let tagged = ResourceSchema::new("test:fake:Tagged", "carries tags, so its create token")
+        .property(Property::string("name").required().forces_replacement())
+        .property(Property::string("value").default(""))
+        .property(Property::tags())
+        .output("arn", "arn")
+        .unique_name("name");
     let mut registry = Registry::default();
+    registry.add_provider(Arc::new(Fake { schema: tagged, cloud: Arc::clone(cloud) }));
     registry.add_provider(Arc::new(Fake { schema: thing, cloud: Arc::clone(cloud) }));
     registry.add_provider(Arc::new(Fake { schema: store, cloud: Arc::clone(cloud) }));
     registry
@@ -180,13 +192,15 @@ struct Harness {
     cloud: Arc<Cloud>,
     registry: Registry,
     state: StateFile,
+    /// The journal's secrets codec, for stacks with secrets (a journal never holds one in plaintext).
+    codec: Option<Arc<dyn stackr_state::secrets::SecretsCodec>>,
 }
 
 impl Harness {
     fn new() -> Harness {
         let cloud = Arc::new(Cloud::default());
         let registry = registry(&cloud);
-        Harness { dir: tempfile::tempdir().unwrap(), cloud, registry, state: StateFile::new("t") }
+        Harness { dir: tempfile::tempdir().unwrap(), cloud, registry, state: StateFile::new("t"), codec: None }
     }
 
     fn stack(&self, resources: &str) -> Stack {
@@ -223,7 +237,7 @@ impl Harness {
     ) -> Result<ApplyReport, apply::ApplyError> {
         let file = PlanFile::new(plan, std::path::Path::new("stack.yaml"), BTreeMap::new(), None, Vec::new());
         let builtins = Builtins { stack: "t".into(), region: None, account_id: None };
-        let journal = JournalWriter::open(&self.journal_path(), None).unwrap();
+        let journal = JournalWriter::open(&self.journal_path(), self.codec.clone()).unwrap();
         let report = apply::apply(ApplyRun {
             stack,
             steps: &file.steps,
@@ -296,7 +310,12 @@ async fn a_failed_step_stops_its_dependents_while_independent_steps_finish() {
     let report = h.apply_with(&stack, &plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
     assert_eq!(report.errors.len(), 1);
     assert_eq!(report.errors[0].name, "a");
-    assert!(report.errors[0].message.contains("ValidationException: a is broken"), "{}", report.errors[0].message);
+    assert!(
+        report.errors[0].cause.to_string().contains("ValidationException: a is broken"),
+        "{}",
+        report.errors[0].cause
+    );
+    assert_eq!(report.errors[0].cause.class(), Some(stackr_engine::provider::ErrorClass::Invalid), "typed to the end");
     assert_eq!(report.skipped, vec![("b".to_string(), "`a` did not complete".to_string())]);
     let names: Vec<&String> = h.state.resources.keys().collect();
     assert_eq!(names, ["c"]);
@@ -533,7 +552,7 @@ async fn a_type_without_a_provider_fails_its_step_and_skips_its_dependents() {
     let report = h.apply_with(&stack, &plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
     assert_eq!(report.errors.len(), 1);
     assert_eq!(
-        report.errors[0].message,
+        report.errors[0].cause.to_string(),
         "stackr cannot manage test:fake:Unimplemented resources yet: this build has no provider for the type"
     );
     assert_eq!(
@@ -544,4 +563,32 @@ async fn a_type_without_a_provider_fails_its_step_and_skips_its_dependents() {
         ]
     );
     assert_eq!(h.state.resources.keys().collect::<Vec<_>>(), ["free"]);
+}
+
+#[tokio::test]
+async fn an_update_keeps_the_create_token_the_state_records() {
+    let mut h = Harness::new();
+    let tagged = |value: &str| {
+        format!("  t:\n    type: test:fake:Tagged\n    properties:\n      name: t\n      value: {value}\n")
+    };
+    h.converge(&h.stack(&tagged("one"))).await;
+    let token = h.state.resources["t"].create_token.clone();
+    assert!(token.is_some(), "a tagged type records its create token");
+    let report = h.converge(&h.stack(&tagged("two"))).await;
+    assert_eq!(report.counts.updated, 1);
+    // The token is how a later delete of a retired half knows it is still this resource: an update keeps it.
+    assert_eq!(h.state.resources["t"].create_token, token);
+}
+
+#[tokio::test]
+async fn an_error_that_quotes_a_secret_input_is_reported_without_it() {
+    let mut h = Harness::new();
+    h.codec = Some(Arc::new(stackr_state::secrets::KeyCodec::create("p").unwrap().0));
+    h.cloud.fail.lock().unwrap().insert("s".into());
+    let stack = h.stack(&thing("s", "      value: {fn::secret: hunter2-marker}\n"));
+    let plan = h.plan(&stack, false);
+    let report = h.apply_with(&stack, &plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
+    let shown = report.errors[0].cause.to_string();
+    assert!(shown.contains("s is broken: refused") && shown.contains("(secret)"), "{shown}");
+    assert!(!shown.contains("hunter2-marker"), "{shown}");
 }

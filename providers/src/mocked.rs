@@ -11,7 +11,7 @@ use stackr_engine::value::Value;
 use crate::resource::Typed;
 
 fn cx() -> CallContext {
-    CallContext { stack: "s".into(), resource: "r".into(), create_token: Some("stackr-token".into()) }
+    CallContext { stack: "s".into(), resource: "r".into(), create_token: Some("stackr-token".into()), made: None }
 }
 
 fn json(value: serde_json::Value) -> Value {

@@ -38,6 +38,20 @@ pub struct Live {
     pub tags: Option<Tags>,
 }
 
+/// What a create call made: the id, and the outputs when its answer holds them (used when AWS does not show
+/// the new resource to a read yet, as KMS and IAM may not for a moment).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Made {
+    pub id: String,
+    pub outputs: Option<Value>,
+}
+
+impl From<String> for Made {
+    fn from(id: String) -> Made {
+        Made { id, outputs: None }
+    }
+}
+
 /// One AWS resource type. Only `describe`, `create`, `update` and `delete` are required.
 #[async_trait]
 pub trait Resource: Send + Sync + 'static {
@@ -48,9 +62,9 @@ pub trait Resource: Send + Sync + 'static {
     /// the inputs last recorded (`Null` on import).
     async fn describe(&self, id: &str, prior: &Value) -> Result<Option<Live>, ProviderError>;
 
-    /// The call that makes the resource; returns the id AWS assigned (or the name, where the name is the id).
-    /// `tags` are the declared tags and the create token.
-    async fn create(&self, input: &Self::Inputs, tags: &Tags) -> Result<String, ProviderError>;
+    /// The call that makes the resource; returns the id AWS assigned (or the name, where the name is the id)
+    /// and, where its answer holds them, the outputs. `tags` are the declared tags and the create token.
+    async fn create(&self, input: &Self::Inputs, tags: &Tags) -> Result<Made, ProviderError>;
 
     /// The calls that complete a create after the resource exists (rotation, TTL, retention, policies). A
     /// failure here leaves the resource recorded as made, and the next plan completes it.
@@ -133,6 +147,27 @@ impl<R: Resource> Typed<R> {
         Ok(Some(Observed { id: live.id, inputs: Value::Map(inputs), outputs: live.outputs, create_token }))
     }
 
+    /// A new resource read back, a few times over two seconds while AWS does not show it yet.
+    async fn read_back(&self, id: &str, inputs: &Value) -> Result<Option<Observed>, ProviderError> {
+        for delay in [250, 750, 1000] {
+            if let Some(observed) = self.observe(id, inputs).await? {
+                return Ok(Some(observed));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
+        self.observe(id, inputs).await
+    }
+
+    /// The inputs with the properties that default to the logical name filled in (a permission's statement id),
+    /// for inputs recorded before the stack evaluation wrote that default out.
+    fn with_logical_defaults(&self, cx: &CallContext, inputs: &Value) -> Value {
+        let mut inputs = inputs.clone();
+        if let (Some(property), Value::Map(map)) = (self.schema.defaults_to_logical_name, &mut inputs) {
+            map.entry(property.to_string()).or_insert_with(|| Value::string(&cx.resource));
+        }
+        inputs
+    }
+
     /// What an update or create reads back: the resource must exist.
     async fn present(&self, id: &str, inputs: &Value, during: &str) -> Result<Observed, ProviderError> {
         self.observe(id, inputs)
@@ -168,22 +203,40 @@ impl<R: Resource> Provider for Typed<R> {
     }
 
     async fn create(&self, cx: &CallContext, inputs: &Value) -> Result<Created, ProviderError> {
+        let inputs = &self.with_logical_defaults(cx, inputs);
         let input = self.parse(inputs)?;
         let mut tags = declared_tags(inputs);
         if let (true, Some(token)) = (self.schema.has_tags(), &cx.create_token) {
             tags.insert(crate::TOKEN_TAG.to_string(), token.clone());
         }
-        let id = self.resource.create(&input, &tags).await?;
-        if let Err(cause) = self.resource.configure(&id, &input).await {
-            // The resource exists: report it with the error, so it is recorded and the next plan completes it.
-            let outputs = self.observe(&id, inputs).await.ok().flatten().map(|o| o.outputs).unwrap_or(Value::Null);
-            return Err(ProviderError::Incomplete {
-                created: Box::new(Created { id, outputs }),
-                cause: Box::new(cause),
-            });
+        let Made { id, outputs: answered } = self.resource.create(&input, &tags).await?;
+        // From here on the resource exists: whatever fails is reported with it, so that it is recorded.
+        let incomplete = |outputs: Option<Value>, cause: ProviderError| ProviderError::Incomplete {
+            created: Box::new(Created { id: id.clone(), outputs: outputs.unwrap_or(Value::Null) }),
+            cause: Box::new(cause),
+        };
+        // Recorded (journaled) before the calls that complete it.
+        if let Some(recorder) = &cx.made {
+            if let Err(why) = recorder.0.made(&id).await {
+                return Err(incomplete(answered, ProviderError::Other(format!("cannot record {id}: {why}"))));
+            }
         }
-        let observed = self.present(&id, inputs, "after its creation").await?;
-        Ok(Created { id, outputs: observed.outputs })
+        if let Err(cause) = self.resource.configure(&id, &input).await {
+            let outputs = self.observe(&id, inputs).await.ok().flatten().map(|o| o.outputs).or(answered);
+            return Err(incomplete(outputs, cause));
+        }
+        match self.read_back(&id, inputs).await {
+            Ok(Some(observed)) => Ok(Created { id, outputs: observed.outputs }),
+            // Not readable yet: the create's own answer says what it made.
+            other => match (answered, other) {
+                (Some(outputs), _) => Ok(Created { id, outputs }),
+                (None, Err(cause)) => Err(incomplete(None, cause)),
+                (None, _) => {
+                    let cause = format!("{} {id} was made but a read does not show it yet", self.schema.type_name);
+                    Err(incomplete(None, ProviderError::Other(cause)))
+                }
+            },
+        }
     }
 
     async fn read(&self, _: &CallContext, id: &str, prior: &Value) -> Result<Option<Observed>, ProviderError> {
@@ -229,7 +282,8 @@ impl<R: Resource> Provider for Typed<R> {
         }
     }
 
-    async fn find(&self, _: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
+    async fn find(&self, cx: &CallContext, inputs: &Value, token: &str) -> Result<Option<Observed>, ProviderError> {
+        let inputs = &self.with_logical_defaults(cx, inputs);
         let input = self.parse(inputs)?;
         let Some(id) = self.resource.locate(&input, token).await? else { return Ok(None) };
         let found = self.observe(&id, inputs).await?;

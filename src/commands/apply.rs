@@ -274,7 +274,7 @@ fn execute(
             printer.stderr_style.red("error"),
             error.name,
             error.operation.doing(),
-            error.message
+            error.cause
         ));
     }
     if !report.errors.is_empty() {

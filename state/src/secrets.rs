@@ -71,9 +71,29 @@ impl KdfParams {
     /// States written before parameters were recorded used argon2 0.5's defaults, which are these.
     pub const LEGACY: KdfParams = KdfParams::CURRENT;
 
+    /// The most a recorded parameter set may ask for: a state or plan file that names more (to hang or exhaust
+    /// the run that opens it) is refused before any derivation. Far above what stackr writes.
+    const MAX_MEMORY_KIB: u32 = 1024 * 1024;
+    const MAX_ITERATIONS: u32 = 16;
+    const MAX_PARALLELISM: u32 = 16;
+
     fn argon2(&self) -> Result<Argon2<'static>, SecretsError> {
         if self.version != 0x13 {
             return Err(SecretsError::Kdf(format!("unsupported Argon2 version {}", self.version)));
+        }
+        if self.memory_kib > Self::MAX_MEMORY_KIB
+            || self.iterations > Self::MAX_ITERATIONS
+            || self.parallelism > Self::MAX_PARALLELISM
+        {
+            return Err(SecretsError::Kdf(format!(
+                "the recorded Argon2id parameters ({} KiB, {} passes, {} lanes) exceed what stackr accepts ({} KiB, {} passes, {} lanes)",
+                self.memory_kib,
+                self.iterations,
+                self.parallelism,
+                Self::MAX_MEMORY_KIB,
+                Self::MAX_ITERATIONS,
+                Self::MAX_PARALLELISM
+            )));
         }
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
             .map_err(|e| SecretsError::Kdf(e.to_string()))?;
@@ -482,6 +502,20 @@ mod tests {
             sha2::Sha256::digest(b"hunter2").iter().map(|b| format!("{b:02x}")).collect()
         };
         assert_ne!(codec.fingerprint(b"hunter2")?, plain);
+        Ok(())
+    }
+
+    #[test]
+    fn recorded_parameters_that_would_hang_or_exhaust_the_run_are_refused() -> Result<(), SecretsError> {
+        let (_, config) = KeyCodec::create("p")?;
+        for kdf in [
+            KdfParams { iterations: 4_000_000_000, ..KdfParams::CURRENT },
+            KdfParams { memory_kib: 4_000_000_000, ..KdfParams::CURRENT },
+            KdfParams { parallelism: 1000, ..KdfParams::CURRENT },
+        ] {
+            let result = KeyCodec::open("p", &SecretsConfig { kdf: Some(kdf), ..config.clone() });
+            assert!(matches!(result, Err(SecretsError::Kdf(ref m)) if m.contains("exceed")), "{kdf:?}");
+        }
         Ok(())
     }
 }

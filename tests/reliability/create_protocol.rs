@@ -162,3 +162,83 @@ async fn a_refused_configuration_call_leaves_one_resource_that_the_next_apply_co
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// AWS may not show a resource to a read the moment it made it (KMS and IAM are eventually consistent): the read
+/// that follows a create is refused once here. The create's own answer says what was made, so the run succeeds
+/// with exactly one resource, recorded, and nothing to do afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_read_refused_right_after_a_create_does_not_lose_the_resource() {
+    let role =
+        format!("  role:\n    type: aws:iam:Role\n    properties: {{name: cp-role, assumeRolePolicy: {ROLE_TRUST}}}\n");
+    let cases = [
+        (
+            "key",
+            "  key:\n    type: aws:kms:Key\n    properties: {description: cp-key}\n".to_string(),
+            "TrentService.DescribeKey",
+            Kind::Key,
+        ),
+        ("role", role, "GetRole", Kind::Role),
+    ];
+    let mut failures = Vec::new();
+    for (i, (name, yaml, call, kind)) in cases.into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("stack.yaml"), format!("name: cp\nregion: us-east-1\nresources:\n{yaml}")).unwrap();
+        let filter: faults::Filter = std::sync::Arc::new(move |w: &str| w.contains(call));
+        let proxy = proxy(&format!("{}", 231_000_000_000u64 + i as u64), filter, 0, Fault::Refuse).await;
+        let e = proxy.endpoint.clone();
+        let (code, text) = status(&run(d, &e, &["apply", "stack.yaml", "--auto-approve"]));
+        if !proxy.fired() {
+            failures.push(format!("{name}: no `{call}` call was made: {:?}", proxy.log()));
+            continue;
+        }
+        if code != Some(0) {
+            failures.push(format!("{name}: the apply failed although the resource was made: {text}"));
+        }
+        let (code, text) = status(&run(d, &e, &["plan", "stack.yaml", "--detailed-exitcode"]));
+        if code != Some(0) {
+            failures.push(format!("{name}: the next plan is not empty: {text}"));
+        }
+        let n = count(kind, &sdk(&e).await).await;
+        if n != 1 {
+            failures.push(format!("{name}: {n} copies exist"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A run killed while a create completes its resource (KMS key rotation in flight): the create journaled the
+/// key's id before that call, so the next run reads the key by its id (no search through every key by token),
+/// adopts it and completes the rotation: one key, fully configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_killed_while_a_create_completes_its_resource_knows_it_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stack = "name: cp\nregion: us-east-1\nresources:\n  key:\n    type: aws:kms:Key\n    properties: {description: cp-held, enableKeyRotation: true}\n";
+    std::fs::write(d.join("stack.yaml"), stack).unwrap();
+    let filter: faults::Filter = std::sync::Arc::new(|w: &str| w.contains("TrentService.EnableKeyRotation"));
+    let proxy = proxy("232000000000", filter, 0, Fault::Hold).await;
+    let child = faults::spawn(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]);
+    assert!(faults::kill_when_held(child, &proxy), "killed while EnableKeyRotation was in flight");
+    let journal = std::fs::read_to_string(d.join(".stackr/cp.journal")).unwrap();
+    let made: Vec<serde_json::Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["record"] == "made")
+        .collect();
+    assert_eq!(made.len(), 1, "the create's id was journaled before the configuration call: {journal}");
+    let key_id = made[0]["id"].as_str().unwrap().to_string();
+
+    proxy.disarm();
+    let before = proxy.log().len();
+    let (code, text) = status(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(&format!("adopted {key_id}")), "{text}");
+    let calls = proxy.log()[before..].to_vec();
+    assert!(!calls.iter().any(|c| c.contains("ListKeys")), "read by id, not searched for: {calls:?}");
+    let kms = aws_sdk_kms::Client::new(&sdk(&proxy.endpoint).await);
+    assert!(kms.get_key_rotation_status().key_id(&key_id).send().await.unwrap().key_rotation_enabled());
+    assert_eq!(count(Kind::Key, &sdk(&proxy.endpoint).await).await, 1);
+    let (code, text) = status(&run(d, &proxy.endpoint, &["plan", "stack.yaml", "--detailed-exitcode"]));
+    assert_eq!(code, Some(0), "{text}");
+}

@@ -12,11 +12,13 @@
 //! for the steps in flight and returns what was done.
 
 pub mod create;
+mod failure;
 mod operation;
 pub mod reconcile;
 pub mod refresh;
 mod step;
 
+pub use failure::StepCause;
 pub use operation::Operation;
 pub use step::{new_token, provider_view};
 use step::{prepare, StepOutcome};
@@ -59,11 +61,12 @@ pub enum ApplyEvent {
     Skipped { name: String, operation: Operation, reason: String },
 }
 
+/// A step that failed: the resource, what it was doing, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepError {
     pub name: String,
     pub operation: Operation,
-    pub message: String,
+    pub cause: StepCause,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -311,8 +314,8 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
         let first = report
             .errors
             .iter()
-            .find(|e| e.message.starts_with("cannot record progress"))
-            .map(|e| format!("{}: {}", e.name, e.message))
+            .find(|e| e.cause.is_journal())
+            .map(|e| format!("{}: {}", e.name, e.cause))
             .unwrap_or_else(|| "a journal write failed".into());
         return Err(ApplyError::JournalBroken(first));
     }
@@ -415,10 +418,10 @@ async fn schedule(
     let mut all_ok = true;
 
     // Marks a step failed (reported, and everything downstream of it skipped).
-    let fail = |failed: usize, message: String, status: &mut Vec<Status>, report: &mut ApplyReport| {
+    let fail = |failed: usize, cause: StepCause, status: &mut Vec<Status>, report: &mut ApplyReport| {
         let job = &jobs[failed];
-        emit(ApplyEvent::Failed { name: job.name.clone(), operation: job.operation, error: message.clone() });
-        report.errors.push(StepError { name: job.name.clone(), operation: job.operation, message });
+        emit(ApplyEvent::Failed { name: job.name.clone(), operation: job.operation, error: cause.to_string() });
+        report.errors.push(StepError { name: job.name.clone(), operation: job.operation, cause });
         status[failed] = Status::Failed;
         let mut pending = vec![failed];
         while let Some(blocker) = pending.pop() {
@@ -476,12 +479,12 @@ async fn schedule(
                                 _ => None,
                             };
                             if let Err(e) = append(&journal, record).await {
-                                outcome.result = Err(match made {
+                                outcome.result = Err(StepCause::Journal(match made {
                                     Some(id) => format!(
-                                        "cannot record progress: {e}; the call took effect ({id} exists in AWS): if the next run does not adopt it, `stackr import` it or delete it"
+                                        "{e}; the call took effect ({id} exists in AWS): if the next run does not adopt it, `stackr import` it or delete it"
                                     ),
-                                    None => format!("cannot record progress: {e}"),
-                                });
+                                    None => e.to_string(),
+                                }));
                             }
                             (index, outcome)
                         });
@@ -492,7 +495,11 @@ async fn schedule(
                 Err(e) => {
                     // A step panicked or was aborted: what its call did is unknown, so the run must end without
                     // compacting the journal (its intent stays pending there for the next run to reconcile).
-                    report.errors.push(StepError { name: "?".into(), operation: Operation::Create, message: e.to_string() });
+                    report.errors.push(StepError {
+                        name: "?".into(),
+                        operation: Operation::Create,
+                        cause: StepCause::Aborted(e.to_string()),
+                    });
                     report.aborted.get_or_insert_with(|| e.to_string());
                     all_ok = false;
                     continue;
@@ -501,7 +508,11 @@ async fn schedule(
             Some(committed) = committing.join_next(), if !committing.is_empty() => match committed {
                 Ok(done) => done,
                 Err(e) => {
-                    report.errors.push(StepError { name: "?".into(), operation: Operation::Create, message: e.to_string() });
+                    report.errors.push(StepError {
+                        name: "?".into(),
+                        operation: Operation::Create,
+                        cause: StepCause::Aborted(e.to_string()),
+                    });
                     report.aborted.get_or_insert_with(|| e.to_string());
                     all_ok = false;
                     continue;
@@ -525,9 +536,9 @@ async fn schedule(
                 if let Some(old) = outcome.retired {
                     retired.push((outcome.name.clone(), old));
                 }
-                if let Some(message) = outcome.incomplete {
+                if let Some(cause) = outcome.incomplete {
                     // Recorded, but not done: what depends on it does not start.
-                    fail(index, message, &mut status, report);
+                    fail(index, cause, &mut status, report);
                     all_ok = false;
                     continue;
                 }

@@ -1,7 +1,8 @@
 //! Reconciling what an interrupted run left in flight: the pending operations of the state (intents without an
 //! outcome, replayed from the journal).
 //!
-//! - a pending create or replacement: ask the provider to `find` it by its create token (or unique name) and
+//! - a pending create or replacement: read it by the id its create recorded (a `made` record, written before
+//!   the calls that complete it) or else ask the provider to `find` it by its create token (or unique name), and
 //!   adopt it, so it is never created twice; not found means the call never took effect;
 //! - a pending update: forget it; the next plan compares the recorded inputs with the stack again;
 //! - a pending delete: read the resource; if it is gone, drop it from the state;
@@ -73,22 +74,28 @@ async fn reconcile_pass(
             stack: state.stack.clone(),
             resource: op.resource.clone(),
             create_token: op.create_token.clone(),
+            made: None,
         };
         let inputs = Value::from_json(&op.inputs);
         match op.operation.as_str() {
             "create" | "replace" => {
                 let token = op.create_token.clone().unwrap_or_default();
-                let mut found = provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))?;
-                if found.is_none() && !settled {
-                    // Once per reconcile: give a request still in flight time to land, then look again.
-                    tokio::time::sleep(settle).await;
-                    settled = true;
-                    found = provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))?;
-                }
-                // An untagged type's resource found by name is adopted only if it is exactly what was asked for.
-                let found = found.filter(|f| {
-                    super::create::made_by(provider.schema(), f, Some(token.as_str()), &Value::from_json(&op.inputs))
-                });
+                let found = match &op.id {
+                    // The create recorded the id of what it made before completing it: that resource is ours.
+                    Some(id) => provider.read(&cx, id, &inputs).await.map_err(|e| fail(e.to_string()))?,
+                    None => {
+                        let mut found = provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))?;
+                        if found.is_none() && !settled {
+                            // Once per reconcile: give a request still in flight time to land, then look again.
+                            tokio::time::sleep(settle).await;
+                            settled = true;
+                            found = provider.find(&cx, &inputs, &token).await.map_err(|e| fail(e.to_string()))?;
+                        }
+                        // An untagged type's resource found by name is adopted only if it is exactly what was
+                        // asked for.
+                        found.filter(|f| super::create::made_by(provider.schema(), f, Some(token.as_str()), &inputs))
+                    }
+                };
                 match found {
                     Some(found) => {
                         // The intent records the new resource's edges and options; a replacement's old record

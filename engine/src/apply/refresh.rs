@@ -65,7 +65,7 @@ pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: us
                     continue;
                 }
             };
-            let cx = CallContext { stack: state.stack.clone(), resource: name.clone(), create_token: None };
+            let cx = CallContext { stack: state.stack.clone(), resource: name.clone(), create_token: None, made: None };
             let provider = Arc::clone(&provider);
             reads.spawn(async move {
                 let result = provider.read(&cx, &id, &inputs).await;

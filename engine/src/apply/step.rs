@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use stackr_state::journal::{JournalRecord, JournalWriter};
 use stackr_state::{ResourceState, StateFile};
 
-use super::{append, create, Job, Operation, StateValues, StepContext};
+use super::{append, create, Job, Operation, StateValues, StepCause, StepContext};
 use crate::eval::Evaluator;
 use crate::plan::{desired_inputs, Action, ReplaceOrder};
-use crate::provider::{CallContext, LockCheck, Provider, ProviderError};
+use crate::provider::{CallContext, LockCheck, MadeRecorder, Provider, ProviderError, RecordMade};
 use crate::schema::{PropType, ResourceSchema};
 use crate::value::{Value, SECRET_TEXT, UNKNOWN_TEXT};
 
@@ -20,14 +20,14 @@ use crate::value::{Value, SECRET_TEXT, UNKNOWN_TEXT};
 pub(super) struct StepOutcome {
     pub(super) name: String,
     pub(super) operation: Operation,
-    pub(super) result: Result<Option<ResourceState>, String>,
+    pub(super) result: Result<Option<ResourceState>, StepCause>,
     pub(super) retired: Option<ResourceState>,
     pub(super) elapsed: Duration,
     /// The outcome record, not yet durable: the scheduler commits it off the step's slot, and only then does
     /// the step count as done (and its dependents start).
     pub(super) commit: Option<JournalRecord>,
     /// The resource exists and is recorded, but its creation reported this error: the step fails.
-    pub(super) incomplete: Option<String>,
+    pub(super) incomplete: Option<StepCause>,
     /// A create whose outcome is unknown: kept pending in the state this run commits.
     pub(super) pending: Option<stackr_state::PendingOperation>,
     /// A delete-before-create replacement deleted the old resource (recorded) before the step failed.
@@ -37,12 +37,12 @@ pub(super) struct StepOutcome {
 pub(super) type StepFuture = std::pin::Pin<Box<dyn std::future::Future<Output = StepOutcome> + Send>>;
 
 /// Evaluates a job's inputs against the state as it is now and returns the future that runs it.
-pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -> Result<StepFuture, String> {
+pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -> Result<StepFuture, StepCause> {
     let journal = context.journal.clone();
     let lock = context.lock.clone();
     let name = job.name.clone();
     let operation = job.operation;
-    let cx = CallContext { stack: context.stack.name.clone(), resource: name.clone(), create_token: None };
+    let cx = CallContext { stack: context.stack.name.clone(), resource: name.clone(), create_token: None, made: None };
 
     if matches!(operation, Operation::Delete | Operation::DeleteRetired | Operation::Forget) {
         let Some(prior) = job.prior.clone() else {
@@ -61,11 +61,8 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
                 }
             }));
         };
-        let provider = if operation == Operation::Forget {
-            None
-        } else {
-            Some(context.registry.provider(&prior.type_name).map_err(|e| e.to_string())?)
-        };
+        let provider =
+            if operation == Operation::Forget { None } else { Some(context.registry.provider(&prior.type_name)?) };
         return Ok(Box::pin(async move {
             let started = Instant::now();
             let (result, commit) = match run_delete(&journal, lock.as_deref(), provider, &cx, &prior, operation).await {
@@ -86,30 +83,35 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
         }));
     }
 
-    let step = job.step.clone().ok_or_else(|| "internal: a create or update without its step".to_string())?;
-    let resource = context.stack.resources.get(&name).ok_or_else(|| format!("`{name}` is not in the stack"))?;
-    let registered =
-        context.registry.get(&resource.type_name).ok_or_else(|| format!("unknown type {}", resource.type_name))?;
-    let provider = context.registry.provider(&resource.type_name).map_err(|e| e.to_string())?;
+    let prepare = |message: String| StepCause::Prepare(message);
+    let step = job.step.clone().ok_or_else(|| prepare("internal: a create or update without its step".into()))?;
+    let resource =
+        context.stack.resources.get(&name).ok_or_else(|| prepare(format!("`{name}` is not in the stack")))?;
+    let registered = context
+        .registry
+        .get(&resource.type_name)
+        .ok_or_else(|| prepare(format!("unknown type {}", resource.type_name)))?;
+    let provider = context.registry.provider(&resource.type_name)?;
     let prior = state.resources.get(&name).cloned();
     if step.action == Action::Create {
         if let Some(existing) = &prior {
             // Apply decides nothing: a create of something the state already holds means the plan is out of date.
-            return Err(format!(
+            return Err(prepare(format!(
                 "the plan creates `{name}`, but the state already records it ({}); plan again",
                 existing.id
-            ));
+            )));
         }
     }
     let values = StateValues(state);
     let evaluator = Evaluator::new(context.stack, context.builtins, &values);
-    let desired = desired_inputs(&evaluator, resource, registered, prior.as_ref()).map_err(|d| d.to_string())?;
+    let desired =
+        desired_inputs(&evaluator, resource, registered, prior.as_ref()).map_err(|d| prepare(d.to_string()))?;
     if desired.has_unknown() {
-        return Err("some inputs are still unknown after their dependencies were applied".into());
+        return Err(prepare("some inputs are still unknown after their dependencies were applied".into()));
     }
     if let Some(planned) = &step.inputs {
         if let Some(path) = mismatch(planned, &desired.to_redacted_json(), String::new()) {
-            return Err(format!("the inputs differ from the plan at `{path}`; plan again"));
+            return Err(prepare(format!("the inputs differ from the plan at `{path}`; plan again")));
         }
     }
     let call_inputs =
@@ -132,10 +134,11 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
         let mut incomplete = None;
         let mut pending = None;
         let mut deleted_first = false;
-        let result: Result<Option<ResourceState>, String> = async {
+        let result: Result<Option<ResourceState>, StepCause> = async {
             match operation {
                 Operation::Update => {
-                    let prior = prior.ok_or_else(|| "the resource is no longer in the state".to_string())?;
+                    let prior =
+                        prior.ok_or_else(|| StepCause::Prepare("the resource is no longer in the state".into()))?;
                     let call = Call { journal: &journal, lock: lock.as_deref(), provider: provider.as_ref() };
                     let (new, done) = run_update(call, &cx, &prior, record, &call_inputs, &step.changed).await?;
                     commit = Some(done);
@@ -162,7 +165,7 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
                     let call = Call { journal: &journal, lock: lock.as_deref(), provider: provider.as_ref() };
                     let created = run_create(call, cx, record, &call_inputs, old).await.map_err(|failure| {
                         pending = failure.pending;
-                        failure.message
+                        failure.cause
                     })?;
                     retired = created.old;
                     commit = Some(created.done);
@@ -186,8 +189,8 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
     }))
 }
 
-async fn record(journal: &JournalWriter, record: JournalRecord) -> Result<(), String> {
-    append(journal, record).await.map_err(|e| format!("cannot record progress: {e}"))
+async fn record(journal: &JournalWriter, record: JournalRecord) -> Result<(), StepCause> {
+    append(journal, record).await.map_err(|e| StepCause::Journal(e.to_string()))
 }
 
 /// What a call that changes AWS needs: the journal its intent and outcome go to, the lock it must still hold
@@ -200,15 +203,11 @@ struct Call<'a> {
 }
 
 /// Right before a call that changes AWS (its intent already durable): the run must still hold its lock.
-async fn still_held(lock: Option<&dyn LockCheck>) -> Result<(), String> {
+async fn still_held(lock: Option<&dyn LockCheck>) -> Result<(), StepCause> {
     match lock {
-        Some(lock) => lock.still_held().await,
+        Some(lock) => lock.still_held().await.map_err(StepCause::Lock),
         None => Ok(()),
     }
-}
-
-fn describe(error: &ProviderError) -> String {
-    error.to_string()
 }
 
 /// A create's result: the new resource, the old half of a replacement, the outcome record, and, when the
@@ -217,7 +216,7 @@ struct Created {
     new: ResourceState,
     old: Option<ResourceState>,
     done: JournalRecord,
-    incomplete: Option<String>,
+    incomplete: Option<StepCause>,
 }
 
 async fn run_create(
@@ -228,9 +227,14 @@ async fn run_create(
     old: Option<ResourceState>,
 ) -> Result<Created, StepFailure> {
     let Call { journal, lock, provider } = call;
-    let token = new_token().map_err(|e| e.to_string())?;
+    let token = new_token().map_err(|e| StepCause::Prepare(e.to_string()))?;
     cx.create_token = Some(token.clone());
     let journal_operation = if old.is_some() { Operation::Replace } else { Operation::Create };
+    cx.made = Some(MadeRecorder(Arc::new(JournalMade {
+        journal: journal.clone(),
+        resource: cx.resource.clone(),
+        operation: journal_operation.journal_name().into(),
+    })));
     record(
         journal,
         JournalRecord::Intent {
@@ -247,10 +251,13 @@ async fn run_create(
     )
     .await?;
     still_held(lock).await?;
+    // AWS quotes values it refuses: no secret input comes back through an error.
+    let secrets = call_inputs.secret_texts();
     let (created, error) = match create::create_at_most_once(provider, &cx, call_inputs, &token).await {
         create::CreateOutcome::Created(created) => (created, None),
-        create::CreateOutcome::Incomplete(created, error) => (created, Some(error)),
+        create::CreateOutcome::Incomplete(created, error) => (created, Some(error.redacted(&secrets))),
         create::CreateOutcome::Unresolved(e) => {
+            let e = e.redacted(&secrets);
             // No outcome record: the intent stays pending, in the journal and in the state this run commits, and
             // the next run reconciles it.
             let pending = stackr_state::PendingOperation {
@@ -264,26 +271,20 @@ async fn run_create(
                 protect: new.protect,
                 retain_on_delete: new.retain_on_delete,
             };
-            return Err(StepFailure {
-                message: format!(
-                    "{} (whether it was created is unknown: the next run looks for it before anything else)",
-                    describe(&e)
-                ),
-                pending: Some(pending),
-            });
+            return Err(StepFailure { cause: StepCause::Unresolved(e), pending: Some(pending) });
         }
         create::CreateOutcome::Failed(e) => {
-            let message = describe(&e);
+            let e = e.redacted(&secrets);
             record(
                 journal,
                 JournalRecord::Failed {
                     resource: cx.resource.clone(),
                     operation: journal_operation.journal_name().into(),
-                    error: message.clone(),
+                    error: e.to_string(),
                 },
             )
             .await?;
-            return Err(message.into());
+            return Err(StepCause::Call(e).into());
         }
     };
     new.id = created.id;
@@ -297,25 +298,36 @@ async fn run_create(
         retired: old.clone().map(Box::new),
     };
     // Created, but its creation reported an error: recorded, and the step fails naming it.
-    let incomplete = error.map(|error| {
-        format!(
-            "{} (the resource exists and is recorded as {}; the next plan completes what is missing)",
-            describe(&error),
-            new.id
-        )
-    });
+    let incomplete = error.map(|error| StepCause::Incomplete { error, id: new.id.clone() });
     Ok(Created { new, old, done, incomplete })
+}
+
+/// Journals a create's id as soon as the provider reports it, before the calls that complete the resource: a
+/// run killed in between leaves the create pending with its id (reconcile reads it, never searches).
+struct JournalMade {
+    journal: JournalWriter,
+    resource: String,
+    operation: String,
+}
+
+#[async_trait::async_trait]
+impl RecordMade for JournalMade {
+    async fn made(&self, id: &str) -> Result<(), String> {
+        let made =
+            JournalRecord::Made { resource: self.resource.clone(), operation: self.operation.clone(), id: id.into() };
+        record(&self.journal, made).await.map_err(|e| e.to_string())
+    }
 }
 
 /// Why a create failed, and, when whether it took effect is unknown, the operation left pending.
 struct StepFailure {
-    message: String,
+    cause: StepCause,
     pending: Option<stackr_state::PendingOperation>,
 }
 
-impl From<String> for StepFailure {
-    fn from(message: String) -> StepFailure {
-        StepFailure { message, pending: None }
+impl From<StepCause> for StepFailure {
+    fn from(cause: StepCause) -> StepFailure {
+        StepFailure { cause, pending: None }
     }
 }
 
@@ -326,7 +338,7 @@ async fn run_update(
     mut new: ResourceState,
     call_inputs: &Value,
     changed: &[String],
-) -> Result<(ResourceState, JournalRecord), String> {
+) -> Result<(ResourceState, JournalRecord), StepCause> {
     let Call { journal, lock, provider } = call;
     record(journal, intent_on(cx, &new.type_name, "update", &prior.id, &new.inputs)).await?;
     still_held(lock).await?;
@@ -339,10 +351,13 @@ async fn run_update(
         Ok(None) => Err(ProviderError::Other(format!("{} no longer exists; plan again to recreate it", prior.id))),
         Err(e) => Err(e),
     };
+    let result = result.map_err(|e| e.redacted(&[call_inputs.secret_texts(), recorded.secret_texts()].concat()));
     match result {
         Ok(outputs) => {
             new.id = prior.id.clone();
             new.outputs = outputs.to_json();
+            // Still the resource that create made: the token it carries stays recorded.
+            new.create_token = prior.create_token.clone();
             let done = JournalRecord::Done {
                 resource: cx.resource.clone(),
                 operation: "update".into(),
@@ -352,17 +367,16 @@ async fn run_update(
             Ok((new, done))
         }
         Err(e) => {
-            let message = describe(&e);
             record(
                 journal,
                 JournalRecord::Failed {
                     resource: cx.resource.clone(),
                     operation: "update".into(),
-                    error: message.clone(),
+                    error: e.to_string(),
                 },
             )
             .await?;
-            Err(message)
+            Err(StepCause::Call(e))
         }
     }
 }
@@ -374,12 +388,15 @@ async fn run_delete(
     cx: &CallContext,
     prior: &ResourceState,
     operation: Operation,
-) -> Result<JournalRecord, String> {
+) -> Result<JournalRecord, StepCause> {
     let name = operation.journal_name();
     record(journal, intent_on(cx, &prior.type_name, name, &prior.id, &prior.inputs)).await?;
     still_held(lock).await?;
+    let recorded = Value::from_json(&prior.inputs);
     let result = match provider {
-        Some(provider) => provider.delete(cx, &prior.id, &Value::from_json(&prior.inputs)).await,
+        Some(provider) => {
+            provider.delete(cx, &prior.id, &recorded).await.map_err(|e| e.redacted(&recorded.secret_texts()))
+        }
         None => Ok(()),
     };
     match result {
@@ -390,13 +407,12 @@ async fn run_delete(
             retired: None,
         }),
         Err(e) => {
-            let message = describe(&e);
             record(
                 journal,
-                JournalRecord::Failed { resource: cx.resource.clone(), operation: name.into(), error: message.clone() },
+                JournalRecord::Failed { resource: cx.resource.clone(), operation: name.into(), error: e.to_string() },
             )
             .await?;
-            Err(message)
+            Err(StepCause::Call(e))
         }
     }
 }

@@ -33,7 +33,12 @@ pub fn render_with_limit(plan: &Plan, limit: usize) -> String {
         let _ = writeln!(
             out,
             "> **Reads outside the project root** (`allowPaths`): {}",
-            plan.allowed_paths.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+            // Shown as written, but never as markdown: no line break or backtick leaves the warning.
+            plan.allowed_paths
+                .iter()
+                .map(|p| format!("`{}`", super::shown(p).replace('`', "'")))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let data_loss: Vec<&ResourceChange> = plan.data_loss().collect();

@@ -48,7 +48,7 @@ const INLINE_WIDTH: usize = 72;
 /// A value as lines: one line when short, pretty-printed JSON otherwise; multi-line strings split on newlines.
 pub fn value_lines(value: &Value) -> Vec<String> {
     match value {
-        Value::String(s) if s.contains('\n') => s.lines().map(str::to_string).collect(),
+        Value::String(s) if s.contains('\n') => s.lines().map(shown).collect(),
         Value::List(_) | Value::Map(_) => {
             let one_line = value.to_string();
             if one_line.chars().count() <= INLINE_WIDTH {
@@ -61,6 +61,15 @@ pub fn value_lines(value: &Value) -> Vec<String> {
         }
         other => vec![other.to_string()],
     }
+}
+
+/// A line of text as it may be shown in a terminal or a pull-request comment: control characters (escape
+/// sequences that move the cursor or write the clipboard, carriage returns that overwrite a line) are written
+/// as `\u{1b}` escapes, never passed through.
+pub fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect()
 }
 
 /// A line-by-line diff of two multi-line values: each line prefixed `-`, `+` or ` `, with three lines of
@@ -86,4 +95,17 @@ pub fn line_diff(before: &[String], after: &[String]) -> Vec<(char, String)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped_never_sent_to_the_terminal() {
+        let value = Value::string("ok\n\u{1b}[3A\u{1b}[2Khidden\r\u{1b}]52;c;cGFzdGU=\u{7}\tend");
+        let lines = value_lines(&value);
+        assert_eq!(lines, ["ok", "\\u{1b}[3A\\u{1b}[2Khidden\\u{d}\\u{1b}]52;c;cGFzdGU=\\u{7}\tend"]);
+        assert!(lines.iter().all(|l| !l.chars().any(|c| c.is_control() && c != '\t')));
+    }
 }

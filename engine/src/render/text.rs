@@ -12,7 +12,10 @@ pub fn render(plan: &Plan, style: Style) -> String {
         let _ = writeln!(
             out,
             "{}\n",
-            style.bold(&format!("This stack reads files outside the project root: {}", plan.allowed_paths.join(", ")))
+            style.bold(&format!(
+                "This stack reads files outside the project root: {}",
+                plan.allowed_paths.iter().map(|p| super::shown(p)).collect::<Vec<_>>().join(", ")
+            ))
         );
     }
     if !plan.drift.is_empty() {

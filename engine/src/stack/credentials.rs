@@ -7,12 +7,15 @@ const NAMES: &[&str] = &[
     "STACKR_PASSPHRASE",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
+    // The AWS SDK reads the secret key from this name too.
+    "SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "GITHUB_TOKEN",
+    "GH_TOKEN",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "ACTIONS_RUNTIME_TOKEN",
     "CI_JOB_TOKEN",
@@ -33,7 +36,14 @@ mod tests {
 
     #[test]
     fn credentials_are_known_by_name_and_prefix_in_any_case() {
-        for var in ["STACKR_PASSPHRASE", "aws_secret_access_key", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK"] {
+        for var in [
+            "STACKR_PASSPHRASE",
+            "aws_secret_access_key",
+            "SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_BEARER_TOKEN_BEDROCK",
+            "GH_TOKEN",
+        ] {
             assert!(is_credential(var), "{var}");
         }
         for var in ["OPENAI_API_KEY", "AWS_REGION", "STACKR_ENV", "HOME"] {

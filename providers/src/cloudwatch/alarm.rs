@@ -89,7 +89,7 @@ mod calls {
     use super::AlarmInputs;
     use crate::aws::api_error;
     use crate::inputs::outputs;
-    use crate::resource::{output_str, Live, Resource, Tags};
+    use crate::resource::{output_str, Live, Made, Resource, Tags};
 
     /// A number as the stack would write it: `5`, not `5.0`, when it is whole.
     fn number(n: f64) -> Value {
@@ -188,9 +188,9 @@ mod calls {
             Ok(Some(Live { id: name.to_string(), inputs, outputs: outputs([("arn", Some(arn))]), tags: Some(tags) }))
         }
 
-        async fn create(&self, input: &AlarmInputs, tags: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &AlarmInputs, tags: &Tags) -> Result<Made, ProviderError> {
             self.put(input, tags).await?;
-            Ok(input.name.clone())
+            Ok(input.name.clone().into())
         }
 
         async fn update(&self, _: &str, _: &AlarmInputs, new: &AlarmInputs, _: &[String]) -> Result<(), ProviderError> {

@@ -35,7 +35,7 @@ mod calls {
     use super::DashboardInputs;
     use crate::aws::api_error;
     use crate::inputs::{document_text, document_value, outputs};
-    use crate::resource::{Live, Resource, Tags};
+    use crate::resource::{Live, Made, Resource, Tags};
 
     pub struct Dashboard {
         client: Client,
@@ -78,9 +78,9 @@ mod calls {
             }))
         }
 
-        async fn create(&self, input: &DashboardInputs, _: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &DashboardInputs, _: &Tags) -> Result<Made, ProviderError> {
             self.put(input).await?;
-            Ok(input.dashboard_name.clone())
+            Ok(input.dashboard_name.clone().into())
         }
 
         async fn update(

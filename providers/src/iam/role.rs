@@ -70,7 +70,7 @@ mod calls {
     use super::{InlinePolicy, RoleInputs};
     use crate::aws::{api_error, found};
     use crate::inputs::{document_text, document_value, outputs};
-    use crate::resource::{Live, Resource, Tags};
+    use crate::resource::{Live, Made, Resource, Tags};
 
     pub struct Role {
         client: Client,
@@ -184,7 +184,7 @@ mod calls {
             Ok(Some(Live { id: role.role_name().to_string(), inputs, outputs, tags: Some(tags) }))
         }
 
-        async fn create(&self, input: &RoleInputs, tags: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &RoleInputs, tags: &Tags) -> Result<Made, ProviderError> {
             let mut request = self
                 .client
                 .create_role()
@@ -195,8 +195,11 @@ mod calls {
             for (k, v) in tags {
                 request = request.tags(tag(k, v)?);
             }
-            request.send().await.map_err(|e| api_error("CreateRole", e))?;
-            Ok(input.name.clone())
+            let created = request.send().await.map_err(|e| api_error("CreateRole", e))?;
+            let outputs = created
+                .role()
+                .map(|r| outputs([("arn", Some(r.arn().to_string())), ("uniqueId", Some(r.role_id().to_string()))]));
+            Ok(Made { id: input.name.clone(), outputs })
         }
 
         async fn configure(&self, role: &str, input: &RoleInputs) -> Result<(), ProviderError> {

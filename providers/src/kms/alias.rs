@@ -34,7 +34,7 @@ mod calls {
     use super::AliasInputs;
     use crate::aws::api_error;
     use crate::inputs::{outputs, prior_field, same_key};
-    use crate::resource::{Live, Resource, Tags};
+    use crate::resource::{Live, Made, Resource, Tags};
 
     pub struct Alias {
         client: Client,
@@ -74,10 +74,10 @@ mod calls {
             Ok(None)
         }
 
-        async fn create(&self, input: &AliasInputs, _: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &AliasInputs, _: &Tags) -> Result<Made, ProviderError> {
             let request = self.client.create_alias().alias_name(&input.name).target_key_id(&input.target_key_id);
             request.send().await.map_err(|e| api_error("CreateAlias", e))?;
-            Ok(input.name.clone())
+            Ok(input.name.clone().into())
         }
 
         async fn update(

@@ -79,7 +79,7 @@ mod calls {
     use super::KeyInputs;
     use crate::aws::{api_error, is_access_denied, is_not_found};
     use crate::inputs::{document_text, document_value, outputs, prior_field};
-    use crate::resource::{Live, Resource, Tags};
+    use crate::resource::{Live, Made, Resource, Tags};
     use crate::TOKEN_TAG;
 
     pub struct Key {
@@ -151,7 +151,7 @@ mod calls {
             Ok(Some(Live { id: key_id, inputs, outputs, tags: Some(tags) }))
         }
 
-        async fn create(&self, input: &KeyInputs, tags: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &KeyInputs, tags: &Tags) -> Result<Made, ProviderError> {
             let mut request = self
                 .client
                 .create_key()
@@ -173,7 +173,9 @@ mod calls {
                 .map_err(|e| api_error("CreateKey", e))?;
             let metadata =
                 created.key_metadata().ok_or_else(|| ProviderError::Other("CreateKey returned no key".into()))?;
-            Ok(metadata.key_id().to_string())
+            let key_id = metadata.key_id().to_string();
+            let outputs = outputs([("arn", metadata.arn().map(str::to_string)), ("keyId", Some(key_id.clone()))]);
+            Ok(Made { id: key_id, outputs: Some(outputs) })
         }
 
         async fn configure(&self, key_id: &str, input: &KeyInputs) -> Result<(), ProviderError> {

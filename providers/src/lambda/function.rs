@@ -93,7 +93,7 @@ mod calls {
     use crate::aws::api_error;
     use crate::inputs::{outputs, prior_field};
     use crate::lambda::package;
-    use crate::resource::{output_str, Live, Resource, Tags};
+    use crate::resource::{output_str, Live, Made, Resource, Tags};
     use crate::wait::{retry_while, until_ready, Poll};
 
     /// How long a create waits for a new role to become assumable (IAM is eventually consistent).
@@ -207,9 +207,9 @@ mod calls {
             Ok(Some(Live { id: config.function_name().unwrap_or(name).to_string(), inputs, outputs, tags: Some(tags) }))
         }
 
-        async fn create(&self, input: &FunctionInputs, tags: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &FunctionInputs, tags: &Tags) -> Result<Made, ProviderError> {
             let zip = package::zip(&input.code.path)?;
-            retry_while(ROLE_PROPAGATION, role_not_ready, || async {
+            let created = retry_while(ROLE_PROPAGATION, role_not_ready, || async {
                 let request = self
                     .client
                     .create_function()
@@ -226,7 +226,8 @@ mod calls {
                 request.send().await.map_err(|e| api_error("CreateFunction", e))
             })
             .await?;
-            Ok(input.name.clone())
+            let outputs = self.outputs(created.function_arn(), created.code_sha256(), created.version());
+            Ok(Made { id: input.name.clone(), outputs: Some(outputs) })
         }
 
         async fn configure(&self, name: &str, _: &FunctionInputs) -> Result<(), ProviderError> {

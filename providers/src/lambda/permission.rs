@@ -46,7 +46,7 @@ mod calls {
 
     use super::PermissionInputs;
     use crate::aws::api_error;
-    use crate::resource::{Live, Resource, Tags};
+    use crate::resource::{Live, Made, Resource, Tags};
 
     pub struct Permission {
         client: Client,
@@ -97,14 +97,14 @@ mod calls {
             Ok(Some(Live { id: id.to_string(), inputs, outputs: Value::Map(Default::default()), tags: None }))
         }
 
-        async fn create(&self, input: &PermissionInputs, _: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &PermissionInputs, _: &Tags) -> Result<Made, ProviderError> {
             let id = id_of(input)?;
             let (_, sid) = split(&id);
             let request = self.client.add_permission().function_name(&input.function).statement_id(sid);
             let request =
                 request.action(&input.action).principal(&input.principal).set_source_arn(input.source_arn.clone());
             request.send().await.map_err(|e| api_error("AddPermission", e))?;
-            Ok(id)
+            Ok(Made { id, outputs: Some(Value::Map(Default::default())) })
         }
 
         async fn update(

@@ -47,7 +47,7 @@ mod calls {
     use super::LogGroupInputs;
     use crate::aws::api_error;
     use crate::inputs::{outputs, prior_field, same_key};
-    use crate::resource::{output_str, Live, Resource, Tags};
+    use crate::resource::{output_str, Live, Made, Resource, Tags};
 
     pub struct LogGroup {
         client: Client,
@@ -103,12 +103,12 @@ mod calls {
             Ok(Some(Live { id: name.to_string(), inputs, outputs, tags: Some(tags.into_iter().collect()) }))
         }
 
-        async fn create(&self, input: &LogGroupInputs, tags: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &LogGroupInputs, tags: &Tags) -> Result<Made, ProviderError> {
             let request =
                 self.client.create_log_group().log_group_name(&input.name).set_kms_key_id(input.kms_key_id.clone());
             let request = request.set_tags(Some(tags.clone().into_iter().collect()));
             request.send().await.map_err(|e| api_error("CreateLogGroup", e))?;
-            Ok(input.name.clone())
+            Ok(input.name.clone().into())
         }
 
         async fn configure(&self, name: &str, input: &LogGroupInputs) -> Result<(), ProviderError> {

@@ -87,7 +87,7 @@ mod calls {
     use super::SecretInputs;
     use crate::aws::{api_error, found};
     use crate::inputs::{outputs, prior_field, same_key};
-    use crate::resource::{Live, Resource, Tags};
+    use crate::resource::{Live, Made, Resource, Tags};
 
     pub struct Secret {
         client: Client,
@@ -191,7 +191,7 @@ mod calls {
             Ok(Some(Live { id: arn, inputs, outputs, tags: Some(tags) }))
         }
 
-        async fn create(&self, input: &SecretInputs, tags: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &SecretInputs, tags: &Tags) -> Result<Made, ProviderError> {
             let value = self.initial_value(input).await?;
             let request = self.client.create_secret().name(&input.name).description(&input.description);
             let mut request = request.set_kms_key_id(input.kms_key_id.clone()).set_secret_string(value);
@@ -199,7 +199,11 @@ mod calls {
                 request = request.tags(Tag::builder().key(k).value(v).build());
             }
             match request.send().await.map_err(|e| api_error("CreateSecret", e)) {
-                Ok(created) => Ok(created.arn().unwrap_or_default().to_string()),
+                Ok(created) => {
+                    let arn = created.arn().unwrap_or_default().to_string();
+                    let version = created.version_id().map(str::to_string);
+                    Ok(Made { outputs: Some(outputs([("arn", Some(arn.clone())), ("versionId", version)])), id: arn })
+                }
                 Err(error) => Err(self.explain_refused_create(&input.name, error).await),
             }
         }

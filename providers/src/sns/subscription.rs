@@ -39,7 +39,7 @@ mod calls {
 
     use super::SubscriptionInputs;
     use crate::aws::api_error;
-    use crate::resource::{Live, Resource, Tags};
+    use crate::resource::{Live, Made, Resource, Tags};
 
     pub struct Subscription {
         client: Client,
@@ -81,7 +81,7 @@ mod calls {
             }))
         }
 
-        async fn create(&self, input: &SubscriptionInputs, _: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &SubscriptionInputs, _: &Tags) -> Result<Made, ProviderError> {
             let request = self.client.subscribe().topic_arn(&input.topic).protocol(&input.protocol);
             let out = request
                 .endpoint(&input.endpoint)
@@ -89,7 +89,10 @@ mod calls {
                 .send()
                 .await
                 .map_err(|e| api_error("Subscribe", e))?;
-            Ok(out.subscription_arn().unwrap_or_default().to_string())
+            let arn = out.subscription_arn().unwrap_or_default().to_string();
+            // A subscription waiting for its endpoint's confirmation (email) may not be readable yet.
+            let pending = [("arn".into(), Value::string(&arn)), ("pendingConfirmation".into(), Value::Bool(true))];
+            Ok(Made { id: arn, outputs: Some(Value::Map(pending.into())) })
         }
 
         async fn update(

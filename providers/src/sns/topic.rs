@@ -40,7 +40,7 @@ mod calls {
     use super::TopicInputs;
     use crate::aws::api_error;
     use crate::inputs::{outputs, prior_field, same_key};
-    use crate::resource::{Live, Resource, Tags};
+    use crate::resource::{Live, Made, Resource, Tags};
 
     pub struct Topic {
         client: Client,
@@ -106,7 +106,7 @@ mod calls {
             Ok(Some(Live { id: arn.to_string(), inputs, outputs, tags: Some(tags) }))
         }
 
-        async fn create(&self, input: &TopicInputs, tags: &Tags) -> Result<String, ProviderError> {
+        async fn create(&self, input: &TopicInputs, tags: &Tags) -> Result<Made, ProviderError> {
             let mut request = self.client.create_topic().name(&input.name);
             if !input.display_name.is_empty() {
                 request = request.attributes("DisplayName", &input.display_name);
@@ -118,7 +118,8 @@ mod calls {
                 request = request.tags(tag(k, v)?);
             }
             let created = request.send().await.map_err(|e| api_error("CreateTopic", e))?;
-            Ok(created.topic_arn().unwrap_or_default().to_string())
+            let arn = created.topic_arn().unwrap_or_default().to_string();
+            Ok(Made { outputs: Some(outputs([("arn", Some(arn.clone()))])), id: arn })
         }
 
         async fn update(

@@ -67,7 +67,7 @@ async fn table_lifecycle() {
 
     // Deletion protection is honoured: AWS refuses, and the error names the operation and code.
     let provider = env.registry.provider("aws:dynamodb:Table").unwrap();
-    let cx = CallContext { stack: env.name.clone(), resource: "history".into(), create_token: None };
+    let cx = CallContext { stack: env.name.clone(), resource: "history".into(), create_token: None, made: None };
     let refused = provider.delete(&cx, "ddb-test-history", &stackr_engine::value::Value::Null).await.unwrap_err();
     assert!(refused.to_string().starts_with("DeleteTable failed: ValidationException:"), "{refused}");
 

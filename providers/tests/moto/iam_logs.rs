@@ -66,7 +66,7 @@ async fn role_lifecycle() {
 
     // Import by name or ARN.
     let provider = env.registry.provider("aws:iam:Role").unwrap();
-    let cx = CallContext { stack: env.name.clone(), resource: "role".into(), create_token: None };
+    let cx = CallContext { stack: env.name.clone(), resource: "role".into(), create_token: None, made: None };
     assert_eq!(provider.import(&cx, &env.output("role", "arn")).await.unwrap().unwrap().id, "iam-test-role");
 
     // Delete with an inline and a managed policy attached: both go first.

@@ -76,7 +76,7 @@ async fn key_and_alias_lifecycle() {
     let outside = kms.create_key().description("made by hand").send().await.unwrap();
     let outside_id = outside.key_metadata().unwrap().key_id().to_string();
     let provider = env.registry.provider("aws:kms:Key").unwrap();
-    let cx = CallContext { stack: env.name.clone(), resource: "imported".into(), create_token: None };
+    let cx = CallContext { stack: env.name.clone(), resource: "imported".into(), create_token: None, made: None };
     let observed = provider.import(&cx, &outside_id).await.unwrap().unwrap();
     assert_eq!(observed.id, outside_id);
     assert_eq!(observed.inputs.as_map().unwrap()["description"].as_str(), Some("made by hand"));
@@ -108,7 +108,8 @@ async fn an_interrupted_key_create_is_found_by_its_token() {
     let env = Env::new("kms-find").await;
     let provider = env.registry.provider("aws:kms:Key").unwrap();
     let token = stackr_engine::apply::new_token().unwrap();
-    let cx = CallContext { stack: env.name.clone(), resource: "k".into(), create_token: Some(token.clone()) };
+    let cx =
+        CallContext { stack: env.name.clone(), resource: "k".into(), create_token: Some(token.clone()), made: None };
     let inputs = stackr_engine::value::Value::from_json(
         &serde_json::json!({"description": "tokened", "keyUsage": "ENCRYPT_DECRYPT", "keySpec": "SYMMETRIC_DEFAULT"}),
     );

@@ -164,7 +164,7 @@ async fn api_function_role_and_table_in_one_run() {
     env.assert_no_changes(&stack).await;
 
     // Import: the function by name, the API by id.
-    let cx = CallContext { stack: env.name.clone(), resource: "x".into(), create_token: None };
+    let cx = CallContext { stack: env.name.clone(), resource: "x".into(), create_token: None, made: None };
     let function = env.registry.provider("aws:lambda:Function").unwrap();
     assert_eq!(function.import(&cx, "api-test-fn").await.unwrap().unwrap().id, "api-test-fn");
     let api = env.registry.provider("aws:apigateway:RestApi").unwrap();
@@ -182,7 +182,8 @@ async fn an_interrupted_api_create_is_found_by_its_token() {
     let env = Env::new("api-find").await;
     let provider = env.registry.provider("aws:apigateway:RestApi").unwrap();
     let token = stackr_engine::apply::new_token().unwrap();
-    let cx = CallContext { stack: env.name.clone(), resource: "api".into(), create_token: Some(token.clone()) };
+    let cx =
+        CallContext { stack: env.name.clone(), resource: "api".into(), create_token: Some(token.clone()), made: None };
     let inputs = Value::from_json(&serde_json::json!({"name": "same-name", "stageName": "api"}));
     let created = provider.create(&cx, &inputs).await.unwrap();
     let other = CallContext { create_token: Some(stackr_engine::apply::new_token().unwrap()), ..cx.clone() };

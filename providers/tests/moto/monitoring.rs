@@ -125,7 +125,7 @@ async fn monitoring_lifecycle() {
     assert_ne!(env.id("email"), old_subscription);
 
     // Import: the topic by name, the alarm by name, the dashboard by name.
-    let cx = CallContext { stack: env.name.clone(), resource: "x".into(), create_token: None };
+    let cx = CallContext { stack: env.name.clone(), resource: "x".into(), create_token: None, made: None };
     for (type_name, id) in [
         ("aws:sns:Topic", "mon-test-alerts"),
         ("aws:cloudwatch:MetricAlarm", "mon-test-errors"),

@@ -66,7 +66,7 @@ async fn secret_lifecycle() {
 
     // Import by name.
     let provider = env.registry.provider("aws:secretsmanager:Secret").unwrap();
-    let cx = CallContext { stack: env.name.clone(), resource: "x".into(), create_token: None };
+    let cx = CallContext { stack: env.name.clone(), resource: "x".into(), create_token: None, made: None };
     let observed = provider.import(&cx, "sm-test/api-key-2").await.unwrap().unwrap();
     assert_eq!(observed.id, env.id("api"));
 

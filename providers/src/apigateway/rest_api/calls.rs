@@ -12,7 +12,7 @@ use tokio::sync::OnceCell;
 use super::{ApiInputs, Cors, DEFAULT_HEADERS};
 use crate::aws::{api_error, is_not_found};
 use crate::inputs::outputs;
-use crate::resource::{self, Live, Tags};
+use crate::resource::{self, Live, Made, Tags};
 use crate::TOKEN_TAG;
 
 pub struct RestApi {
@@ -315,7 +315,7 @@ impl resource::Resource for RestApi {
         self.live(id, prior).await
     }
 
-    async fn create(&self, input: &ApiInputs, tags: &Tags) -> Result<String, ProviderError> {
+    async fn create(&self, input: &ApiInputs, tags: &Tags) -> Result<Made, ProviderError> {
         let created = self
             .client
             .create_rest_api()
@@ -330,7 +330,7 @@ impl resource::Resource for RestApi {
             .send()
             .await
             .map_err(|e| api_error("CreateRestApi", e))?;
-        Ok(created.id().unwrap_or_default().to_string())
+        Ok(created.id().unwrap_or_default().to_string().into())
     }
 
     /// The routes, their CORS preflights and, with routes, the deployment and its stage.

@@ -15,7 +15,7 @@ use stackr_engine::value::Value;
 
 use super::{Attribute, Index, Sse, TableInputs, Ttl};
 use crate::aws::{api_error, found};
-use crate::resource::{output_str, Live, Resource, Tags};
+use crate::resource::{output_str, Live, Made, Resource, Tags};
 use crate::wait::{until_ready, Poll};
 
 /// How long a create, an update or a delete waits for the table (and its indexes) to settle.
@@ -141,7 +141,7 @@ impl Resource for Table {
         self.live(name, prior).await
     }
 
-    async fn create(&self, input: &TableInputs, tags: &Tags) -> Result<String, ProviderError> {
+    async fn create(&self, input: &TableInputs, tags: &Tags) -> Result<Made, ProviderError> {
         let mut request = self
             .client
             .create_table()
@@ -183,7 +183,7 @@ impl Resource for Table {
         }
         request.send().await.map_err(|e| api_error("CreateTable", e))?;
         self.wait_active(&input.name).await?;
-        Ok(input.name.clone())
+        Ok(input.name.clone().into())
     }
 
     async fn configure(&self, name: &str, input: &TableInputs) -> Result<(), ProviderError> {
