@@ -51,6 +51,16 @@ pub fn load_stack(path: &Path, registry: &Registry) -> Result<Stack, Failure> {
 pub fn store(stack: &Stack) -> Result<crate::store::Store, Failure> {
     let url = stack.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}"));
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    if let Some(dir) = url.strip_prefix("file://") {
+        // A stack in a pull request must not point its state at another stack's (or any) directory outside
+        // the project: it would be read, and planned against.
+        stackr_engine::stack::confine::resolve(stack.confinement(), Path::new(""), dir).map_err(|message| {
+            Failure::hint(
+                anyhow::anyhow!("backend: {message}"),
+                "a local backend is a directory inside the project (or one `allowPaths` names); a shared one is s3://BUCKET/PREFIX",
+            )
+        })?;
+    }
     crate::store::Store::from_url(&url, &cwd)
 }
 

@@ -349,3 +349,112 @@ fn a_read_file_path_is_never_secret_and_a_read_is_bounded() {
         assert!(!all.contains("secret-marker"), "{all}");
     }
 }
+
+#[test]
+fn a_local_backend_stays_inside_the_project_root() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let project = outer.path().join("project");
+    std::fs::create_dir_all(&project).expect("mkdir");
+    for (backend, expected) in [
+        ("file://../elsewhere", "leads outside the project root"),
+        ("file:///tmp/another-stack-state", "is an absolute path"),
+    ] {
+        std::fs::write(project.join("stack.yaml"), format!("name: b\nbackend: {backend}\nresources: {{}}\n"))
+            .expect("write");
+        let out = stackr(&project, &["plan", "stack.yaml", "--refresh=false"]);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("error: backend: ") && all.contains(expected), "{all}");
+    }
+    std::fs::write(project.join("stack.yaml"), "name: b\nbackend: file://state\nresources: {}\n").expect("write");
+    let out = stackr(&project, &["plan", "stack.yaml", "--refresh=false"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// Limits hold for a stack, not per file or per value: ten includes each under the alias budget, a chain of
+/// variables each repeating the one before, a code tree of links to links.
+#[test]
+fn a_stack_is_bounded_as_a_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let ten = |item: &str| [item; 10].join(", ");
+    let bomb = |n: usize| {
+        format!(
+            "variables:\n  bomb{n}:\n    a: &a [{}]\n    b: &b [{}]\n    c: &c [{}]\n    d: &d [{}]\n    e: &e [{}]\n    f: [*e, *e, *e, *e]\n",
+            ten("x"),
+            ten("*a"),
+            ten("*b"),
+            ten("*c"),
+            ten("*d")
+        )
+    };
+    for n in 0..3 {
+        std::fs::write(d.join(format!("part{n}.yaml")), bomb(n)).expect("write");
+    }
+    std::fs::write(d.join("one.yaml"), "name: b\ninclude: [part0.yaml]\nresources: {}\n").expect("write");
+    let out = stackr(d, &["validate", "one.yaml"]);
+    assert!(out.status.success(), "one include under the budget is fine: {}", text(&out.stderr));
+    std::fs::write(d.join("three.yaml"), "name: b\ninclude: [part0.yaml, part1.yaml, part2.yaml]\nresources: {}\n")
+        .expect("write");
+    let out = stackr(d, &["validate", "three.yaml"]);
+    let all = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("part2.yaml") && all.contains("with the stack's files before it"), "{all}");
+
+    let mut chain = String::from("name: c\nvariables:\n  v0: xxxxxxxxxx\n");
+    for i in 1..10 {
+        chain.push_str(&format!("  v{i}: \"{}\"\n", format!("${{v{}}}", i - 1).repeat(10)));
+    }
+    chain.push_str("resources: {}\noutputs:\n  big: ${v9}\n");
+    std::fs::write(d.join("chain.yaml"), chain).expect("write");
+    let out = stackr(d, &["validate", "chain.yaml"]);
+    let all = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("the value grows past 4 MiB"), "{all}");
+
+    #[cfg(unix)]
+    {
+        for level in 0..=8 {
+            std::fs::create_dir_all(d.join(format!("code/z{level}"))).expect("mkdir");
+        }
+        std::fs::write(d.join("code/z8/app.py"), "x = 1\n").expect("write");
+        for level in 0..8 {
+            for link in 0..6 {
+                let target = format!("../z{}", level + 1);
+                std::os::unix::fs::symlink(target, d.join(format!("code/z{level}/s{link}"))).expect("link");
+            }
+        }
+        std::fs::write(
+            d.join("fan.yaml"),
+            "name: f\nregion: us-east-1\nresources:\n  fn:\n    type: aws:lambda:Function\n    properties: {name: f, runtime: python3.12, handler: app.handler, role: arn:aws:iam::1:role/r, code: code/z0}\n",
+        )
+        .expect("write");
+        let out = stackr(d, &["validate", "fan.yaml"]);
+        let all = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("holds more than 20000 files"), "{all}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_inside_the_root_cannot_lead_a_code_tree_outside_it() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let project = outer.path().join("project");
+    std::fs::create_dir_all(project.join("code")).expect("mkdir");
+    std::fs::create_dir_all(project.join("other")).expect("mkdir");
+    std::fs::write(project.join("code/app.py"), "x = 1\n").expect("write");
+    std::fs::write(outer.path().join("outside.txt"), "marker-outside").expect("write");
+    // code/more → other (inside the root), and other/leak → outside.txt (outside it).
+    std::os::unix::fs::symlink("../other", project.join("code/more")).expect("link");
+    std::os::unix::fs::symlink(outer.path().join("outside.txt"), project.join("other/leak")).expect("link");
+    std::fs::write(
+        project.join("stack.yaml"),
+        "name: l\nregion: us-east-1\nresources:\n  fn:\n    type: aws:lambda:Function\n    properties: {name: f, runtime: python3.12, handler: app.handler, role: arn:aws:iam::1:role/r, code: code}\n",
+    )
+    .expect("write");
+    let out = stackr(&project, &["validate", "stack.yaml"]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("through a symbolic link, outside the project root"), "{all}");
+}

@@ -16,6 +16,11 @@ pub struct AssetFile {
     pub executable: bool,
 }
 
+/// The most files, and bytes, a code tree may hold: Lambda takes 250 MB unzipped. Links inside the project
+/// root are followed, so a tree of links to links could otherwise reach any size.
+const MAX_FILES: usize = 20_000;
+const MAX_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Lists the files of a file or directory, sorted by name.
 pub fn list_files(root: &Path) -> std::io::Result<Vec<AssetFile>> {
     let metadata = std::fs::metadata(root)?;
@@ -24,6 +29,7 @@ pub fn list_files(root: &Path) -> std::io::Result<Vec<AssetFile>> {
         return Ok(vec![AssetFile { name, path: root.to_path_buf(), executable: is_executable(&metadata) }]);
     }
     let mut files = Vec::new();
+    let mut bytes = 0u64;
     let mut pending = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = pending.pop() {
         for entry in std::fs::read_dir(&dir)? {
@@ -34,7 +40,15 @@ pub fn list_files(root: &Path) -> std::io::Result<Vec<AssetFile>> {
             if metadata.is_dir() {
                 pending.push((entry.path(), relative));
             } else if metadata.is_file() {
+                bytes = bytes.saturating_add(metadata.len());
                 files.push(AssetFile { name: relative, path: entry.path(), executable: is_executable(&metadata) });
+                if files.len() > MAX_FILES || bytes > MAX_BYTES {
+                    return Err(std::io::Error::other(format!(
+                        "{} holds more than {MAX_FILES} files or {} MiB, the most a code tree may",
+                        root.display(),
+                        MAX_BYTES >> 20
+                    )));
+                }
             }
         }
     }

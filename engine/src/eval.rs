@@ -17,6 +17,10 @@ use crate::value::{PathSegment, Value};
 
 /// The most `fn::readFile` reads into a value (the limit of a stack file, too).
 const MAX_READ_FILE: u64 = 8 * 1024 * 1024;
+/// The longest text a template or `fn::join` may build, and the most all of a stack's may build together: a
+/// chain of variables each repeating the one before would otherwise grow without bound.
+const MAX_VALUE_BYTES: usize = 4 * 1024 * 1024;
+const MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
 
 /// The `${stackr.*}` values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +52,8 @@ pub struct Evaluator<'a> {
     resources: &'a dyn ResourceValues,
     variables: RefCell<BTreeMap<String, Result<Value, Diagnostic>>>,
     files_read: RefCell<BTreeSet<PathBuf>>,
+    /// Bytes of text templates and joins have built so far (bounded by `MAX_TOTAL_BYTES`).
+    built: std::cell::Cell<usize>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -58,7 +64,24 @@ impl<'a> Evaluator<'a> {
             resources,
             variables: RefCell::new(BTreeMap::new()),
             files_read: RefCell::new(BTreeSet::new()),
+            built: std::cell::Cell::new(0),
         }
+    }
+
+    /// Accounts for `added` bytes of built text making a value `length` long: refused past the limits.
+    fn charge(&self, length: usize, added: usize, error: impl FnOnce(String) -> Diagnostic) -> Result<(), Diagnostic> {
+        if length > MAX_VALUE_BYTES {
+            return Err(error(format!(
+                "the value grows past {} MiB, the most a value may hold",
+                MAX_VALUE_BYTES >> 20
+            )));
+        }
+        let built = self.built.get().saturating_add(added);
+        self.built.set(built);
+        if built > MAX_TOTAL_BYTES {
+            return Err(error(format!("the stack's values grow past {} MiB together", MAX_TOTAL_BYTES >> 20)));
+        }
+        Ok(())
     }
 
     /// Files read by `fn::readFile` and assets so far (they are inputs of the plan).
@@ -89,7 +112,11 @@ impl<'a> Evaluator<'a> {
                             let value = self.reference(r)?;
                             secret |= value.has_secret();
                             match value.interpolate() {
-                                Some(s) if !value.has_unknown() => text.push_str(&s),
+                                Some(s) if !value.has_unknown() => {
+                                    let error = |m: String| Diagnostic::new(r.location.clone(), r.doc_path.clone(), m);
+                                    self.charge(text.len() + s.len(), s.len(), error)?;
+                                    text.push_str(&s);
+                                }
                                 _ => return Ok(Value::Unknown),
                             }
                         }
@@ -219,6 +246,9 @@ impl<'a> Evaluator<'a> {
                         _ => parts.push(item.interpolate().unwrap_or_default()),
                     }
                 }
+                let length =
+                    parts.iter().map(String::len).sum::<usize>() + separator_text.len() * parts.len().saturating_sub(1);
+                self.charge(length, length, error)?;
                 let text = parts.join(separator_text);
                 Ok(if secret { Value::String(text).into_secret() } else { Value::String(text) })
             }

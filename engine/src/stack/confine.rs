@@ -51,8 +51,14 @@ pub fn check_tree(confined: Option<Confinement<'_>>, dir: &Path, named: &str) ->
     if !absolute.is_dir() {
         return Ok(());
     }
+    // Packaging follows links, so this walk does too: every directory a link leads to (inside the root) is
+    // checked as well, each once (links to links, and loops, visit nothing twice).
+    let mut visited = std::collections::BTreeSet::new();
     let mut pending = vec![absolute];
     while let Some(current) = pending.pop() {
+        if !visited.insert(std::fs::canonicalize(&current).unwrap_or_else(|_| current.clone())) {
+            continue;
+        }
         let entries = std::fs::read_dir(&current).map_err(|e| format!("cannot read {}: {e}", current.display()))?;
         for entry in entries.flatten() {
             let path = entry.path();
@@ -60,7 +66,7 @@ pub fn check_tree(confined: Option<Confinement<'_>>, dir: &Path, named: &str) ->
             if is_link {
                 inside_after_links(confined, &path, named)?;
             }
-            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            if path.is_dir() {
                 pending.push(path);
             }
         }

@@ -76,7 +76,7 @@ impl FileScope {
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Reads and parses a file; `None` (with diagnostics) when it cannot be read or is not YAML.
-pub fn parse_file(path: &Path, diags: &mut Diagnostics) -> Option<(Node, String)> {
+pub fn parse_file(path: &Path, budget: &mut yaml::Budget, diags: &mut Diagnostics) -> Option<(Node, String)> {
     let scope = FileScope::new(path);
     if let Ok(metadata) = std::fs::metadata(path) {
         if metadata.len() > MAX_FILE_BYTES {
@@ -124,7 +124,7 @@ pub fn parse_file(path: &Path, diags: &mut Diagnostics) -> Option<(Node, String)
         diags.push(scope.error(Pos::default(), "", "the file contains NUL bytes; it is not YAML text"));
         return None;
     }
-    match yaml::parse(&text) {
+    match yaml::parse_within(&text, budget) {
         Ok(Some(node)) => Some((node, text)),
         Ok(None) => {
             diags.push(

@@ -68,7 +68,8 @@ pub fn load(path: &Path, registry: &Registry, env: &dyn Environment) -> Result<S
     let mut files: Vec<LoadedFile> = Vec::new();
     let mut sources: Vec<SourceFile> = Vec::new();
     let mut unreadable = false;
-    let mut walk = Walk { root: env.project_root(), allowed: Vec::new(), chain: Vec::new() };
+    let mut walk =
+        Walk { root: env.project_root(), budget: Default::default(), allowed: Vec::new(), chain: Vec::new() };
     load_tree(path, None, &mut walk, &mut files, &mut sources, &mut unreadable, &mut diags);
     if files.is_empty() || unreadable {
         // A file that could not be read or parsed makes every later check guess; report the files first.
@@ -140,6 +141,8 @@ fn check_graph(stack: &Stack, diags: &mut Diagnostics) {
 /// Where the include walk is: the project root paths must stay in, and the include path for loop detection.
 struct Walk {
     root: Option<PathBuf>,
+    /// What the stack's files may still expand to, together.
+    budget: super::yaml::Budget,
     /// The stack file's `allowPaths`, absolute.
     allowed: Vec<PathBuf>,
     chain: Vec<PathBuf>,
@@ -183,7 +186,7 @@ fn load_tree(
         return;
     }
     let before = diags.len();
-    let Some((node, text)) = document::parse_file(path, diags) else {
+    let Some((node, text)) = document::parse_file(path, &mut walk.budget, diags) else {
         *unreadable = true;
         if let (Some((scope, pos, doc_path)), true) = (included_from, diags.len() > before) {
             diags.push(scope.error(pos, doc_path, format!("included file {} could not be loaded", path.display())));

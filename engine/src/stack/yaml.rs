@@ -14,9 +14,9 @@ use crate::diagnostic::Pos;
 
 /// Deepest nesting a stack file may have; real stacks stay under 15.
 pub const MAX_DEPTH: usize = 128;
-/// Most nodes one file may expand to (aliases included).
-pub const MAX_NODES: usize = 5_000_000;
-/// Most bytes of keys and scalars one file may expand to through aliases (the file's own text is bounded by
+/// Most nodes the files of one stack may expand to together (aliases included).
+pub const MAX_NODES: usize = 1_000_000;
+/// Most bytes of keys and scalars the files of one stack may add through aliases (each file's own text is bounded by
 /// `document::MAX_FILE_BYTES`).
 pub const MAX_ALIAS_BYTES: usize = 16 * 1024 * 1024;
 
@@ -81,7 +81,41 @@ enum Frame {
 }
 
 /// Parses one YAML document. An empty document (only comments or whitespace) is `Ok(None)`.
+/// What the files of one stack may expand to, together: each file's values and alias bytes count against what the
+/// files before it left (an include of ten files each just under the limit is not ten times the limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub nodes: usize,
+    pub alias_bytes: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget { nodes: MAX_NODES, alias_bytes: MAX_ALIAS_BYTES }
+    }
+}
+
 pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
+    parse_within(source, &mut Budget::default())
+}
+
+/// Parses one file under what is left of its stack's `budget`, and takes what it used from it.
+pub fn parse_within(source: &str, budget: &mut Budget) -> Result<Option<Node>, SyntaxError> {
+    let (max_nodes, max_alias_bytes) = (budget.nodes, budget.alias_bytes);
+    let parsed = parse_bounded(source, max_nodes, max_alias_bytes)?;
+    if let Some((_, nodes, alias_bytes)) = &parsed {
+        budget.nodes = budget.nodes.saturating_sub(*nodes);
+        budget.alias_bytes = budget.alias_bytes.saturating_sub(*alias_bytes);
+    }
+    Ok(parsed.map(|(node, _, _)| node))
+}
+
+/// The document, with how many values it holds and how many bytes its aliases added.
+fn parse_bounded(
+    source: &str,
+    max_nodes: usize,
+    max_alias_bytes: usize,
+) -> Result<Option<(Node, usize, usize)>, SyntaxError> {
     let mut parser = Parser::new_from_str(source);
     let mut stack: Vec<Frame> = Vec::new();
     // Each anchor with what expanding it costs: its nodes and its bytes.
@@ -116,14 +150,17 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
                 // Checked before the copy is made: the budget bounds memory, not just the count afterwards.
                 nodes = nodes.saturating_add(*count);
                 alias_bytes = alias_bytes.saturating_add(*bytes);
-                if alias_bytes > MAX_ALIAS_BYTES {
+                if alias_bytes > max_alias_bytes {
                     return Err(SyntaxError {
                         pos,
-                        message: format!("aliases expand the document by more than {} MiB", MAX_ALIAS_BYTES >> 20),
+                        message: format!(
+                            "aliases expand the document by more than {} MiB (with the stack's files before it)",
+                            MAX_ALIAS_BYTES >> 20
+                        ),
                         hint: Some("aliases that repeat large values many times are refused".into()),
                     });
                 }
-                if nodes > MAX_NODES {
+                if nodes > max_nodes {
                     return Err(too_many_nodes(pos));
                 }
                 Some((node.clone(), 0))
@@ -164,7 +201,7 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
 
         let Some((node, anchor)) = complete else { continue };
         nodes += 1;
-        if nodes > MAX_NODES {
+        if nodes > max_nodes {
             return Err(too_many_nodes(pos));
         }
         if anchor > 0 {
@@ -203,7 +240,7 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
             },
         }
     }
-    Ok(root)
+    Ok(root.map(|node| (node, nodes, alias_bytes)))
 }
 
 fn push_frame(stack: &mut Vec<Frame>, frame: Frame, pos: Pos) -> Result<(), SyntaxError> {
@@ -221,7 +258,7 @@ fn push_frame(stack: &mut Vec<Frame>, frame: Frame, pos: Pos) -> Result<(), Synt
 fn too_many_nodes(pos: Pos) -> SyntaxError {
     SyntaxError {
         pos,
-        message: format!("the document expands to more than {MAX_NODES} values"),
+        message: format!("the document expands to more than {MAX_NODES} values (with the stack's files before it)"),
         hint: Some("aliases that expand exponentially are refused".into()),
     }
 }
