@@ -700,3 +700,66 @@ async fn a_new_kms_stack_with_secret_config_plans_and_applies_its_saved_plan() {
     let (code, text) = run(&["destroy", "stack.yaml", "--auto-approve"]);
     assert_eq!(code, Some(0), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_plan_file_applies_nothing_no_plan_showed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stack = |display: &str| {
+        format!("name: edited\nregion: us-east-1\nresources:\n  topic:\n    type: aws:sns:Topic\n    properties: {{name: edited-topic, displayName: {display}}}\n  table:\n    type: aws:dynamodb:Table\n    properties: {{name: edited-table, hashKey: id, attributes: [{{name: id, type: S}}]}}\n")
+    };
+    std::fs::write(d.join("stack.yaml"), stack("one")).unwrap();
+    ok(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
+    std::fs::write(d.join("stack.yaml"), stack("two")).unwrap();
+    ok(&stackr(d, &["plan", "stack.yaml", "-o", "real.plan.json"]));
+    let real: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("real.plan.json")).unwrap()).unwrap();
+    let table_id = {
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join(".stackr/edited.state.json")).unwrap()).unwrap();
+        state["resources"]["table"]["id"].as_str().unwrap().to_string()
+    };
+    let edited = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut plan = real.clone();
+        edit(&mut plan);
+        let path = d.join(format!("{name}.plan.json"));
+        std::fs::write(&path, serde_json::to_vec(&plan).unwrap()).unwrap();
+        path.display().to_string()
+    };
+    let delete_table = serde_json::json!({"name": "table", "type": "aws:dynamodb:Table", "action": "delete",
+        "dataLoss": false, "retain": false, "dependencies": [], "priorId": table_id});
+    let cases: Vec<(String, &str)> = vec![
+        (
+            edited("gone", &|p| p["gone"] = serde_json::json!([{"name": "table", "id": table_id}])),
+            "the saved plan says `table` was deleted outside stackr, but it exists",
+        ),
+        (
+            edited("delete", &|p| p["steps"].as_array_mut().unwrap().push(delete_table.clone())),
+            "`table` is declared by the stack, and only a destroy plan deletes it",
+        ),
+        (
+            edited("loss", &|p| {
+                p["destroy"] = true.into();
+                p["steps"].as_array_mut().unwrap().push(delete_table.clone());
+            }),
+            "the plan destroys data (table)",
+        ),
+        (
+            edited("type", &|p| p["steps"][0]["type"] = "aws:sqs:Queue".into()),
+            "`topic` is a aws:sns:Topic, but the plan says aws:sqs:Queue",
+        ),
+    ];
+    for (path, expected) in cases {
+        let (code, text) = status(&stackr(d, &["apply", &path]));
+        assert_eq!(code, Some(1), "{path}: {text}");
+        assert!(text.contains(expected), "{path}: {text}");
+    }
+    // Nothing of it happened: the table is still recorded, and exists.
+    let (code, text) = status(&stackr(d, &["state", "list", "stack.yaml"]));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("table"), "{text}");
+    let config = stackr_providers::moto::sdk_config().await;
+    aws_sdk_dynamodb::Client::new(&config).describe_table().table_name("edited-table").send().await.unwrap();
+    // The real plan still applies.
+    ok(&stackr(d, &["apply", "real.plan.json"]));
+    ok(&stackr(d, &["destroy", "stack.yaml", "--auto-approve"]));
+}

@@ -195,6 +195,9 @@ fn apply_failure(error: apply::ApplyError) -> Failure {
             e,
             "nothing is lost: the journal of this run is kept, and the next `stackr apply` or `stackr plan` replays it and adopts what was created",
         ),
+        e @ apply::ApplyError::NotFromThisStack { .. } => {
+            Failure::hint(e, "a saved plan applies as `stackr plan` wrote it; make a new plan")
+        }
         other => Failure::from(other),
     }
 }
@@ -204,6 +207,41 @@ fn confirm(printer: &Printer, question: &str) -> Result<bool, Failure> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).context("cannot read the answer")?;
     Ok(answer.trim() == "yes")
+}
+
+/// What the plan says was deleted outside stackr must really be gone: forgetting a resource that exists would
+/// lose track of it (an edited plan file could otherwise make apply forget any resource, protected ones too).
+fn confirm_gone(
+    runtime: &tokio::runtime::Runtime,
+    file: &PlanFile,
+    session: &Session,
+    registry: &stackr_engine::provider::Registry,
+) -> Result<(), Failure> {
+    for gone in &file.gone {
+        let Some(recorded) = session.state.resources.get(&gone.name).filter(|r| r.id == gone.id) else { continue };
+        let provider = registry.provider(&recorded.type_name)?;
+        let cx = stackr_engine::provider::CallContext {
+            stack: session.state.stack.clone(),
+            resource: gone.name.clone(),
+            create_token: None,
+            made: None,
+        };
+        let inputs = stackr_engine::value::Value::from_json(&recorded.inputs);
+        let found = runtime.block_on(provider.read(&cx, &recorded.id, &inputs)).map_err(|e| {
+            Failure::hint(anyhow::anyhow!("cannot confirm that {} is gone: {e}", gone.name), "run the apply again")
+        })?;
+        if found.is_some() {
+            return Err(Failure::hint(
+                anyhow::anyhow!(
+                    "the saved plan says `{}` was deleted outside stackr, but it exists ({})",
+                    gone.name,
+                    gone.id
+                ),
+                format!("make a new plan: `stackr plan {}`", file.stack_file.display()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -219,6 +257,8 @@ fn execute(
 ) -> Result<u8, Failure> {
     let runtime = workspace::runtime()?;
     apply::guard(&file.steps, &session.state, options).map_err(apply_failure)?;
+    apply::verify_saved(&file.steps, file.destroy, stack, &session.state, registry, options).map_err(apply_failure)?;
+    confirm_gone(&runtime, file, session, registry)?;
     // Whether or not the plan read AWS (`--refresh=false`), nothing is changed in another account or region.
     super::planning::confirm_place(&runtime, &mut session.state, registry)?;
     if session.replayed {
