@@ -135,7 +135,7 @@ async fn a_refused_configuration_call_leaves_one_resource_that_the_next_apply_co
         std::fs::write(d.join("code/app.py"), "def handler(event, context):\n    return {}\n").unwrap();
         let call = case.call;
         let filter: faults::Filter = std::sync::Arc::new(move |w: &str| w.contains(call));
-        let proxy = proxy(&format!("{}", 230_000_000_000u64 + i as u64), filter, 0, Fault::Refuse).await;
+        let proxy = proxy(&format!("{}", 233_000_000_000u64 + i as u64), filter, 0, Fault::Refuse).await;
         let e = proxy.endpoint.clone();
         let (code, text) = status(&run(d, &e, &["apply", "stack.yaml", "--auto-approve"]));
         if !proxy.fired() {
