@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use stackr_engine::apply::{ApplyEvent, Operation};
-use stackr_engine::render::Style;
+use stackr_engine::render::{shown_lines, Style};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub struct Progress {
@@ -49,11 +49,11 @@ impl Progress {
                         ApplyEvent::Failed { name, operation, error } => {
                             in_flight.remove(&name);
                             finished += 1;
-                            self.line(&self.style.red(&format!("{} {name}: {} failed: {error}", symbol(operation), operation.doing())));
+                            self.line(&self.style.red(&format!("{} {name}: {} failed: {}", symbol(operation), operation.doing(), shown_lines(&error))));
                         }
                         ApplyEvent::Skipped { name, operation, reason } => {
                             finished += 1;
-                            self.line(&self.style.dim(&format!("  {name}: {} skipped: {reason}", operation.doing())));
+                            self.line(&self.style.dim(&format!("  {name}: {} skipped: {}", operation.doing(), shown_lines(&reason))));
                         }
                     }
                     self.status(&in_flight, finished, total);

@@ -1,6 +1,7 @@
 //! How failures reach the user: `error: …`, the chain of causes, and a hint saying what to do.
 
 use stackr_engine::diagnostic::Diagnostics;
+use stackr_engine::render::shown_lines;
 
 use crate::printer::Printer;
 
@@ -31,15 +32,17 @@ pub fn print(printer: &Printer, failure: &Failure) {
     match failure {
         Failure::Invalid(diagnostics) => {
             for d in diagnostics.iter() {
-                let mut line = format!("{label}: {}: ", d.location);
+                // Paths, messages and hints quote the stack (keys, values): its control characters are escaped,
+                // as in plans, so a stack cannot rewrite a terminal or a CI log.
+                let mut line = format!("{}: ", d.location);
                 if !d.path.is_empty() {
                     line.push_str(&d.path);
                     line.push_str(": ");
                 }
                 line.push_str(&d.message);
-                printer.err_line(&line);
+                printer.err_line(&format!("{label}: {}", shown_lines(&line)));
                 if let Some(hint) = &d.hint {
-                    printer.err_line(&format!("  {}: {hint}", style.bold("hint")));
+                    printer.err_line(&format!("  {}: {}", style.bold("hint"), shown_lines(hint)));
                 }
             }
             let n = diagnostics.len();
@@ -47,17 +50,18 @@ pub fn print(printer: &Printer, failure: &Failure) {
                 .err_line(&format!("{label}: found {n} {} in the stack", if n == 1 { "problem" } else { "problems" }));
         }
         Failure::Error { error, hint } => {
+            // Errors quote files, stacks and AWS: their control characters are escaped.
             let mut said = error.to_string();
-            printer.err_line(&format!("{label}: {said}"));
+            printer.err_line(&format!("{label}: {}", shown_lines(&said)));
             for cause in error.chain().skip(1).map(|c| c.to_string()) {
                 // A cause the message already quotes (a wrapped error's text) is not said twice.
                 if !said.contains(&cause) {
-                    printer.err_line(&format!("  Caused by: {cause}"));
+                    printer.err_line(&format!("  Caused by: {}", shown_lines(&cause)));
                     said.push_str(&cause);
                 }
             }
             if let Some(hint) = hint {
-                printer.err_line(&format!("  {}: {hint}", style.bold("hint")));
+                printer.err_line(&format!("  {}: {}", style.bold("hint"), shown_lines(hint)));
             }
         }
     }

@@ -458,3 +458,28 @@ fn a_link_inside_the_root_cannot_lead_a_code_tree_outside_it() {
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("through a symbolic link, outside the project root"), "{all}");
 }
+
+#[test]
+fn control_characters_a_stack_holds_are_escaped_in_plans_and_errors() {
+    // ESC (a terminal escape), DEL and U+009B (an 8-bit CSI some terminals obey) in a key and in values.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |properties: &str| {
+        let stack = format!(
+            "name: esc\nregion: us-east-1\nresources:\n  t:\n    type: aws:sns:Topic\n    properties: {properties}\n"
+        );
+        std::fs::write(dir.path().join("stack.yaml"), stack).expect("write");
+    };
+    let clean = |out: &Output| {
+        let all = text(&out.stdout) + &text(&out.stderr);
+        assert!(all.chars().all(|c| !c.is_control() || c == '\n'), "a control character was printed: {all:?}");
+        all
+    };
+    write(r#"{"na\e[2Jme": x, displayName: "a\e[31m\x7f\x9b31mb"}"#);
+    let all = clean(&stackr(dir.path(), &["validate", "stack.yaml"]));
+    assert!(all.contains(r"`na\u{1b}[2Jme` is not a property of aws:sns:Topic"), "{all}");
+    write(r#"{name: x, displayName: "a\e[31m\x7f\x9b31mb", tags: {"k\e]52;c;eA==\a": "v"}}"#);
+    for format in ["text", "markdown", "json"] {
+        let all = clean(&stackr(dir.path(), &["plan", "stack.yaml", "--refresh=false", "--format", format]));
+        assert!(all.contains(r"a\u001b[31m\u007f\u009b31mb"), "{all}");
+    }
+}

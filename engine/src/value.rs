@@ -270,7 +270,7 @@ impl fmt::Display for Value {
             other => {
                 let json = other.to_redacted_json();
                 let text = serde_json::to_string(&json).map_err(|_| fmt::Error)?;
-                f.write_str(&text)
+                f.write_str(&crate::render::json_shown(&text))
             }
         }
     }
@@ -294,6 +294,13 @@ mod tests {
         assert_eq!(v.to_string(), r#"["(secret)","(known after apply)",3]"#);
         assert!(v.has_secret());
         assert!(v.has_unknown());
+    }
+
+    #[test]
+    fn display_escapes_every_control_character() {
+        let v = Value::string("a\u{1b}[2Jb\u{7f}c\u{9b}31md");
+        assert_eq!(v.to_string(), r#""a\u001b[2Jb\u007fc\u009b31md""#);
+        assert!(v.to_string().chars().all(|c| !c.is_control()));
     }
 
     #[test]

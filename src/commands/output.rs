@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use stackr_engine::render::json_shown;
 use stackr_engine::value::Value;
 
 use crate::printer::Printer;
@@ -26,7 +27,7 @@ pub fn run(path: &Path, name: Option<&str>, json: bool, printer: &Printer) -> Re
         };
         let text = match (json, value) {
             (false, Value::String(s)) => s.clone(),
-            _ => serde_json::to_string_pretty(&value.to_redacted_json()).unwrap_or_default(),
+            _ => json_shown(&serde_json::to_string_pretty(&value.to_redacted_json()).unwrap_or_default()),
         };
         printer.out(&format!("{text}\n"));
         return Ok(0);
@@ -34,7 +35,7 @@ pub fn run(path: &Path, name: Option<&str>, json: bool, printer: &Printer) -> Re
     if json {
         let map: serde_json::Map<String, serde_json::Value> =
             outputs.iter().map(|(k, v)| (k.clone(), v.to_redacted_json())).collect();
-        printer.out(&format!("{}\n", serde_json::to_string_pretty(&map).unwrap_or_default()));
+        printer.out(&format!("{}\n", json_shown(&serde_json::to_string_pretty(&map).unwrap_or_default())));
     } else if outputs.is_empty() {
         printer.out(&format!("Stack {} has no outputs yet.\n", stack.name));
     } else {

@@ -72,6 +72,7 @@ pub fn make_plan(
 /// "no changes", so the command fails naming each of them.
 pub fn unread_failure(unread: &[(String, String)], total: usize, printer: &Printer) -> Failure {
     for (name, why) in unread {
+        let why = stackr_engine::render::shown_lines(why);
         printer.err_line(&format!("{}: cannot read {name}: {why}", printer.stderr_style.red("error")));
     }
     Failure::hint(

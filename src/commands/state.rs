@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use stackr_engine::render::json_shown;
 use stackr_engine::value::Value;
 
 use crate::cli::StateCommand;
@@ -44,7 +45,7 @@ pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
                 "protect": resource.protect,
                 "retainOnDelete": resource.retain_on_delete,
             });
-            printer.out(&format!("{}\n", serde_json::to_string_pretty(&shown).unwrap_or_default()));
+            printer.out(&format!("{}\n", json_shown(&serde_json::to_string_pretty(&shown).unwrap_or_default())));
             Ok(0)
         }
         StateCommand::Rm { stack: path, name } => {

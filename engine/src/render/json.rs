@@ -39,7 +39,8 @@ pub fn to_json(plan: &Plan) -> Json {
 }
 
 pub fn render(plan: &Plan) -> String {
-    let mut text = serde_json::to_string_pretty(&to_json(plan)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let text = serde_json::to_string_pretty(&to_json(plan)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut text = super::json_shown(&text);
     text.push('\n');
     text
 }

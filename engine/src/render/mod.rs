@@ -72,6 +72,27 @@ pub fn shown(text: &str) -> String {
         .collect()
 }
 
+/// JSON text (from serde_json, which escapes only C0 controls) with DEL and C1 controls (U+0080..U+009F, where
+/// U+009B starts a terminal escape on some terminals) escaped as `\u00XX` too: still the same JSON, and safe to
+/// show. Control characters can only occur inside JSON strings, so every escape lands in one.
+pub fn json_shown(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_control() && c != '\n' {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// [`shown`] for text of several lines (an error and its causes): newlines kept, every other control character
+/// escaped.
+pub fn shown_lines(text: &str) -> String {
+    text.split('\n').map(shown).collect::<Vec<_>>().join("\n")
+}
+
 /// A line-by-line diff of two multi-line values: each line prefixed `-`, `+` or ` `, with three lines of
 /// context around changes and `…` between distant hunks.
 pub fn line_diff(before: &[String], after: &[String]) -> Vec<(char, String)> {
