@@ -117,6 +117,43 @@ pub fn is_not_found(error: &ProviderError) -> bool {
     error.class() == ErrorClass::NotFound
 }
 
+/// `.call("Operation")` on an SDK call's result: its error as a [`ProviderError`] (see [`api_error`]).
+pub trait Call<T> {
+    fn call(self, operation: &str) -> Result<T, ProviderError>;
+}
+
+impl<T, E, R> Call<T> for Result<T, aws_sdk_sts::error::SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn call(self, operation: &str) -> Result<T, ProviderError> {
+        self.map_err(|e| api_error(operation, e))
+    }
+}
+
+/// A resource type's struct: the service client its calls use, made from the one SDK configuration.
+macro_rules! sdk_type {
+    ($(#[$doc:meta])* $name:ident, $client:ty) => {
+        $(#[$doc])*
+        pub struct $name {
+            pub(crate) client: $client,
+        }
+
+        impl $name {
+            pub fn new(config: &aws_config::SdkConfig) -> $name {
+                $name::with_client(<$client>::new(config))
+            }
+
+            /// On a given client (tests use mocked clients).
+            pub fn with_client(client: $client) -> $name {
+                $name { client }
+            }
+        }
+    };
+}
+pub(crate) use sdk_type;
+
 /// For calls that are not idempotent (a create with no unique name): the SDK must not retry them on its own.
 pub fn no_retries() -> RetryConfig {
     RetryConfig::disabled()

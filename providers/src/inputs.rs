@@ -112,6 +112,15 @@ pub fn prior_field<'a>(prior: &'a Value, key: &str) -> Option<&'a Value> {
     prior.as_map().and_then(|m| m.get(key)).filter(|v| !matches!(v, Value::Null))
 }
 
+/// The key `reported` by AWS as the prior input `property` named it, when that names the same key (an ARN
+/// where AWS reports the id): the same key is no drift.
+pub fn key_as_prior<'a>(prior: &'a Value, property: &str, reported: &'a str) -> Value {
+    match prior_field(prior, property).and_then(Value::as_str) {
+        Some(p) if same_key(p, reported) => Value::string(p),
+        _ => Value::string(reported),
+    }
+}
+
 /// True when two ways of naming a KMS key (id, ARN, alias, alias ARN) name the same key as far as the text
 /// shows: equal, or one is the other's ARN form.
 pub fn same_key(a: &str, b: &str) -> bool {

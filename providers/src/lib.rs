@@ -20,6 +20,8 @@ pub mod logs;
 mod mocked;
 #[cfg(feature = "moto")]
 pub mod moto;
+#[cfg(feature = "aws")]
+mod prelude;
 pub mod resource;
 #[cfg(feature = "aws")]
 pub mod s3_fence;

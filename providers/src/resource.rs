@@ -52,7 +52,21 @@ impl From<String> for Made {
     }
 }
 
-/// One AWS resource type. Only `describe`, `create`, `update` and `delete` are required.
+/// An update: the inputs recorded, the inputs wanted, and the top-level properties that differ (tags aside).
+pub struct Update<'a, I> {
+    pub old: &'a I,
+    pub new: &'a I,
+    pub changed: &'a [String],
+}
+
+impl<I> Update<'_, I> {
+    /// True when any of `properties` changed.
+    pub fn any(&self, properties: &[&str]) -> bool {
+        self.changed.iter().any(|c| properties.contains(&c.as_str()))
+    }
+}
+
+/// One AWS resource type. Only `describe`, `create` and `delete` are required.
 #[async_trait]
 pub trait Resource: Send + Sync + 'static {
     /// The inputs as the stack writes them (camelCase); `tags` need not be among them.
@@ -72,18 +86,20 @@ pub trait Resource: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Applies in place the properties named in `changed` (top-level names), tags excepted.
-    async fn update(
-        &self,
-        id: &str,
-        old: &Self::Inputs,
-        new: &Self::Inputs,
-        changed: &[String],
-    ) -> Result<(), ProviderError>;
+    /// Applies in place the properties that `change` says changed, tags excepted. The default is for types whose
+    /// every property forces replacement: the engine never asks, and it refuses.
+    async fn update(&self, id: &str, _change: Update<'_, Self::Inputs>) -> Result<(), ProviderError> {
+        Err(ProviderError::Invalid(format!("{id} cannot be updated in place; every change replaces it")))
+    }
 
-    /// Sets `set` and removes `remove` on the resource (`outputs` as last described: its ARN). Types with tags
-    /// implement it.
-    async fn retag(&self, _id: &str, _outputs: &Value, _set: &Tags, _remove: &[String]) -> Result<(), ProviderError> {
+    /// Sets `tags` on the resource (`outputs` as last described: its ARN). Types with tags implement it and
+    /// [`Resource::untag`].
+    async fn tag(&self, _id: &str, _outputs: &Value, _tags: &Tags) -> Result<(), ProviderError> {
+        Err(ProviderError::Other("this type has no tags".into()))
+    }
+
+    /// Removes the tags named `keys` from the resource.
+    async fn untag(&self, _id: &str, _outputs: &Value, _keys: &[String]) -> Result<(), ProviderError> {
         Err(ProviderError::Other("this type has no tags".into()))
     }
 
@@ -255,13 +271,16 @@ impl<R: Resource> Provider for Typed<R> {
         let new = self.parse(desired)?;
         let others: Vec<String> = changed.iter().filter(|c| *c != "tags").cloned().collect();
         if !others.is_empty() {
-            self.resource.update(id, &old, &new, &others).await?;
+            self.resource.update(id, Update { old: &old, new: &new, changed: &others }).await?;
         }
         if changed.iter().any(|c| c == "tags") {
             let live = self.present(id, desired, "during the update").await?;
             let (set, remove) = tag_changes(&declared_tags(prior), &declared_tags(desired));
-            if !set.is_empty() || !remove.is_empty() {
-                self.resource.retag(id, &live.outputs, &set, &remove).await?;
+            if !set.is_empty() {
+                self.resource.tag(id, &live.outputs, &set).await?;
+            }
+            if !remove.is_empty() {
+                self.resource.untag(id, &live.outputs, &remove).await?;
             }
         }
         Ok(self.present(id, desired, "after the update").await?.outputs)

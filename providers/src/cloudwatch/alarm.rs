@@ -80,16 +80,11 @@ pub use calls::Alarm;
 mod calls {
     use std::collections::BTreeMap;
 
-    use async_trait::async_trait;
+    use crate::prelude::*;
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
     use aws_sdk_cloudwatch::Client;
-    use stackr_engine::provider::ProviderError;
-    use stackr_engine::value::Value;
 
     use super::AlarmInputs;
-    use crate::aws::api_error;
-    use crate::inputs::outputs;
-    use crate::resource::{output_str, Live, Made, Resource, Tags};
 
     /// A number as the stack would write it: `5`, not `5.0`, when it is whole.
     fn number(n: f64) -> Value {
@@ -104,15 +99,9 @@ mod calls {
         Value::List(v.iter().map(Value::string).collect())
     }
 
-    pub struct Alarm {
-        client: Client,
-    }
+    sdk_type!(Alarm, Client);
 
     impl Alarm {
-        pub fn new(config: &aws_config::SdkConfig) -> Alarm {
-            Alarm { client: Client::new(config) }
-        }
-
         /// PutMetricAlarm with every property; `tags` count only on create (AWS ignores them on an update).
         async fn put(&self, input: &AlarmInputs, tags: &Tags) -> Result<(), ProviderError> {
             let mut request = self
@@ -136,8 +125,7 @@ mod calls {
             for (k, v) in tags {
                 request = request.tags(Tag::builder().key(k).value(v).build());
             }
-            request.send().await.map_err(|e| api_error("PutMetricAlarm", e))?;
-            Ok(())
+            request.send().await.call("PutMetricAlarm").map(drop)
         }
     }
 
@@ -147,13 +135,13 @@ mod calls {
 
         async fn describe(&self, name: &str, _: &Value) -> Result<Option<Live>, ProviderError> {
             let out = self.client.describe_alarms().alarm_names(name).send().await;
-            let out = out.map_err(|e| api_error("DescribeAlarms", e))?;
+            let out = out.call("DescribeAlarms")?;
             let Some(alarm) = out.metric_alarms().iter().find(|a| a.alarm_name() == Some(name)) else {
                 return Ok(None);
             };
             let arn = alarm.alarm_arn().unwrap_or_default().to_string();
             let listed = self.client.list_tags_for_resource().resource_arn(&arn).send().await;
-            let listed = listed.map_err(|e| api_error("ListTagsForResource", e))?;
+            let listed = listed.call("ListTagsForResource")?;
             let tags =
                 listed.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
             let mut inputs = BTreeMap::from([
@@ -193,27 +181,25 @@ mod calls {
             Ok(input.name.clone().into())
         }
 
-        async fn update(&self, _: &str, _: &AlarmInputs, new: &AlarmInputs, _: &[String]) -> Result<(), ProviderError> {
-            self.put(new, &Tags::new()).await
+        async fn update(&self, _: &str, change: Update<'_, AlarmInputs>) -> Result<(), ProviderError> {
+            self.put(change.new, &Tags::new()).await
         }
 
-        async fn retag(&self, _: &str, outputs: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
+        async fn tag(&self, _: &str, outputs: &Value, set: &Tags) -> Result<(), ProviderError> {
             let arn = output_str(outputs, "arn");
-            if !set.is_empty() {
-                let tags = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-                let request = self.client.tag_resource().resource_arn(arn).set_tags(Some(tags));
-                request.send().await.map_err(|e| api_error("TagResource", e))?;
-            }
-            if !remove.is_empty() {
-                let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec()));
-                request.send().await.map_err(|e| api_error("UntagResource", e))?;
-            }
-            Ok(())
+            let tags = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+            let request = self.client.tag_resource().resource_arn(arn).set_tags(Some(tags));
+            request.send().await.call("TagResource").map(drop)
+        }
+
+        async fn untag(&self, _: &str, outputs: &Value, keys: &[String]) -> Result<(), ProviderError> {
+            let arn = output_str(outputs, "arn");
+            let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec()));
+            request.send().await.call("UntagResource").map(drop)
         }
 
         async fn delete(&self, name: &str, _: Option<&AlarmInputs>) -> Result<(), ProviderError> {
-            self.client.delete_alarms().alarm_names(name).send().await.map_err(|e| api_error("DeleteAlarms", e))?;
-            Ok(())
+            self.client.delete_alarms().alarm_names(name).send().await.call("DeleteAlarms").map(drop)
         }
 
         async fn locate(&self, input: &AlarmInputs, _: &str) -> Result<Option<String>, ProviderError> {

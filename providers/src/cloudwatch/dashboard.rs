@@ -27,29 +27,19 @@ pub use calls::Dashboard;
 
 #[cfg(feature = "aws")]
 mod calls {
-    use async_trait::async_trait;
+    use crate::prelude::*;
     use aws_sdk_cloudwatch::Client;
-    use stackr_engine::provider::ProviderError;
-    use stackr_engine::value::Value;
 
     use super::DashboardInputs;
-    use crate::aws::api_error;
-    use crate::inputs::{document_text, document_value, outputs};
-    use crate::resource::{Live, Made, Resource, Tags};
+    use crate::inputs::{document_text, document_value};
 
-    pub struct Dashboard {
-        client: Client,
-    }
+    sdk_type!(Dashboard, Client);
 
     impl Dashboard {
-        pub fn new(config: &aws_config::SdkConfig) -> Dashboard {
-            Dashboard { client: Client::new(config) }
-        }
-
         async fn put(&self, input: &DashboardInputs) -> Result<(), ProviderError> {
             let request = self.client.put_dashboard().dashboard_name(&input.dashboard_name);
             let request = request.dashboard_body(document_text(&input.dashboard_body));
-            let out = request.send().await.map_err(|e| api_error("PutDashboard", e))?;
+            let out = request.send().await.call("PutDashboard")?;
             match out.dashboard_validation_messages().first() {
                 Some(problem) => Err(ProviderError::Invalid(format!(
                     "dashboard {}: {}",
@@ -67,7 +57,7 @@ mod calls {
 
         async fn describe(&self, name: &str, _: &Value) -> Result<Option<Live>, ProviderError> {
             let out = self.client.get_dashboard().dashboard_name(name).send().await;
-            let dashboard = out.map_err(|e| api_error("GetDashboard", e))?;
+            let dashboard = out.call("GetDashboard")?;
             let body = dashboard.dashboard_body().and_then(document_value).unwrap_or(Value::Null);
             Ok(Some(Live {
                 id: name.to_string(),
@@ -83,20 +73,13 @@ mod calls {
             Ok(input.dashboard_name.clone().into())
         }
 
-        async fn update(
-            &self,
-            _: &str,
-            _: &DashboardInputs,
-            new: &DashboardInputs,
-            _: &[String],
-        ) -> Result<(), ProviderError> {
-            self.put(new).await
+        async fn update(&self, _: &str, change: Update<'_, DashboardInputs>) -> Result<(), ProviderError> {
+            self.put(change.new).await
         }
 
         async fn delete(&self, name: &str, _: Option<&DashboardInputs>) -> Result<(), ProviderError> {
             let request = self.client.delete_dashboards().dashboard_names(name);
-            request.send().await.map_err(|e| api_error("DeleteDashboards", e))?;
-            Ok(())
+            request.send().await.call("DeleteDashboards").map(drop)
         }
 
         async fn locate(&self, input: &DashboardInputs, _: &str) -> Result<Option<String>, ProviderError> {

@@ -61,20 +61,14 @@ pub use calls::Role;
 mod calls {
     use std::collections::BTreeMap;
 
-    use async_trait::async_trait;
+    use crate::prelude::*;
     use aws_sdk_iam::types::Tag;
     use aws_sdk_iam::Client;
-    use stackr_engine::provider::ProviderError;
-    use stackr_engine::value::Value;
 
     use super::{InlinePolicy, RoleInputs};
-    use crate::aws::{api_error, found};
-    use crate::inputs::{document_text, document_value, outputs};
-    use crate::resource::{Live, Made, Resource, Tags};
+    use crate::inputs::{document_text, document_value};
 
-    pub struct Role {
-        client: Client,
-    }
+    sdk_type!(Role, Client);
 
     fn tag(k: &str, v: &str) -> Result<Tag, ProviderError> {
         Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::Invalid(e.to_string()))
@@ -86,17 +80,13 @@ mod calls {
     }
 
     impl Role {
-        pub fn new(config: &aws_config::SdkConfig) -> Role {
-            Role { client: Client::new(config) }
-        }
-
         async fn inline_policies(&self, role: &str) -> Result<Vec<(String, Value)>, ProviderError> {
             let names = self.client.list_role_policies().role_name(role).send().await;
-            let names = names.map_err(|e| api_error("ListRolePolicies", e))?;
+            let names = names.call("ListRolePolicies")?;
             let mut policies = Vec::new();
             for policy_name in names.policy_names() {
                 let policy = self.client.get_role_policy().role_name(role).policy_name(policy_name).send().await;
-                let policy = policy.map_err(|e| api_error("GetRolePolicy", e))?;
+                let policy = policy.call("GetRolePolicy")?;
                 policies.push((policy_name.clone(), document_value(policy.policy_document()).unwrap_or(Value::Null)));
             }
             Ok(policies)
@@ -104,7 +94,7 @@ mod calls {
 
         async fn managed_policies(&self, role: &str) -> Result<Vec<String>, ProviderError> {
             let attached = self.client.list_attached_role_policies().role_name(role).send().await;
-            let attached = attached.map_err(|e| api_error("ListAttachedRolePolicies", e))?;
+            let attached = attached.call("ListAttachedRolePolicies")?;
             Ok(attached.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect())
         }
 
@@ -119,19 +109,19 @@ mod calls {
             for policy in new_inline.iter().filter(|p| !old_inline.contains(p)) {
                 let request = self.client.put_role_policy().role_name(role).policy_name(&policy.name);
                 let request = request.policy_document(document_text(&policy.policy));
-                request.send().await.map_err(|e| api_error("PutRolePolicy", e))?;
+                request.send().await.call("PutRolePolicy")?;
             }
             for policy in old_inline.iter().filter(|o| !new_inline.iter().any(|n| n.name == o.name)) {
                 let request = self.client.delete_role_policy().role_name(role).policy_name(&policy.name);
-                request.send().await.map_err(|e| api_error("DeleteRolePolicy", e))?;
+                request.send().await.call("DeleteRolePolicy")?;
             }
             for arn in new_managed.iter().filter(|a| !old_managed.contains(a)) {
                 let request = self.client.attach_role_policy().role_name(role).policy_arn(arn);
-                request.send().await.map_err(|e| api_error("AttachRolePolicy", e))?;
+                request.send().await.call("AttachRolePolicy")?;
             }
             for arn in old_managed.iter().filter(|a| !new_managed.contains(a)) {
                 let request = self.client.detach_role_policy().role_name(role).policy_arn(arn);
-                request.send().await.map_err(|e| api_error("DetachRolePolicy", e))?;
+                request.send().await.call("DetachRolePolicy")?;
             }
             Ok(())
         }
@@ -143,7 +133,7 @@ mod calls {
 
         async fn describe(&self, name: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
             let out = self.client.get_role().role_name(name).send().await;
-            let Some(role) = out.map_err(|e| api_error("GetRole", e))?.role else { return Ok(None) };
+            let Some(role) = out.call("GetRole")?.role else { return Ok(None) };
             let prior = prior.as_map().cloned().unwrap_or_default();
             let mut inline = self.inline_policies(name).await?;
             let mut managed = self.managed_policies(name).await?;
@@ -160,7 +150,7 @@ mod calls {
                 in_declared_order(&mut managed, &arns, String::as_str);
             }
             let listed = self.client.list_role_tags().role_name(name).send().await;
-            let listed = listed.map_err(|e| api_error("ListRoleTags", e))?;
+            let listed = listed.call("ListRoleTags")?;
             let tags = listed.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
             let trust = role.assume_role_policy_document().and_then(document_value).unwrap_or(Value::Null);
             let mut inputs = BTreeMap::from([
@@ -195,7 +185,7 @@ mod calls {
             for (k, v) in tags {
                 request = request.tags(tag(k, v)?);
             }
-            let created = request.send().await.map_err(|e| api_error("CreateRole", e))?;
+            let created = request.send().await.call("CreateRole")?;
             let outputs = created
                 .role()
                 .map(|r| outputs([("arn", Some(r.arn().to_string())), ("uniqueId", Some(r.role_id().to_string()))]));
@@ -206,30 +196,24 @@ mod calls {
             self.sync_policies(role, (&[], &input.inline_policies), (&[], &input.managed_policy_arns)).await
         }
 
-        async fn update(
-            &self,
-            role: &str,
-            old: &RoleInputs,
-            new: &RoleInputs,
-            changed: &[String],
-        ) -> Result<(), ProviderError> {
-            let changed = |p: &str| changed.iter().any(|c| c == p);
-            if changed("assumeRolePolicy") {
+        async fn update(&self, role: &str, change: Update<'_, RoleInputs>) -> Result<(), ProviderError> {
+            let Update { old, new, .. } = change;
+            if change.any(&["assumeRolePolicy"]) {
                 let request = self.client.update_assume_role_policy().role_name(role);
                 let request = request.policy_document(document_text(&new.assume_role_policy));
-                request.send().await.map_err(|e| api_error("UpdateAssumeRolePolicy", e))?;
+                request.send().await.call("UpdateAssumeRolePolicy")?;
             }
-            if changed("description") || changed("maxSessionDuration") {
+            if change.any(&["description", "maxSessionDuration"]) {
                 let request = self.client.update_role().role_name(role).description(&new.description);
                 let request = request.max_session_duration(new.max_session_duration);
-                request.send().await.map_err(|e| api_error("UpdateRole", e))?;
+                request.send().await.call("UpdateRole")?;
             }
-            let inline = if changed("inlinePolicies") {
+            let inline = if change.any(&["inlinePolicies"]) {
                 (&old.inline_policies[..], &new.inline_policies[..])
             } else {
                 (&[][..], &[][..])
             };
-            let managed = if changed("managedPolicyArns") {
+            let managed = if change.any(&["managedPolicyArns"]) {
                 (&old.managed_policy_arns[..], &new.managed_policy_arns[..])
             } else {
                 (&[][..], &[][..])
@@ -237,17 +221,15 @@ mod calls {
             self.sync_policies(role, inline, managed).await
         }
 
-        async fn retag(&self, role: &str, _: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
-            if !set.is_empty() {
-                let tags = set.iter().map(|(k, v)| tag(k, v)).collect::<Result<Vec<_>, _>>()?;
-                let request = self.client.tag_role().role_name(role).set_tags(Some(tags));
-                request.send().await.map_err(|e| api_error("TagRole", e))?;
-            }
-            if !remove.is_empty() {
-                let request = self.client.untag_role().role_name(role).set_tag_keys(Some(remove.to_vec()));
-                request.send().await.map_err(|e| api_error("UntagRole", e))?;
-            }
-            Ok(())
+        async fn tag(&self, role: &str, _: &Value, set: &Tags) -> Result<(), ProviderError> {
+            let tags = set.iter().map(|(k, v)| tag(k, v)).collect::<Result<Vec<_>, _>>()?;
+            let request = self.client.tag_role().role_name(role).set_tags(Some(tags));
+            request.send().await.call("TagRole").map(drop)
+        }
+
+        async fn untag(&self, role: &str, _: &Value, keys: &[String]) -> Result<(), ProviderError> {
+            let request = self.client.untag_role().role_name(role).set_tag_keys(Some(keys.to_vec()));
+            request.send().await.call("UntagRole").map(drop)
         }
 
         /// Managed policies detached and inline policies deleted first, as IAM requires.
@@ -260,8 +242,7 @@ mod calls {
                 .map(|(name, _)| InlinePolicy { name, policy: serde_json::Value::Null })
                 .collect();
             self.sync_policies(role, (&inline, &[]), (&managed, &[])).await?;
-            self.client.delete_role().role_name(role).send().await.map_err(|e| api_error("DeleteRole", e))?;
-            Ok(())
+            self.client.delete_role().role_name(role).send().await.call("DeleteRole").map(drop)
         }
 
         async fn locate(&self, input: &RoleInputs, _: &str) -> Result<Option<String>, ProviderError> {

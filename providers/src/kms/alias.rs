@@ -26,25 +26,11 @@ pub use calls::Alias;
 
 #[cfg(feature = "aws")]
 mod calls {
-    use async_trait::async_trait;
-    use aws_sdk_kms::Client;
-    use stackr_engine::provider::ProviderError;
-    use stackr_engine::value::Value;
-
     use super::AliasInputs;
-    use crate::aws::api_error;
-    use crate::inputs::{outputs, prior_field, same_key};
-    use crate::resource::{Live, Made, Resource, Tags};
+    use crate::inputs::key_as_prior;
+    use crate::prelude::*;
 
-    pub struct Alias {
-        client: Client,
-    }
-
-    impl Alias {
-        pub fn new(config: &aws_config::SdkConfig) -> Alias {
-            Alias { client: Client::new(config) }
-        }
-    }
+    sdk_type!(Alias, aws_sdk_kms::Client);
 
     #[async_trait]
     impl Resource for Alias {
@@ -53,20 +39,16 @@ mod calls {
         async fn describe(&self, name: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
             let mut pages = self.client.list_aliases().into_paginator().items().send();
             while let Some(entry) = pages.next().await {
-                let entry = entry.map_err(|e| api_error("ListAliases", e))?;
+                let entry = entry.call("ListAliases")?;
                 if entry.alias_name() != Some(name) {
                     continue;
                 }
                 let reported = entry.target_key_id().unwrap_or_default();
                 // Keep the prior's form (ARN or id) when it names the same key.
-                let target = match prior_field(prior, "targetKeyId").and_then(Value::as_str) {
-                    Some(p) if same_key(p, reported) => p,
-                    _ => reported,
-                };
+                let target = key_as_prior(prior, "targetKeyId", reported);
                 return Ok(Some(Live {
                     id: name.to_string(),
-                    inputs: [("name".into(), Value::string(name)), ("targetKeyId".into(), Value::string(target))]
-                        .into(),
+                    inputs: [("name".into(), Value::string(name)), ("targetKeyId".into(), target)].into(),
                     outputs: outputs([("arn", entry.alias_arn().map(str::to_string))]),
                     tags: None,
                 }));
@@ -76,25 +58,17 @@ mod calls {
 
         async fn create(&self, input: &AliasInputs, _: &Tags) -> Result<Made, ProviderError> {
             let request = self.client.create_alias().alias_name(&input.name).target_key_id(&input.target_key_id);
-            request.send().await.map_err(|e| api_error("CreateAlias", e))?;
+            request.send().await.call("CreateAlias")?;
             Ok(input.name.clone().into())
         }
 
-        async fn update(
-            &self,
-            id: &str,
-            _: &AliasInputs,
-            new: &AliasInputs,
-            _: &[String],
-        ) -> Result<(), ProviderError> {
-            let request = self.client.update_alias().alias_name(id).target_key_id(&new.target_key_id);
-            request.send().await.map_err(|e| api_error("UpdateAlias", e))?;
-            Ok(())
+        async fn update(&self, id: &str, change: Update<'_, AliasInputs>) -> Result<(), ProviderError> {
+            let request = self.client.update_alias().alias_name(id).target_key_id(&change.new.target_key_id);
+            request.send().await.call("UpdateAlias").map(drop)
         }
 
         async fn delete(&self, id: &str, _: Option<&AliasInputs>) -> Result<(), ProviderError> {
-            self.client.delete_alias().alias_name(id).send().await.map_err(|e| api_error("DeleteAlias", e))?;
-            Ok(())
+            self.client.delete_alias().alias_name(id).send().await.call("DeleteAlias").map(drop)
         }
 
         async fn locate(&self, input: &AliasInputs, _: &str) -> Result<Option<String>, ProviderError> {

@@ -18,7 +18,7 @@ use stackr_engine::provider::ProviderError;
 use stackr_state::secrets::{KeyCodec, SecretsConfig};
 use zeroize::Zeroizing;
 
-use crate::aws::api_error;
+use crate::aws::Call;
 
 /// The KMS key a provider URL names: `awskms://alias/chatbot-state` → `alias/chatbot-state`.
 pub fn key_of(url: &str) -> Option<&str> {
@@ -62,7 +62,7 @@ pub async fn codec(
             .set_encryption_context(bound)
             .send()
             .await
-            .map_err(|e| api_error("Decrypt", e))?;
+            .call("Decrypt")?;
         let key = Zeroizing::new(
             decrypted.plaintext().ok_or_else(|| invalid(&"KMS returned no plaintext"))?.as_ref().to_vec(),
         );
@@ -79,7 +79,7 @@ pub async fn codec(
         .set_encryption_context(Some(context.clone().into_iter().collect()))
         .send()
         .await
-        .map_err(|e| api_error("GenerateDataKey", e))?;
+        .call("GenerateDataKey")?;
     let plaintext = generated.plaintext().ok_or_else(|| invalid(&"KMS returned no data key"))?;
     let encrypted = generated.ciphertext_blob().ok_or_else(|| invalid(&"KMS returned no encrypted data key"))?;
     let plaintext = Zeroizing::new(plaintext.as_ref().to_vec());

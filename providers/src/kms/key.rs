@@ -70,43 +70,29 @@ pub use calls::Key;
 mod calls {
     use std::collections::BTreeMap;
 
-    use async_trait::async_trait;
+    use crate::prelude::*;
     use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
     use aws_sdk_kms::Client;
-    use stackr_engine::provider::ProviderError;
-    use stackr_engine::value::Value;
 
     use super::KeyInputs;
-    use crate::aws::{api_error, is_access_denied, is_not_found};
-    use crate::inputs::{document_text, document_value, outputs, prior_field};
-    use crate::resource::{Live, Made, Resource, Tags};
+    use crate::aws::{is_access_denied, is_not_found};
+    use crate::inputs::{document_text, document_value};
     use crate::TOKEN_TAG;
 
-    pub struct Key {
-        client: Client,
-    }
+    sdk_type!(Key, Client);
 
     fn tag(key: &str, value: &str) -> Result<Tag, ProviderError> {
         Tag::builder().tag_key(key).tag_value(value).build().map_err(|e| ProviderError::Invalid(e.to_string()))
     }
 
     impl Key {
-        pub fn new(config: &aws_config::SdkConfig) -> Key {
-            Key::with_client(Client::new(config))
-        }
-
-        /// On a given client (tests use mocked clients).
-        pub fn with_client(client: Client) -> Key {
-            Key { client }
-        }
-
         async fn set_rotation(&self, key_id: &str, enabled: bool) -> Result<(), ProviderError> {
             if enabled {
                 let request = self.client.enable_key_rotation().key_id(key_id);
-                request.send().await.map_err(|e| api_error("EnableKeyRotation", e))?;
+                request.send().await.call("EnableKeyRotation")?;
             } else {
                 let request = self.client.disable_key_rotation().key_id(key_id);
-                request.send().await.map_err(|e| api_error("DisableKeyRotation", e))?;
+                request.send().await.call("DisableKeyRotation")?;
             }
             Ok(())
         }
@@ -118,16 +104,16 @@ mod calls {
 
         async fn describe(&self, id: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
             let described = self.client.describe_key().key_id(id).send().await;
-            let described = described.map_err(|e| api_error("DescribeKey", e))?;
+            let described = described.call("DescribeKey")?;
             let Some(metadata) = described.key_metadata() else { return Ok(None) };
             if matches!(metadata.key_state(), Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)) {
                 return Ok(None);
             }
             let key_id = metadata.key_id().to_string();
             let rotation = self.client.get_key_rotation_status().key_id(&key_id).send().await;
-            let rotation = rotation.map_err(|e| api_error("GetKeyRotationStatus", e))?.key_rotation_enabled();
+            let rotation = rotation.call("GetKeyRotationStatus")?.key_rotation_enabled();
             let listed = self.client.list_resource_tags().key_id(&key_id).send().await;
-            let listed = listed.map_err(|e| api_error("ListResourceTags", e))?;
+            let listed = listed.call("ListResourceTags")?;
             let tags = listed.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect();
             // KMS does not report the deletion window: it is as recorded.
             let window = prior_field(prior, "deletionWindowInDays").cloned().unwrap_or(Value::from(30));
@@ -143,7 +129,7 @@ mod calls {
             // The policy is compared only when the stack sets one: otherwise KMS's default policy is expected.
             if prior_field(prior, "policy").is_some() {
                 let out = self.client.get_key_policy().key_id(&key_id).send().await;
-                if let Some(policy) = out.map_err(|e| api_error("GetKeyPolicy", e))?.policy().and_then(document_value) {
+                if let Some(policy) = out.call("GetKeyPolicy")?.policy().and_then(document_value) {
                     inputs.insert("policy".into(), policy);
                 }
             }
@@ -170,7 +156,7 @@ mod calls {
                 .config_override(aws_sdk_kms::config::Config::builder().retry_config(crate::aws::no_retries()))
                 .send()
                 .await
-                .map_err(|e| api_error("CreateKey", e))?;
+                .call("CreateKey")?;
             let metadata =
                 created.key_metadata().ok_or_else(|| ProviderError::Other("CreateKey returned no key".into()))?;
             let key_id = metadata.key_id().to_string();
@@ -185,24 +171,19 @@ mod calls {
             }
         }
 
-        async fn update(
-            &self,
-            key_id: &str,
-            _: &KeyInputs,
-            new: &KeyInputs,
-            changed: &[String],
-        ) -> Result<(), ProviderError> {
-            for property in changed {
+        async fn update(&self, key_id: &str, change: Update<'_, KeyInputs>) -> Result<(), ProviderError> {
+            let new = change.new;
+            for property in change.changed {
                 match property.as_str() {
                     "description" => {
                         let request = self.client.update_key_description().key_id(key_id).description(&new.description);
-                        request.send().await.map_err(|e| api_error("UpdateKeyDescription", e))?;
+                        request.send().await.call("UpdateKeyDescription")?;
                     }
                     "enableKeyRotation" => self.set_rotation(key_id, new.enable_key_rotation).await?,
                     "policy" => {
                         if let Some(policy) = &new.policy {
                             let request = self.client.put_key_policy().key_id(key_id).policy(document_text(policy));
-                            request.send().await.map_err(|e| api_error("PutKeyPolicy", e))?;
+                            request.send().await.call("PutKeyPolicy")?;
                         }
                     }
                     _ => {} // deletionWindowInDays: used at delete time only.
@@ -211,17 +192,15 @@ mod calls {
             Ok(())
         }
 
-        async fn retag(&self, key_id: &str, _: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
-            if !set.is_empty() {
-                let tags = set.iter().map(|(k, v)| tag(k, v)).collect::<Result<Vec<_>, _>>()?;
-                let request = self.client.tag_resource().key_id(key_id).set_tags(Some(tags));
-                request.send().await.map_err(|e| api_error("TagResource", e))?;
-            }
-            if !remove.is_empty() {
-                let request = self.client.untag_resource().key_id(key_id).set_tag_keys(Some(remove.to_vec()));
-                request.send().await.map_err(|e| api_error("UntagResource", e))?;
-            }
-            Ok(())
+        async fn tag(&self, key_id: &str, _: &Value, set: &Tags) -> Result<(), ProviderError> {
+            let tags = set.iter().map(|(k, v)| tag(k, v)).collect::<Result<Vec<_>, _>>()?;
+            let request = self.client.tag_resource().key_id(key_id).set_tags(Some(tags));
+            request.send().await.call("TagResource").map(drop)
+        }
+
+        async fn untag(&self, key_id: &str, _: &Value, keys: &[String]) -> Result<(), ProviderError> {
+            let request = self.client.untag_resource().key_id(key_id).set_tag_keys(Some(keys.to_vec()));
+            request.send().await.call("UntagResource").map(drop)
         }
 
         async fn delete(&self, key_id: &str, old: Option<&KeyInputs>) -> Result<(), ProviderError> {
@@ -244,10 +223,10 @@ mod calls {
         /// are skipped, and so are keys whose policy denies us their tags (another team's keys, never ours).
         async fn locate(&self, _: &KeyInputs, token: &str) -> Result<Option<String>, ProviderError> {
             let keys = self.client.list_keys().into_paginator().items().send().collect::<Result<Vec<_>, _>>().await;
-            let keys = keys.map_err(|e| api_error("ListKeys", e))?;
+            let keys = keys.call("ListKeys")?;
             let aliases =
                 self.client.list_aliases().into_paginator().items().send().collect::<Result<Vec<_>, _>>().await;
-            let aliases = aliases.map_err(|e| api_error("ListAliases", e))?;
+            let aliases = aliases.call("ListAliases")?;
             let managed: std::collections::BTreeSet<&str> = aliases
                 .iter()
                 .filter(|a| a.alias_name().is_some_and(|n| n.starts_with("alias/aws/")))
@@ -262,7 +241,7 @@ mod calls {
                     let client = self.client.clone();
                     reads.spawn(async move {
                         let tags = client.list_resource_tags().key_id(&key_id).send().await;
-                        (key_id, tags.map_err(|e| api_error("ListResourceTags", e)))
+                        (key_id, tags.call("ListResourceTags"))
                     });
                 }
                 let Some(joined) = reads.join_next().await else { return Ok(None) };

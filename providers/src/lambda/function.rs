@@ -82,18 +82,13 @@ mod calls {
     use std::collections::{BTreeMap, HashMap};
     use std::time::Duration;
 
-    use async_trait::async_trait;
+    use crate::prelude::*;
     use aws_sdk_lambda::primitives::Blob;
     use aws_sdk_lambda::types::{Environment, FunctionCode, LastUpdateStatus, Runtime, State};
     use aws_sdk_lambda::Client;
-    use stackr_engine::provider::ProviderError;
-    use stackr_engine::value::Value;
 
     use super::FunctionInputs;
-    use crate::aws::api_error;
-    use crate::inputs::{outputs, prior_field};
     use crate::lambda::package;
-    use crate::resource::{output_str, Live, Made, Resource, Tags};
     use crate::wait::{retry_while, until_ready, Poll};
 
     /// How long a create waits for a new role to become assumable (IAM is eventually consistent).
@@ -144,7 +139,7 @@ mod calls {
         async fn wait_ready(&self, name: &str) -> Result<(), ProviderError> {
             until_ready(&format!("function {name}"), READY, || async {
                 let config = self.client.get_function_configuration().function_name(name).send().await;
-                let config = config.map_err(|e| api_error("GetFunctionConfiguration", e))?;
+                let config = config.call("GetFunctionConfiguration")?;
                 if matches!(config.state(), Some(State::Failed))
                     || matches!(config.last_update_status(), Some(LastUpdateStatus::Failed))
                 {
@@ -165,7 +160,7 @@ mod calls {
 
         async fn describe(&self, name: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
             let function = self.client.get_function().function_name(name).send().await;
-            let function = function.map_err(|e| api_error("GetFunction", e))?;
+            let function = function.call("GetFunction")?;
             let Some(config) = function.configuration() else { return Ok(None) };
             // The code is as recorded: the plan compares the tree's content hash, which AWS does not know.
             let mut inputs = prior.as_map().cloned().unwrap_or_default();
@@ -223,7 +218,7 @@ mod calls {
                     .memory_size(input.memory_size)
                     .environment(environment(input))
                     .set_tags(Some(tags.clone().into_iter().collect()));
-                request.send().await.map_err(|e| api_error("CreateFunction", e))
+                request.send().await.call("CreateFunction")
             })
             .await?;
             let outputs = self.outputs(created.function_arn(), created.code_sha256(), created.version());
@@ -234,21 +229,15 @@ mod calls {
             self.wait_ready(name).await
         }
 
-        async fn update(
-            &self,
-            name: &str,
-            _: &FunctionInputs,
-            new: &FunctionInputs,
-            changed: &[String],
-        ) -> Result<(), ProviderError> {
-            if changed.iter().any(|c| c == "code") {
+        async fn update(&self, name: &str, change: Update<'_, FunctionInputs>) -> Result<(), ProviderError> {
+            let new = change.new;
+            if change.any(&["code"]) {
                 let zip = package::zip(&new.code.path)?;
                 let request = self.client.update_function_code().function_name(name).zip_file(Blob::new(zip));
-                request.send().await.map_err(|e| api_error("UpdateFunctionCode", e))?;
+                request.send().await.call("UpdateFunctionCode")?;
                 self.wait_ready(name).await?;
             }
-            let configuration = ["description", "runtime", "handler", "role", "timeout", "memorySize", "environment"];
-            if changed.iter().any(|c| configuration.contains(&c.as_str())) {
+            if change.any(&["description", "runtime", "handler", "role", "timeout", "memorySize", "environment"]) {
                 let request = self
                     .client
                     .update_function_configuration()
@@ -260,34 +249,26 @@ mod calls {
                     .timeout(new.timeout)
                     .memory_size(new.memory_size)
                     .environment(environment(new));
-                request.send().await.map_err(|e| api_error("UpdateFunctionConfiguration", e))?;
+                request.send().await.call("UpdateFunctionConfiguration")?;
                 self.wait_ready(name).await?;
             }
             Ok(())
         }
 
-        async fn retag(&self, _: &str, outputs: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
+        async fn tag(&self, _: &str, outputs: &Value, set: &Tags) -> Result<(), ProviderError> {
             let arn = output_str(outputs, "arn");
-            if !set.is_empty() {
-                let request =
-                    self.client.tag_resource().resource(arn).set_tags(Some(set.clone().into_iter().collect()));
-                request.send().await.map_err(|e| api_error("TagResource", e))?;
-            }
-            if !remove.is_empty() {
-                let request = self.client.untag_resource().resource(arn).set_tag_keys(Some(remove.to_vec()));
-                request.send().await.map_err(|e| api_error("UntagResource", e))?;
-            }
-            Ok(())
+            let request = self.client.tag_resource().resource(arn).set_tags(Some(set.clone().into_iter().collect()));
+            request.send().await.call("TagResource").map(drop)
+        }
+
+        async fn untag(&self, _: &str, outputs: &Value, keys: &[String]) -> Result<(), ProviderError> {
+            let arn = output_str(outputs, "arn");
+            let request = self.client.untag_resource().resource(arn).set_tag_keys(Some(keys.to_vec()));
+            request.send().await.call("UntagResource").map(drop)
         }
 
         async fn delete(&self, name: &str, _: Option<&FunctionInputs>) -> Result<(), ProviderError> {
-            self.client
-                .delete_function()
-                .function_name(name)
-                .send()
-                .await
-                .map_err(|e| api_error("DeleteFunction", e))?;
-            Ok(())
+            self.client.delete_function().function_name(name).send().await.call("DeleteFunction").map(drop)
         }
 
         async fn locate(&self, input: &FunctionInputs, _: &str) -> Result<Option<String>, ProviderError> {

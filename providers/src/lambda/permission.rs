@@ -22,7 +22,6 @@ pub fn schema() -> ResourceSchema {
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 pub struct PermissionInputs {
     function: String,
-    #[serde(default = "invoke")]
     action: String,
     principal: String,
     source_arn: Option<String>,
@@ -30,33 +29,15 @@ pub struct PermissionInputs {
     statement_id: Option<String>,
 }
 
-fn invoke() -> String {
-    "lambda:InvokeFunction".into()
-}
-
 #[cfg(feature = "aws")]
 pub use calls::Permission;
 
 #[cfg(feature = "aws")]
 mod calls {
-    use async_trait::async_trait;
-    use aws_sdk_lambda::Client;
-    use stackr_engine::provider::ProviderError;
-    use stackr_engine::value::Value;
-
     use super::PermissionInputs;
-    use crate::aws::api_error;
-    use crate::resource::{Live, Made, Resource, Tags};
+    use crate::prelude::*;
 
-    pub struct Permission {
-        client: Client,
-    }
-
-    impl Permission {
-        pub fn new(config: &aws_config::SdkConfig) -> Permission {
-            Permission { client: Client::new(config) }
-        }
-    }
+    sdk_type!(Permission, aws_sdk_lambda::Client);
 
     fn split(id: &str) -> (&str, &str) {
         id.rsplit_once('|').unwrap_or((id, ""))
@@ -73,9 +54,8 @@ mod calls {
 
         async fn describe(&self, id: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
             let (function, sid) = split(id);
-            let out = self.client.get_policy().function_name(function).send().await;
-            let policy = out.map_err(|e| api_error("GetPolicy", e))?.policy.unwrap_or_default();
-            let document: serde_json::Value = serde_json::from_str(&policy).unwrap_or_default();
+            let policy = self.client.get_policy().function_name(function).send().await.call("GetPolicy")?.policy;
+            let document: serde_json::Value = serde_json::from_str(&policy.unwrap_or_default()).unwrap_or_default();
             let statements = document["Statement"].as_array();
             let Some(statement) = statements.and_then(|s| s.iter().find(|s| s["Sid"] == sid)) else { return Ok(None) };
             let principal = match &statement["Principal"] {
@@ -83,45 +63,33 @@ mod calls {
                 other => other["Service"].as_str().or(other["AWS"].as_str()).unwrap_or_default(),
             };
             // The function as the prior named it (a name or an ARN: AWS reports neither back).
-            let named = prior.as_map().and_then(|m| m.get("function")).and_then(Value::as_str).unwrap_or(function);
-            let mut inputs: std::collections::BTreeMap<String, Value> = [
-                ("function".to_string(), Value::string(named)),
-                ("statementId".to_string(), Value::string(sid)),
-                ("principal".to_string(), Value::string(principal)),
-                ("action".to_string(), Value::string(statement["Action"].as_str().unwrap_or("lambda:InvokeFunction"))),
-            ]
-            .into();
-            if let Some(arn) = statement["Condition"]["ArnLike"]["AWS:SourceArn"].as_str() {
-                inputs.insert("sourceArn".into(), Value::string(arn));
-            }
+            let named = prior_field(prior, "function").and_then(Value::as_str).unwrap_or(function);
+            let action = statement["Action"].as_str().unwrap_or("lambda:InvokeFunction");
+            let source = statement["Condition"]["ArnLike"]["AWS:SourceArn"].as_str();
+            let inputs = [
+                ("function", Some(named)),
+                ("statementId", Some(sid)),
+                ("principal", Some(principal)),
+                ("action", Some(action)),
+                ("sourceArn", source),
+            ];
+            let inputs = inputs.into_iter().filter_map(|(k, v)| Some((k.to_string(), Value::string(v?)))).collect();
             Ok(Some(Live { id: id.to_string(), inputs, outputs: Value::Map(Default::default()), tags: None }))
         }
 
         async fn create(&self, input: &PermissionInputs, _: &Tags) -> Result<Made, ProviderError> {
             let id = id_of(input)?;
-            let (_, sid) = split(&id);
-            let request = self.client.add_permission().function_name(&input.function).statement_id(sid);
+            let request = self.client.add_permission().function_name(&input.function).statement_id(split(&id).1);
             let request =
                 request.action(&input.action).principal(&input.principal).set_source_arn(input.source_arn.clone());
-            request.send().await.map_err(|e| api_error("AddPermission", e))?;
+            request.send().await.call("AddPermission")?;
             Ok(Made { id, outputs: Some(Value::Map(Default::default())) })
-        }
-
-        async fn update(
-            &self,
-            id: &str,
-            _: &PermissionInputs,
-            _: &PermissionInputs,
-            _: &[String],
-        ) -> Result<(), ProviderError> {
-            Err(ProviderError::Invalid(format!("permission {id} cannot be updated in place; every change replaces it")))
         }
 
         async fn delete(&self, id: &str, _: Option<&PermissionInputs>) -> Result<(), ProviderError> {
             let (function, sid) = split(id);
             let request = self.client.remove_permission().function_name(function).statement_id(sid);
-            request.send().await.map_err(|e| api_error("RemovePermission", e))?;
-            Ok(())
+            request.send().await.call("RemovePermission").map(drop)
         }
 
         async fn locate(&self, input: &PermissionInputs, _: &str) -> Result<Option<String>, ProviderError> {

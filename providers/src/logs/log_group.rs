@@ -39,34 +39,24 @@ pub use calls::LogGroup;
 
 #[cfg(feature = "aws")]
 mod calls {
-    use async_trait::async_trait;
+    use crate::prelude::*;
     use aws_sdk_cloudwatchlogs::Client;
-    use stackr_engine::provider::ProviderError;
-    use stackr_engine::value::Value;
 
     use super::LogGroupInputs;
-    use crate::aws::api_error;
-    use crate::inputs::{outputs, prior_field, same_key};
-    use crate::resource::{output_str, Live, Made, Resource, Tags};
+    use crate::inputs::key_as_prior;
 
-    pub struct LogGroup {
-        client: Client,
-    }
+    sdk_type!(LogGroup, Client);
 
     impl LogGroup {
-        pub fn new(config: &aws_config::SdkConfig) -> LogGroup {
-            LogGroup { client: Client::new(config) }
-        }
-
         async fn set_retention(&self, name: &str, days: Option<i32>) -> Result<(), ProviderError> {
             match days {
                 Some(days) => {
                     let request = self.client.put_retention_policy().log_group_name(name).retention_in_days(days);
-                    request.send().await.map_err(|e| api_error("PutRetentionPolicy", e))?;
+                    request.send().await.call("PutRetentionPolicy")?;
                 }
                 None => {
                     let request = self.client.delete_retention_policy().log_group_name(name);
-                    request.send().await.map_err(|e| api_error("DeleteRetentionPolicy", e))?;
+                    request.send().await.call("DeleteRetentionPolicy")?;
                 }
             }
             Ok(())
@@ -79,7 +69,7 @@ mod calls {
 
         async fn describe(&self, name: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
             let out = self.client.describe_log_groups().log_group_name_prefix(name).send().await;
-            let groups = out.map_err(|e| api_error("DescribeLogGroups", e))?.log_groups.unwrap_or_default();
+            let groups = out.call("DescribeLogGroups")?.log_groups.unwrap_or_default();
             let Some(group) = groups.into_iter().find(|g| g.log_group_name() == Some(name)) else { return Ok(None) };
             let arn = group
                 .log_group_arn()
@@ -87,17 +77,14 @@ mod calls {
                 .or_else(|| group.arn().map(|a| a.trim_end_matches(":*").to_string()))
                 .unwrap_or_default();
             let listed = self.client.list_tags_for_resource().resource_arn(&arn).send().await;
-            let tags = listed.map_err(|e| api_error("ListTagsForResource", e))?.tags.unwrap_or_default();
+            let tags = listed.call("ListTagsForResource")?.tags.unwrap_or_default();
             let mut inputs: std::collections::BTreeMap<String, Value> = [("name".into(), Value::string(name))].into();
             if let Some(days) = group.retention_in_days() {
                 inputs.insert("retentionInDays".into(), Value::from(i64::from(days)));
             }
             if let Some(reported) = group.kms_key_id() {
-                let key = match prior_field(prior, "kmsKeyId").and_then(Value::as_str) {
-                    Some(p) if same_key(p, reported) => p,
-                    _ => reported,
-                };
-                inputs.insert("kmsKeyId".into(), Value::string(key));
+                let key = key_as_prior(prior, "kmsKeyId", reported);
+                inputs.insert("kmsKeyId".into(), key);
             }
             let outputs = outputs([("arn", Some(arn))]);
             Ok(Some(Live { id: name.to_string(), inputs, outputs, tags: Some(tags.into_iter().collect()) }))
@@ -107,7 +94,7 @@ mod calls {
             let request =
                 self.client.create_log_group().log_group_name(&input.name).set_kms_key_id(input.kms_key_id.clone());
             let request = request.set_tags(Some(tags.clone().into_iter().collect()));
-            request.send().await.map_err(|e| api_error("CreateLogGroup", e))?;
+            request.send().await.call("CreateLogGroup")?;
             Ok(input.name.clone().into())
         }
 
@@ -118,41 +105,28 @@ mod calls {
             }
         }
 
-        async fn update(
-            &self,
-            name: &str,
-            _: &LogGroupInputs,
-            new: &LogGroupInputs,
-            changed: &[String],
-        ) -> Result<(), ProviderError> {
-            if changed.iter().any(|c| c == "retentionInDays") {
-                self.set_retention(name, new.retention_in_days).await?;
+        async fn update(&self, name: &str, change: Update<'_, LogGroupInputs>) -> Result<(), ProviderError> {
+            if change.any(&["retentionInDays"]) {
+                self.set_retention(name, change.new.retention_in_days).await?;
             }
             Ok(())
         }
 
-        async fn retag(&self, _: &str, outputs: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
+        async fn tag(&self, _: &str, outputs: &Value, set: &Tags) -> Result<(), ProviderError> {
             let arn = output_str(outputs, "arn");
-            if !set.is_empty() {
-                let request =
-                    self.client.tag_resource().resource_arn(arn).set_tags(Some(set.clone().into_iter().collect()));
-                request.send().await.map_err(|e| api_error("TagResource", e))?;
-            }
-            if !remove.is_empty() {
-                let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec()));
-                request.send().await.map_err(|e| api_error("UntagResource", e))?;
-            }
-            Ok(())
+            let request =
+                self.client.tag_resource().resource_arn(arn).set_tags(Some(set.clone().into_iter().collect()));
+            request.send().await.call("TagResource").map(drop)
+        }
+
+        async fn untag(&self, _: &str, outputs: &Value, keys: &[String]) -> Result<(), ProviderError> {
+            let arn = output_str(outputs, "arn");
+            let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec()));
+            request.send().await.call("UntagResource").map(drop)
         }
 
         async fn delete(&self, name: &str, _: Option<&LogGroupInputs>) -> Result<(), ProviderError> {
-            self.client
-                .delete_log_group()
-                .log_group_name(name)
-                .send()
-                .await
-                .map_err(|e| api_error("DeleteLogGroup", e))?;
-            Ok(())
+            self.client.delete_log_group().log_group_name(name).send().await.call("DeleteLogGroup").map(drop)
         }
 
         async fn locate(&self, input: &LogGroupInputs, _: &str) -> Result<Option<String>, ProviderError> {

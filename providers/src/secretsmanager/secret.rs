@@ -78,31 +78,17 @@ pub use calls::Secret;
 mod calls {
     use std::collections::BTreeMap;
 
-    use async_trait::async_trait;
+    use crate::prelude::*;
     use aws_sdk_secretsmanager::types::Tag;
     use aws_sdk_secretsmanager::Client;
     use stackr_engine::provider::{ErrorClass, ProviderError};
-    use stackr_engine::value::Value;
 
     use super::SecretInputs;
-    use crate::aws::{api_error, found};
-    use crate::inputs::{outputs, prior_field, same_key};
-    use crate::resource::{Live, Made, Resource, Tags};
+    use crate::inputs::key_as_prior;
 
-    pub struct Secret {
-        client: Client,
-    }
+    sdk_type!(Secret, Client);
 
     impl Secret {
-        pub fn new(config: &aws_config::SdkConfig) -> Secret {
-            Secret::with_client(Client::new(config))
-        }
-
-        /// On a given client (tests use mocked clients).
-        pub fn with_client(client: Client) -> Secret {
-            Secret { client }
-        }
-
         /// A create refused because a secret of that name is scheduled for deletion (outside stackr, which then
         /// read it as gone): AWS says only "already exists" or "scheduled for deletion"; say what to do about it.
         async fn explain_refused_create(&self, name: &str, error: ProviderError) -> ProviderError {
@@ -131,7 +117,7 @@ mod calls {
                 (None, Some(generate)) => {
                     let request = self.client.get_random_password().password_length(generate.length);
                     let out = request.exclude_punctuation(generate.exclude_punctuation).send().await;
-                    Ok(out.map_err(|e| api_error("GetRandomPassword", e))?.random_password().map(str::to_string))
+                    Ok(out.call("GetRandomPassword")?.random_password().map(str::to_string))
                 }
                 (None, None) => Ok(None),
             }
@@ -144,7 +130,7 @@ mod calls {
 
         async fn describe(&self, id: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
             let described = self.client.describe_secret().secret_id(id).send().await;
-            let described = described.map_err(|e| api_error("DescribeSecret", e))?;
+            let described = described.call("DescribeSecret")?;
             if described.deleted_date().is_some() {
                 return Ok(None);
             }
@@ -153,28 +139,18 @@ mod calls {
             let mut inputs: BTreeMap<String, Value> = prior.as_map().cloned().unwrap_or_default();
             inputs.insert("name".into(), Value::string(described.name().unwrap_or_default()));
             inputs.insert("description".into(), Value::string(described.description().unwrap_or_default()));
-            match (described.kms_key_id(), prior_field(prior, "kmsKeyId").and_then(Value::as_str)) {
-                (Some(reported), Some(p)) if same_key(p, reported) => {}
-                (Some(reported), _) => {
-                    inputs.insert("kmsKeyId".into(), Value::string(reported));
-                }
-                (None, _) => {
-                    inputs.remove("kmsKeyId");
-                }
-            }
+            match described.kms_key_id() {
+                Some(reported) => inputs.insert("kmsKeyId".into(), key_as_prior(prior, "kmsKeyId", reported)),
+                None => inputs.remove("kmsKeyId"),
+            };
             let tags = described.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())));
             let tags = tags.collect();
             let mut version = None;
             // The value is read back only when the stack sets one, so that a changed value shows as drift.
             if prior_field(prior, "secretString").is_some() {
-                if let Some(value) = found(
-                    self.client
-                        .get_secret_value()
-                        .secret_id(&arn)
-                        .send()
-                        .await
-                        .map_err(|e| api_error("GetSecretValue", e)),
-                )? {
+                if let Some(value) =
+                    found(self.client.get_secret_value().secret_id(&arn).send().await.call("GetSecretValue"))?
+                {
                     version = value.version_id().map(str::to_string);
                     if let Some(text) = value.secret_string() {
                         inputs.insert("secretString".into(), Value::string(text).into_secret());
@@ -198,7 +174,7 @@ mod calls {
             for (k, v) in tags {
                 request = request.tags(Tag::builder().key(k).value(v).build());
             }
-            match request.send().await.map_err(|e| api_error("CreateSecret", e)) {
+            match request.send().await.call("CreateSecret") {
                 Ok(created) => {
                     let arn = created.arn().unwrap_or_default().to_string();
                     let version = created.version_id().map(str::to_string);
@@ -208,36 +184,29 @@ mod calls {
             }
         }
 
-        async fn update(
-            &self,
-            arn: &str,
-            _: &SecretInputs,
-            new: &SecretInputs,
-            changed: &[String],
-        ) -> Result<(), ProviderError> {
-            if changed.iter().any(|c| c == "description" || c == "kmsKeyId") {
+        async fn update(&self, arn: &str, change: Update<'_, SecretInputs>) -> Result<(), ProviderError> {
+            let new = change.new;
+            if change.any(&["description", "kmsKeyId"]) {
                 let request = self.client.update_secret().secret_id(arn).description(&new.description);
                 let request = request.set_kms_key_id(new.kms_key_id.clone());
-                request.send().await.map_err(|e| api_error("UpdateSecret", e))?;
+                request.send().await.call("UpdateSecret")?;
             }
-            if let (true, Some(value)) = (changed.iter().any(|c| c == "secretString"), &new.secret_string) {
+            if let (true, Some(value)) = (change.any(&["secretString"]), &new.secret_string) {
                 let request = self.client.put_secret_value().secret_id(arn).secret_string(value);
-                request.send().await.map_err(|e| api_error("PutSecretValue", e))?;
+                request.send().await.call("PutSecretValue")?;
             }
             Ok(())
         }
 
-        async fn retag(&self, arn: &str, _: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
-            if !set.is_empty() {
-                let tags = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-                let request = self.client.tag_resource().secret_id(arn).set_tags(Some(tags));
-                request.send().await.map_err(|e| api_error("TagResource", e))?;
-            }
-            if !remove.is_empty() {
-                let request = self.client.untag_resource().secret_id(arn).set_tag_keys(Some(remove.to_vec()));
-                request.send().await.map_err(|e| api_error("UntagResource", e))?;
-            }
-            Ok(())
+        async fn tag(&self, arn: &str, _: &Value, set: &Tags) -> Result<(), ProviderError> {
+            let tags = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+            let request = self.client.tag_resource().secret_id(arn).set_tags(Some(tags));
+            request.send().await.call("TagResource").map(drop)
+        }
+
+        async fn untag(&self, arn: &str, _: &Value, keys: &[String]) -> Result<(), ProviderError> {
+            let request = self.client.untag_resource().secret_id(arn).set_tag_keys(Some(keys.to_vec()));
+            request.send().await.call("UntagResource").map(drop)
         }
 
         async fn delete(&self, arn: &str, old: Option<&SecretInputs>) -> Result<(), ProviderError> {
@@ -248,7 +217,7 @@ mod calls {
             } else {
                 request.recovery_window_in_days(window)
             };
-            match request.send().await.map_err(|e| api_error("DeleteSecret", e)) {
+            match request.send().await.call("DeleteSecret") {
                 // Scheduled for deletion already: it is being deleted.
                 Err(ProviderError::Api { code, message, .. })
                     if code == "InvalidRequestException" && message.contains("marked for deletion") =>

@@ -32,24 +32,10 @@ pub use calls::Subscription;
 
 #[cfg(feature = "aws")]
 mod calls {
-    use async_trait::async_trait;
-    use aws_sdk_sns::Client;
-    use stackr_engine::provider::ProviderError;
-    use stackr_engine::value::Value;
-
     use super::SubscriptionInputs;
-    use crate::aws::api_error;
-    use crate::resource::{Live, Made, Resource, Tags};
+    use crate::prelude::*;
 
-    pub struct Subscription {
-        client: Client,
-    }
-
-    impl Subscription {
-        pub fn new(config: &aws_config::SdkConfig) -> Subscription {
-            Subscription { client: Client::new(config) }
-        }
-    }
+    sdk_type!(Subscription, aws_sdk_sns::Client);
 
     #[async_trait]
     impl Resource for Subscription {
@@ -66,14 +52,13 @@ mod calls {
             };
             let get = |k: &str| Value::string(attributes.get(k).map(String::as_str).unwrap_or(""));
             let pending = attributes.get("PendingConfirmation").is_some_and(|p| p == "true");
+            let inputs = [("topic", "TopicArn"), ("protocol", "Protocol"), ("endpoint", "Endpoint")];
             Ok(Some(Live {
                 id: arn.to_string(),
-                inputs: [
-                    ("topic".to_string(), get("TopicArn")),
-                    ("protocol".to_string(), get("Protocol")),
-                    ("endpoint".to_string(), get("Endpoint")),
-                ]
-                .into(),
+                inputs: inputs
+                    .into_iter()
+                    .map(|(property, attribute)| (property.to_string(), get(attribute)))
+                    .collect(),
                 outputs: Value::Map(
                     [("arn".into(), Value::string(arn)), ("pendingConfirmation".into(), Value::Bool(pending))].into(),
                 ),
@@ -83,38 +68,20 @@ mod calls {
 
         async fn create(&self, input: &SubscriptionInputs, _: &Tags) -> Result<Made, ProviderError> {
             let request = self.client.subscribe().topic_arn(&input.topic).protocol(&input.protocol);
-            let out = request
-                .endpoint(&input.endpoint)
-                .return_subscription_arn(true)
-                .send()
-                .await
-                .map_err(|e| api_error("Subscribe", e))?;
+            let out = request.endpoint(&input.endpoint).return_subscription_arn(true).send().await.call("Subscribe")?;
             let arn = out.subscription_arn().unwrap_or_default().to_string();
             // A subscription waiting for its endpoint's confirmation (email) may not be readable yet.
             let pending = [("arn".into(), Value::string(&arn)), ("pendingConfirmation".into(), Value::Bool(true))];
             Ok(Made { id: arn, outputs: Some(Value::Map(pending.into())) })
         }
 
-        async fn update(
-            &self,
-            id: &str,
-            _: &SubscriptionInputs,
-            _: &SubscriptionInputs,
-            _: &[String],
-        ) -> Result<(), ProviderError> {
-            Err(ProviderError::Invalid(format!(
-                "subscription {id} cannot be updated in place; every change replaces it"
-            )))
-        }
-
         async fn delete(&self, arn: &str, _: Option<&SubscriptionInputs>) -> Result<(), ProviderError> {
-            self.client.unsubscribe().subscription_arn(arn).send().await.map_err(|e| api_error("Unsubscribe", e))?;
-            Ok(())
+            self.client.unsubscribe().subscription_arn(arn).send().await.call("Unsubscribe").map(drop)
         }
 
         async fn locate(&self, input: &SubscriptionInputs, _: &str) -> Result<Option<String>, ProviderError> {
             let request = self.client.list_subscriptions_by_topic().topic_arn(&input.topic);
-            let listed = request.send().await.map_err(|e| api_error("ListSubscriptionsByTopic", e))?;
+            let listed = request.send().await.call("ListSubscriptionsByTopic")?;
             let found = listed
                 .subscriptions()
                 .iter()

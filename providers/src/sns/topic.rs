@@ -31,39 +31,24 @@ pub use calls::Topic;
 
 #[cfg(feature = "aws")]
 mod calls {
-    use async_trait::async_trait;
+    use crate::prelude::*;
     use aws_sdk_sns::types::Tag;
     use aws_sdk_sns::Client;
-    use stackr_engine::provider::ProviderError;
-    use stackr_engine::value::Value;
 
     use super::TopicInputs;
-    use crate::aws::api_error;
-    use crate::inputs::{outputs, prior_field, same_key};
-    use crate::resource::{Live, Made, Resource, Tags};
+    use crate::inputs::key_as_prior;
 
-    pub struct Topic {
-        client: Client,
-    }
+    sdk_type!(Topic, Client);
 
     fn tag(k: &str, v: &str) -> Result<Tag, ProviderError> {
         Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::Invalid(e.to_string()))
     }
 
     impl Topic {
-        pub fn new(config: &aws_config::SdkConfig) -> Topic {
-            Topic::with_client(Client::new(config))
-        }
-
-        /// On a given client (tests use mocked clients).
-        pub fn with_client(client: Client) -> Topic {
-            Topic { client }
-        }
-
         async fn by_name(&self, name: &str) -> Result<Option<String>, ProviderError> {
             let mut pages = self.client.list_topics().into_paginator().items().send();
             while let Some(topic) = pages.next().await {
-                let arn = topic.map_err(|e| api_error("ListTopics", e))?.topic_arn.unwrap_or_default();
+                let arn = topic.call("ListTopics")?.topic_arn.unwrap_or_default();
                 if arn.rsplit(':').next() == Some(name) {
                     return Ok(Some(arn));
                 }
@@ -73,8 +58,7 @@ mod calls {
 
         async fn set_attribute(&self, arn: &str, name: &str, value: &str) -> Result<(), ProviderError> {
             let request = self.client.set_topic_attributes().topic_arn(arn).attribute_name(name).attribute_value(value);
-            request.send().await.map_err(|e| api_error("SetTopicAttributes", e))?;
-            Ok(())
+            request.send().await.call("SetTopicAttributes").map(drop)
         }
     }
 
@@ -84,9 +68,9 @@ mod calls {
 
         async fn describe(&self, arn: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
             let out = self.client.get_topic_attributes().topic_arn(arn).send().await;
-            let attributes = out.map_err(|e| api_error("GetTopicAttributes", e))?.attributes.unwrap_or_default();
+            let attributes = out.call("GetTopicAttributes")?.attributes.unwrap_or_default();
             let listed = self.client.list_tags_for_resource().resource_arn(arn).send().await;
-            let listed = listed.map_err(|e| api_error("ListTagsForResource", e))?;
+            let listed = listed.call("ListTagsForResource")?;
             let tags = listed.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
             let display = attributes.get("DisplayName").map(String::as_str).unwrap_or("");
             let mut inputs = [
@@ -96,11 +80,8 @@ mod calls {
             .into_iter()
             .collect::<std::collections::BTreeMap<_, _>>();
             if let Some(reported) = attributes.get("KmsMasterKeyId").filter(|k| !k.is_empty()) {
-                let key = match prior_field(prior, "kmsMasterKeyId").and_then(Value::as_str) {
-                    Some(p) if same_key(p, reported) => p,
-                    _ => reported,
-                };
-                inputs.insert("kmsMasterKeyId".into(), Value::string(key));
+                let key = key_as_prior(prior, "kmsMasterKeyId", reported);
+                inputs.insert("kmsMasterKeyId".into(), key);
             }
             let outputs = outputs([("arn", Some(arn.to_string()))]);
             Ok(Some(Live { id: arn.to_string(), inputs, outputs, tags: Some(tags) }))
@@ -117,43 +98,35 @@ mod calls {
             for (k, v) in tags {
                 request = request.tags(tag(k, v)?);
             }
-            let created = request.send().await.map_err(|e| api_error("CreateTopic", e))?;
+            let created = request.send().await.call("CreateTopic")?;
             let arn = created.topic_arn().unwrap_or_default().to_string();
             Ok(Made { outputs: Some(outputs([("arn", Some(arn.clone()))])), id: arn })
         }
 
-        async fn update(
-            &self,
-            arn: &str,
-            _: &TopicInputs,
-            new: &TopicInputs,
-            changed: &[String],
-        ) -> Result<(), ProviderError> {
-            if changed.iter().any(|c| c == "displayName") {
-                self.set_attribute(arn, "DisplayName", &new.display_name).await?;
+        async fn update(&self, arn: &str, change: Update<'_, TopicInputs>) -> Result<(), ProviderError> {
+            if change.any(&["displayName"]) {
+                self.set_attribute(arn, "DisplayName", &change.new.display_name).await?;
             }
-            if changed.iter().any(|c| c == "kmsMasterKeyId") {
-                self.set_attribute(arn, "KmsMasterKeyId", new.kms_master_key_id.as_deref().unwrap_or_default()).await?;
+            if change.any(&["kmsMasterKeyId"]) {
+                self.set_attribute(arn, "KmsMasterKeyId", change.new.kms_master_key_id.as_deref().unwrap_or_default())
+                    .await?;
             }
             Ok(())
         }
 
-        async fn retag(&self, arn: &str, _: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
-            if !set.is_empty() {
-                let tags = set.iter().map(|(k, v)| tag(k, v)).collect::<Result<Vec<_>, _>>()?;
-                let request = self.client.tag_resource().resource_arn(arn).set_tags(Some(tags));
-                request.send().await.map_err(|e| api_error("TagResource", e))?;
-            }
-            if !remove.is_empty() {
-                let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec()));
-                request.send().await.map_err(|e| api_error("UntagResource", e))?;
-            }
-            Ok(())
+        async fn tag(&self, arn: &str, _: &Value, set: &Tags) -> Result<(), ProviderError> {
+            let tags = set.iter().map(|(k, v)| tag(k, v)).collect::<Result<Vec<_>, _>>()?;
+            let request = self.client.tag_resource().resource_arn(arn).set_tags(Some(tags));
+            request.send().await.call("TagResource").map(drop)
+        }
+
+        async fn untag(&self, arn: &str, _: &Value, keys: &[String]) -> Result<(), ProviderError> {
+            let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec()));
+            request.send().await.call("UntagResource").map(drop)
         }
 
         async fn delete(&self, arn: &str, _: Option<&TopicInputs>) -> Result<(), ProviderError> {
-            self.client.delete_topic().topic_arn(arn).send().await.map_err(|e| api_error("DeleteTopic", e))?;
-            Ok(())
+            self.client.delete_topic().topic_arn(arn).send().await.call("DeleteTopic").map(drop)
         }
 
         async fn locate(&self, input: &TopicInputs, _: &str) -> Result<Option<String>, ProviderError> {

@@ -2,17 +2,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use async_trait::async_trait;
+use crate::prelude::*;
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation, Resource};
 use aws_sdk_apigateway::Client;
-use stackr_engine::provider::ProviderError;
-use stackr_engine::value::Value;
 use tokio::sync::OnceCell;
 
 use super::{ApiInputs, Cors, DEFAULT_HEADERS};
-use crate::aws::{api_error, is_not_found};
-use crate::inputs::outputs;
-use crate::resource::{self, Live, Made, Tags};
+use crate::aws::is_not_found;
+use crate::resource;
 use crate::TOKEN_TAG;
 
 pub struct RestApi {
@@ -49,8 +46,7 @@ impl RestApi {
     async fn account(&self) -> Result<&str, ProviderError> {
         self.account
             .get_or_try_init(|| async {
-                let identity =
-                    self.sts.get_caller_identity().send().await.map_err(|e| api_error("GetCallerIdentity", e))?;
+                let identity = self.sts.get_caller_identity().send().await.call("GetCallerIdentity")?;
                 Ok::<_, ProviderError>(identity.account().unwrap_or_default().to_string())
             })
             .await
@@ -78,15 +74,8 @@ impl RestApi {
         let mut all = Vec::new();
         let mut position: Option<String> = None;
         loop {
-            let page = self
-                .client
-                .get_resources()
-                .rest_api_id(api)
-                .limit(500)
-                .set_position(position.clone())
-                .send()
-                .await
-                .map_err(|e| api_error("GetResources", e))?;
+            let request = self.client.get_resources().rest_api_id(api).limit(500).set_position(position.clone());
+            let page = request.send().await.call("GetResources")?;
             all.extend(page.items().iter().cloned());
             match page.position() {
                 Some(p) if Some(p) != position.as_deref() && !page.items().is_empty() => position = Some(p.to_string()),
@@ -114,15 +103,8 @@ impl RestApi {
                 parent = match ids.get(&path) {
                     Some(id) => id.clone(),
                     None => {
-                        let created = self
-                            .client
-                            .create_resource()
-                            .rest_api_id(api)
-                            .parent_id(&parent)
-                            .path_part(segment)
-                            .send()
-                            .await
-                            .map_err(|e| api_error("CreateResource", e))?;
+                        let request = self.client.create_resource().rest_api_id(api).parent_id(&parent);
+                        let created = request.path_part(segment).send().await.call("CreateResource")?;
                         let id = created.id().unwrap_or_default().to_string();
                         ids.insert(path.clone(), id.clone());
                         id
@@ -131,30 +113,15 @@ impl RestApi {
             }
             let resource = parent;
             let method = route.method.to_uppercase();
-            self.client
-                .put_method()
-                .rest_api_id(api)
-                .resource_id(&resource)
-                .http_method(&method)
-                .authorization_type("NONE")
-                .send()
-                .await
-                .map_err(|e| api_error("PutMethod", e))?;
+            let request = self.client.put_method().rest_api_id(api).resource_id(&resource).http_method(&method);
+            request.authorization_type("NONE").send().await.call("PutMethod")?;
             let uri = format!(
                 "arn:aws:apigateway:{}:lambda:path/2015-03-31/functions/{}/invocations",
                 self.region, route.function
             );
-            self.client
-                .put_integration()
-                .rest_api_id(api)
-                .resource_id(&resource)
-                .http_method(&method)
-                .r#type(IntegrationType::AwsProxy)
-                .integration_http_method("POST")
-                .uri(uri)
-                .send()
-                .await
-                .map_err(|e| api_error("PutIntegration", e))?;
+            let request = self.client.put_integration().rest_api_id(api).resource_id(&resource).http_method(&method);
+            let request = request.r#type(IntegrationType::AwsProxy).integration_http_method("POST").uri(uri);
+            request.send().await.call("PutIntegration")?;
             routed.entry(resource).or_default().push(method);
         }
         if let Some(cors) = &input.cors {
@@ -180,57 +147,27 @@ impl RestApi {
         let headers = cors.allow_headers.as_ref().map(|h| h.join(",")).unwrap_or_else(|| DEFAULT_HEADERS.to_string());
         let names = ["Access-Control-Allow-Headers", "Access-Control-Allow-Methods", "Access-Control-Allow-Origin"];
         let values = [headers, allow_methods.join(","), cors.allow_origins.join(",")];
-        self.client
-            .put_method()
-            .rest_api_id(api)
-            .resource_id(resource)
-            .http_method("OPTIONS")
-            .authorization_type("NONE")
-            .send()
-            .await
-            .map_err(|e| api_error("PutMethod", e))?;
-        self.client
-            .put_integration()
-            .rest_api_id(api)
-            .resource_id(resource)
-            .http_method("OPTIONS")
-            .r#type(IntegrationType::Mock)
-            .set_request_templates(Some(HashMap::from([(
-                "application/json".to_string(),
-                "{\"statusCode\": 200}".to_string(),
-            )])))
-            .send()
-            .await
-            .map_err(|e| api_error("PutIntegration", e))?;
+        let request = self.client.put_method().rest_api_id(api).resource_id(resource).http_method("OPTIONS");
+        request.authorization_type("NONE").send().await.call("PutMethod")?;
+        let template = HashMap::from([("application/json".to_string(), "{\"statusCode\": 200}".to_string())]);
+        let request = self.client.put_integration().rest_api_id(api).resource_id(resource).http_method("OPTIONS");
+        let request = request.r#type(IntegrationType::Mock).set_request_templates(Some(template));
+        request.send().await.call("PutIntegration")?;
         let method_parameters: HashMap<String, bool> =
             names.iter().map(|n| (format!("method.response.header.{n}"), false)).collect();
-        self.client
-            .put_method_response()
-            .rest_api_id(api)
-            .resource_id(resource)
-            .http_method("OPTIONS")
-            .status_code("200")
-            .set_response_parameters(Some(method_parameters))
-            .set_response_models(Some(HashMap::from([("application/json".to_string(), "Empty".to_string())])))
-            .send()
-            .await
-            .map_err(|e| api_error("PutMethodResponse", e))?;
+        let models = HashMap::from([("application/json".to_string(), "Empty".to_string())]);
+        let request = self.client.put_method_response().rest_api_id(api).resource_id(resource).http_method("OPTIONS");
+        let request = request.status_code("200").set_response_parameters(Some(method_parameters));
+        request.set_response_models(Some(models)).send().await.call("PutMethodResponse")?;
         let integration_parameters: HashMap<String, String> = names
             .iter()
             .zip(values.iter())
             .map(|(n, v)| (format!("method.response.header.{n}"), format!("'{v}'")))
             .collect();
-        self.client
-            .put_integration_response()
-            .rest_api_id(api)
-            .resource_id(resource)
-            .http_method("OPTIONS")
-            .status_code("200")
-            .set_response_parameters(Some(integration_parameters))
-            .send()
-            .await
-            .map_err(|e| api_error("PutIntegrationResponse", e))?;
-        Ok(())
+        let request = self.client.put_integration_response().rest_api_id(api).resource_id(resource);
+        let request =
+            request.http_method("OPTIONS").status_code("200").set_response_parameters(Some(integration_parameters));
+        request.send().await.call("PutIntegrationResponse").map(drop)
     }
 
     /// Removes every route: the root's methods and every resource below it, deepest first (moto does not
@@ -241,69 +178,37 @@ impl RestApi {
         for resource in &resources {
             let (Some(id), Some(path)) = (resource.id(), resource.path()) else { continue };
             if path == "/" {
-                for method in
-                    resource.resource_methods().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
-                {
-                    self.client
-                        .delete_method()
-                        .rest_api_id(api)
-                        .resource_id(id)
-                        .http_method(&method)
-                        .send()
-                        .await
-                        .map_err(|e| api_error("DeleteMethod", e))?;
+                for method in resource.resource_methods().into_iter().flat_map(|m| m.keys()) {
+                    let request = self.client.delete_method().rest_api_id(api).resource_id(id).http_method(method);
+                    request.send().await.call("DeleteMethod")?;
                 }
             } else {
-                match self.client.delete_resource().rest_api_id(api).resource_id(id).send().await {
-                    Ok(_) => {}
-                    Err(e) => {
-                        let error = api_error("DeleteResource", e);
-                        if !is_not_found(&error) {
-                            return Err(error);
-                        }
-                    }
-                }
+                let deleted = self.client.delete_resource().rest_api_id(api).resource_id(id).send().await;
+                found(deleted.call("DeleteResource"))?;
             }
         }
         Ok(())
     }
 
     async fn deploy(&self, api: &str, input: &ApiInputs) -> Result<String, ProviderError> {
-        let deployment = self
-            .client
-            .create_deployment()
-            .rest_api_id(api)
-            .stage_name(&input.stage_name)
-            .description("stackr")
-            .send()
-            .await
-            .map_err(|e| api_error("CreateDeployment", e))?;
+        let request = self.client.create_deployment().rest_api_id(api).stage_name(&input.stage_name);
+        let deployment = request.description("stackr").send().await.call("CreateDeployment")?;
         let id = deployment.id().unwrap_or_default().to_string();
         // Re-point the stage explicitly: CreateDeployment does not move an existing stage everywhere.
-        self.client
-            .update_stage()
-            .rest_api_id(api)
-            .stage_name(&input.stage_name)
-            .patch_operations(patch(Op::Replace, "/deploymentId", Some(id.clone())))
-            .send()
-            .await
-            .map_err(|e| api_error("UpdateStage", e))?;
+        let request = self.client.update_stage().rest_api_id(api).stage_name(&input.stage_name);
+        let request = request.patch_operations(patch(Op::Replace, "/deploymentId", Some(id.clone())));
+        request.send().await.call("UpdateStage")?;
         self.set_throttle(api, input).await?;
         Ok(id)
     }
 
     async fn set_throttle(&self, api: &str, input: &ApiInputs) -> Result<(), ProviderError> {
         let Some(throttle) = &input.throttle else { return Ok(()) };
-        self.client
-            .update_stage()
-            .rest_api_id(api)
-            .stage_name(&input.stage_name)
+        let request = self.client.update_stage().rest_api_id(api).stage_name(&input.stage_name);
+        let request = request
             .patch_operations(patch(Op::Replace, "/*/*/throttling/rateLimit", Some(throttle.rate_limit.to_string())))
-            .patch_operations(patch(Op::Replace, "/*/*/throttling/burstLimit", Some(throttle.burst_limit.to_string())))
-            .send()
-            .await
-            .map_err(|e| api_error("UpdateStage", e))?;
-        Ok(())
+            .patch_operations(patch(Op::Replace, "/*/*/throttling/burstLimit", Some(throttle.burst_limit.to_string())));
+        request.send().await.call("UpdateStage").map(drop)
     }
 }
 
@@ -329,7 +234,7 @@ impl resource::Resource for RestApi {
             .config_override(aws_sdk_apigateway::config::Config::builder().retry_config(crate::aws::no_retries()))
             .send()
             .await
-            .map_err(|e| api_error("CreateRestApi", e))?;
+            .call("CreateRestApi")?;
         Ok(created.id().unwrap_or_default().to_string().into())
     }
 
@@ -343,61 +248,47 @@ impl resource::Resource for RestApi {
         Ok(())
     }
 
-    async fn update(
-        &self,
-        id: &str,
-        old: &ApiInputs,
-        new: &ApiInputs,
-        changed: &[String],
-    ) -> Result<(), ProviderError> {
-        let changed = |p: &str| changed.iter().any(|c| c == p);
-        if changed("name") || changed("description") {
-            self.client
-                .update_rest_api()
-                .rest_api_id(id)
-                .patch_operations(patch(Op::Replace, "/name", Some(new.name.clone())))
-                .patch_operations(patch(Op::Replace, "/description", Some(new.description.clone())))
-                .send()
-                .await
-                .map_err(|e| api_error("UpdateRestApi", e))?;
+    async fn update(&self, id: &str, change: Update<'_, ApiInputs>) -> Result<(), ProviderError> {
+        let Update { old, new, .. } = change;
+        if change.any(&["name", "description"]) {
+            let request = self.client.update_rest_api().rest_api_id(id);
+            let request = request.patch_operations(patch(Op::Replace, "/name", Some(new.name.clone())));
+            let request = request.patch_operations(patch(Op::Replace, "/description", Some(new.description.clone())));
+            request.send().await.call("UpdateRestApi")?;
         }
-        if changed("routes") || changed("cors") {
+        if change.any(&["routes", "cors"]) {
             self.clear_routes(id).await?;
             self.build_routes(id, new).await?;
         }
-        if (changed("routes") || changed("cors") || changed("stageName")) && !new.routes.is_empty() {
+        if (change.any(&["routes", "cors", "stageName"])) && !new.routes.is_empty() {
             self.deploy(id, new).await?;
             if old.stage_name != new.stage_name {
                 let _ = self.client.delete_stage().rest_api_id(id).stage_name(&old.stage_name).send().await;
             }
-        } else if changed("throttle") {
+        } else if change.any(&["throttle"]) {
             self.set_throttle(id, new).await?;
         }
         Ok(())
     }
 
-    async fn retag(&self, id: &str, _: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
+    async fn tag(&self, id: &str, _: &Value, set: &Tags) -> Result<(), ProviderError> {
         let arn = format!("arn:aws:apigateway:{}::/restapis/{id}", self.region);
-        if !set.is_empty() {
-            let request =
-                self.client.tag_resource().resource_arn(&arn).set_tags(Some(set.clone().into_iter().collect()));
-            request.send().await.map_err(|e| api_error("TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            let request = self.client.untag_resource().resource_arn(&arn).set_tag_keys(Some(remove.to_vec()));
-            request.send().await.map_err(|e| api_error("UntagResource", e))?;
-        }
-        Ok(())
+        let request = self.client.tag_resource().resource_arn(&arn).set_tags(Some(set.clone().into_iter().collect()));
+        request.send().await.call("TagResource").map(drop)
+    }
+
+    async fn untag(&self, id: &str, _: &Value, keys: &[String]) -> Result<(), ProviderError> {
+        let arn = format!("arn:aws:apigateway:{}::/restapis/{id}", self.region);
+        let request = self.client.untag_resource().resource_arn(&arn).set_tag_keys(Some(keys.to_vec()));
+        request.send().await.call("UntagResource").map(drop)
     }
 
     async fn delete(&self, id: &str, _: Option<&ApiInputs>) -> Result<(), ProviderError> {
-        let Err(error) =
-            self.client.delete_rest_api().rest_api_id(id).send().await.map_err(|e| api_error("DeleteRestApi", e))
-        else {
+        let Err(error) = self.client.delete_rest_api().rest_api_id(id).send().await.call("DeleteRestApi") else {
             return Ok(());
         };
         // Some endpoints answer a delete of a missing API with a 5xx: it is gone if a read says so.
-        match self.client.get_rest_api().rest_api_id(id).send().await.map_err(|e| api_error("GetRestApi", e)) {
+        match self.client.get_rest_api().rest_api_id(id).send().await.call("GetRestApi") {
             Err(read) if is_not_found(&read) => Ok(()),
             _ => Err(error),
         }
@@ -408,7 +299,7 @@ impl resource::Resource for RestApi {
     async fn locate(&self, _: &ApiInputs, token: &str) -> Result<Option<String>, ProviderError> {
         let apis =
             self.client.get_rest_apis().limit(500).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await;
-        let apis = apis.map_err(|e| api_error("GetRestApis", e))?;
+        let apis = apis.call("GetRestApis")?;
         let found = apis.iter().find(|a| a.tags().and_then(|t| t.get(TOKEN_TAG)).map(String::as_str) == Some(token));
         Ok(found.and_then(|a| a.id()).map(str::to_string))
     }

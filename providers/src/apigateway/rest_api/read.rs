@@ -2,20 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use stackr_engine::provider::ProviderError;
-use stackr_engine::value::Value;
+use crate::prelude::*;
 
 use super::calls::RestApi;
 use super::{default_stage, ApiInputs, Cors, Route, Throttle};
-use crate::aws::{api_error, found};
-use crate::resource::Live;
 
 impl RestApi {
     /// The API as the stack would write it: its routes (resources, methods, integrations), CORS preflight,
     /// stage and throttling.
     pub(super) async fn live(&self, id: &str, prior: &Value) -> Result<Option<Live>, ProviderError> {
         let api = self.client.get_rest_api().rest_api_id(id).send().await;
-        let api = api.map_err(|e| api_error("GetRestApi", e))?;
+        let api = api.call("GetRestApi")?;
         let declared: Option<ApiInputs> = serde_json::from_value(prior.reveal().to_json()).ok();
         let resources = self.resources(id).await?;
         let root = resources.iter().find(|r| r.path() == Some("/")).and_then(|r| r.id()).map(str::to_string);
@@ -33,16 +30,8 @@ impl RestApi {
                 }
                 // A method without its integration (a run stopped between the two calls) is a route to nothing:
                 // drift, which the next apply rebuilds, not an error that blocks every plan.
-                let integration = found(
-                    self.client
-                        .get_integration()
-                        .rest_api_id(id)
-                        .resource_id(resource_id)
-                        .http_method(&method)
-                        .send()
-                        .await
-                        .map_err(|e| api_error("GetIntegration", e)),
-                )?;
+                let request = self.client.get_integration().rest_api_id(id).resource_id(resource_id);
+                let integration = found(request.http_method(&method).send().await.call("GetIntegration"))?;
                 let function = integration
                     .as_ref()
                     .and_then(|i| i.uri())
@@ -65,17 +54,9 @@ impl RestApi {
             Some((resource_id, _)) => {
                 // A preflight whose integration response was never written (a run stopped mid-way) allows no
                 // origin: drift, rebuilt by the next apply.
-                let response = found(
-                    self.client
-                        .get_integration_response()
-                        .rest_api_id(id)
-                        .resource_id(&resource_id)
-                        .http_method("OPTIONS")
-                        .status_code("200")
-                        .send()
-                        .await
-                        .map_err(|e| api_error("GetIntegrationResponse", e)),
-                )?;
+                let request = self.client.get_integration_response().rest_api_id(id).resource_id(&resource_id);
+                let request = request.http_method("OPTIONS").status_code("200");
+                let response = found(request.send().await.call("GetIntegrationResponse"))?;
                 let parameters = response.as_ref().and_then(|r| r.response_parameters()).cloned().unwrap_or_default();
                 let header = |name: &str| {
                     parameters
@@ -99,7 +80,7 @@ impl RestApi {
         };
         let stage_name = declared.as_ref().map(|d| d.stage_name.clone()).unwrap_or_else(default_stage);
         let stage = self.client.get_stage().rest_api_id(id).stage_name(&stage_name).send().await;
-        let stage = found(stage.map_err(|e| api_error("GetStage", e)))?;
+        let stage = found(stage.call("GetStage"))?;
         let throttle = stage.as_ref().and_then(|s| s.method_settings()).and_then(|m| m.get("*/*")).and_then(|m| {
             (m.throttling_burst_limit() > 0 || m.throttling_rate_limit() > 0.0)
                 .then(|| Throttle { rate_limit: m.throttling_rate_limit(), burst_limit: m.throttling_burst_limit() })

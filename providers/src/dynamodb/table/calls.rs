@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
+use crate::prelude::*;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
     GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
@@ -10,12 +10,8 @@ use aws_sdk_dynamodb::types::{
     StreamSpecification, StreamViewType, TableDescription, TableStatus, Tag, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
-use stackr_engine::provider::ProviderError;
-use stackr_engine::value::Value;
 
 use super::{Attribute, Index, Sse, TableInputs, Ttl};
-use crate::aws::{api_error, found};
-use crate::resource::{output_str, Live, Made, Resource, Tags};
 use crate::wait::{until_ready, Poll};
 
 /// How long a create, an update or a delete waits for the table (and its indexes) to settle.
@@ -63,23 +59,12 @@ fn projection(index: &Index) -> Projection {
         .build()
 }
 
-pub struct Table {
-    pub(super) client: Client,
-}
+sdk_type!(Table, Client);
 
 impl Table {
-    pub fn new(config: &aws_config::SdkConfig) -> Table {
-        Table::with_client(Client::new(config))
-    }
-
-    /// On a given client (tests use mocked clients).
-    pub fn with_client(client: Client) -> Table {
-        Table { client }
-    }
-
     pub(super) async fn table(&self, name: &str) -> Result<Option<TableDescription>, ProviderError> {
         let described = self.client.describe_table().table_name(name).send().await;
-        Ok(found(described.map_err(|e| api_error("DescribeTable", e)))?.and_then(|out| out.table))
+        Ok(found(described.call("DescribeTable"))?.and_then(|out| out.table))
     }
 
     /// Waits until the table and all its indexes are ACTIVE.
@@ -100,26 +85,14 @@ impl Table {
     async fn set_ttl(&self, name: &str, ttl: &Ttl) -> Result<(), ProviderError> {
         let spec =
             built(TimeToLiveSpecification::builder().attribute_name(&ttl.attribute_name).enabled(ttl.enabled).build())?;
-        self.client
-            .update_time_to_live()
-            .table_name(name)
-            .time_to_live_specification(spec)
-            .send()
-            .await
-            .map_err(|e| api_error("UpdateTimeToLive", e))?;
-        Ok(())
+        let request = self.client.update_time_to_live().table_name(name).time_to_live_specification(spec);
+        request.send().await.call("UpdateTimeToLive").map(drop)
     }
 
     async fn set_pitr(&self, name: &str, enabled: bool) -> Result<(), ProviderError> {
         let spec = built(PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(enabled).build())?;
-        self.client
-            .update_continuous_backups()
-            .table_name(name)
-            .point_in_time_recovery_specification(spec)
-            .send()
-            .await
-            .map_err(|e| api_error("UpdateContinuousBackups", e))?;
-        Ok(())
+        let request = self.client.update_continuous_backups().table_name(name);
+        request.point_in_time_recovery_specification(spec).send().await.call("UpdateContinuousBackups").map(drop)
     }
 
     async fn update_table(
@@ -127,7 +100,7 @@ impl Table {
         request: aws_sdk_dynamodb::operation::update_table::builders::UpdateTableFluentBuilder,
         name: &str,
     ) -> Result<(), ProviderError> {
-        request.send().await.map_err(|e| api_error("UpdateTable", e))?;
+        request.send().await.call("UpdateTable")?;
         self.wait_active(name).await?;
         Ok(())
     }
@@ -181,7 +154,7 @@ impl Resource for Table {
         for (k, v) in tags {
             request = request.tags(built(Tag::builder().key(k).value(v).build())?);
         }
-        request.send().await.map_err(|e| api_error("CreateTable", e))?;
+        request.send().await.call("CreateTable")?;
         self.wait_active(&input.name).await?;
         Ok(input.name.clone().into())
     }
@@ -196,15 +169,9 @@ impl Resource for Table {
         Ok(())
     }
 
-    async fn update(
-        &self,
-        id: &str,
-        old: &TableInputs,
-        new: &TableInputs,
-        changed: &[String],
-    ) -> Result<(), ProviderError> {
-        let changed = |p: &str| changed.iter().any(|c| c == p);
-        if changed("billingMode") || changed("readCapacity") || changed("writeCapacity") {
+    async fn update(&self, id: &str, change: Update<'_, TableInputs>) -> Result<(), ProviderError> {
+        let Update { old, new, .. } = change;
+        if change.any(&["billingMode", "readCapacity", "writeCapacity"]) {
             let request = self
                 .client
                 .update_table()
@@ -213,7 +180,7 @@ impl Resource for Table {
                 .set_provisioned_throughput(throughput(new.read_capacity, new.write_capacity)?);
             self.update_table(request, id).await?;
         }
-        if changed("globalSecondaryIndexes") || changed("attributes") {
+        if change.any(&["globalSecondaryIndexes", "attributes"]) {
             // One index per UpdateTable; the full attribute list every time (UpdateTable replaces it).
             for index in
                 old.global_secondary_indexes.iter().filter(|o| !new.global_secondary_indexes.iter().any(|n| n == *o))
@@ -246,12 +213,12 @@ impl Resource for Table {
                 self.update_table(request, id).await?;
             }
         }
-        if changed("deletionProtectionEnabled") {
+        if change.any(&["deletionProtectionEnabled"]) {
             let request =
                 self.client.update_table().table_name(id).deletion_protection_enabled(new.deletion_protection_enabled);
             self.update_table(request, id).await?;
         }
-        if changed("streamEnabled") || changed("streamViewType") {
+        if change.any(&["streamEnabled", "streamViewType"]) {
             let mut spec = StreamSpecification::builder().stream_enabled(new.stream_enabled);
             if new.stream_enabled {
                 spec = spec.stream_view_type(StreamViewType::from(
@@ -261,7 +228,7 @@ impl Resource for Table {
             let request = self.client.update_table().table_name(id).stream_specification(built(spec.build())?);
             self.update_table(request, id).await?;
         }
-        if changed("serverSideEncryption") {
+        if change.any(&["serverSideEncryption"]) {
             let sse = new.server_side_encryption.clone().unwrap_or(Sse { enabled: false, kms_key_arn: None });
             let mut spec = SseSpecification::builder().enabled(sse.enabled);
             if let Some(key) = &sse.kms_key_arn {
@@ -270,7 +237,7 @@ impl Resource for Table {
             let request = self.client.update_table().table_name(id).sse_specification(spec.build());
             self.update_table(request, id).await?;
         }
-        if changed("ttl") {
+        if change.any(&["ttl"]) {
             match (&old.ttl, &new.ttl) {
                 (Some(o), Some(n)) if o.attribute_name != n.attribute_name && o.enabled && n.enabled => {
                     // TTL moves to another attribute: turn it off, then on with the new one.
@@ -284,31 +251,28 @@ impl Resource for Table {
                 _ => {}
             }
         }
-        if changed("pointInTimeRecovery") {
+        if change.any(&["pointInTimeRecovery"]) {
             self.set_pitr(id, new.point_in_time_recovery.as_ref().is_some_and(|p| p.enabled)).await?;
         }
         Ok(())
     }
 
-    async fn retag(&self, _: &str, outputs: &Value, set: &Tags, remove: &[String]) -> Result<(), ProviderError> {
+    async fn tag(&self, _: &str, outputs: &Value, set: &Tags) -> Result<(), ProviderError> {
         let arn = output_str(outputs, "arn");
-        if !set.is_empty() {
-            let tags = set
-                .iter()
-                .map(|(k, v)| built(Tag::builder().key(k).value(v).build()))
-                .collect::<Result<Vec<_>, _>>()?;
-            let request = self.client.tag_resource().resource_arn(arn).set_tags(Some(tags));
-            request.send().await.map_err(|e| api_error("TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(remove.to_vec()));
-            request.send().await.map_err(|e| api_error("UntagResource", e))?;
-        }
-        Ok(())
+        let tags =
+            set.iter().map(|(k, v)| built(Tag::builder().key(k).value(v).build())).collect::<Result<Vec<_>, _>>()?;
+        let request = self.client.tag_resource().resource_arn(arn).set_tags(Some(tags));
+        request.send().await.call("TagResource").map(drop)
+    }
+
+    async fn untag(&self, _: &str, outputs: &Value, keys: &[String]) -> Result<(), ProviderError> {
+        let arn = output_str(outputs, "arn");
+        let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec()));
+        request.send().await.call("UntagResource").map(drop)
     }
 
     async fn delete(&self, name: &str, _: Option<&TableInputs>) -> Result<(), ProviderError> {
-        self.client.delete_table().table_name(name).send().await.map_err(|e| api_error("DeleteTable", e))?;
+        self.client.delete_table().table_name(name).send().await.call("DeleteTable")?;
         until_ready(&format!("the deletion of table {name}"), DEADLINE, || async {
             Ok(if self.table(name).await?.is_none() { Poll::Ready } else { Poll::NotYet })
         })

@@ -2,15 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::prelude::*;
 use aws_sdk_dynamodb::types::{KeyType, PointInTimeRecoveryStatus, SseStatus, TimeToLiveStatus};
-use stackr_engine::provider::ProviderError;
-use stackr_engine::value::Value;
 
 use super::calls::Table;
 use super::{all, Attribute, Enabled, Index, Sse, TableInputs, Ttl};
-use crate::aws::api_error;
-use crate::inputs::outputs;
-use crate::resource::Live;
 
 impl Table {
     /// The table as the stack would write it.
@@ -72,13 +68,8 @@ impl Table {
             .unwrap_or_else(|| "PROVISIONED".into());
         let capacity = table.provisioned_throughput();
         let provisioned = billing == "PROVISIONED";
-        let ttl_described = self
-            .client
-            .describe_time_to_live()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeTimeToLive", e))?;
+        let ttl_described =
+            self.client.describe_time_to_live().table_name(name).send().await.call("DescribeTimeToLive")?;
         let ttl = ttl_described.time_to_live_description().and_then(|d| {
             let on = matches!(d.time_to_live_status(), Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
             match (on, d.attribute_name(), prior_inputs.as_ref().and_then(|p| p.ttl.clone())) {
@@ -87,13 +78,8 @@ impl Table {
                 _ => None,
             }
         });
-        let backups = self
-            .client
-            .describe_continuous_backups()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeContinuousBackups", e))?;
+        let backups = self.client.describe_continuous_backups().table_name(name).send().await;
+        let backups = backups.call("DescribeContinuousBackups")?;
         let pitr_on = backups
             .continuous_backups_description()
             .and_then(|d| d.point_in_time_recovery_description())
@@ -118,13 +104,8 @@ impl Table {
         };
         let stream = table.stream_specification();
         let stream_enabled = stream.is_some_and(|s| s.stream_enabled());
-        let tags_out = self
-            .client
-            .list_tags_of_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| api_error("ListTagsOfResource", e))?;
+        let tags_out =
+            self.client.list_tags_of_resource().resource_arn(&arn).send().await.call("ListTagsOfResource")?;
         let tags: BTreeMap<String, String> =
             tags_out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
 
