@@ -7,6 +7,7 @@ mod dynamodb;
 mod iam_logs;
 mod kms;
 mod lambda_api;
+mod lifecycle;
 mod monitoring;
 mod secretsmanager;
 mod support;
