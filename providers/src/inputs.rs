@@ -114,9 +114,10 @@ pub fn prior_field<'a>(prior: &'a Value, key: &str) -> Option<&'a Value> {
 
 /// The key `reported` by AWS as the prior input `property` named it, when that names the same key (an ARN
 /// where AWS reports the id): the same key is no drift.
-pub fn key_as_prior<'a>(prior: &'a Value, property: &str, reported: &'a str) -> Value {
-    match prior_field(prior, property).and_then(Value::as_str) {
-        Some(p) if same_key(p, reported) => Value::string(p),
+pub fn key_as_prior(prior: &Value, property: &str, reported: &str) -> Value {
+    match prior_field(prior, property) {
+        // The prior's own value, a secret one still marked secret.
+        Some(p) if p.as_str().is_some_and(|p| same_key(p, reported)) => p.clone(),
         _ => Value::string(reported),
     }
 }

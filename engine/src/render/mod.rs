@@ -55,7 +55,7 @@ pub fn value_lines(value: &Value) -> Vec<String> {
                 vec![one_line]
             } else {
                 serde_json::to_string_pretty(&value.to_redacted_json())
-                    .map(|s| s.lines().map(str::to_string).collect())
+                    .map(|s| s.lines().map(json_shown).collect())
                     .unwrap_or_else(|_| vec![one_line])
             }
         }

@@ -9,6 +9,7 @@ use std::pin::Pin;
 
 use aws_config::SdkConfig;
 use stackr_engine::provider::CallContext;
+use stackr_engine::schema::PropType;
 use stackr_engine::value::Value;
 
 use crate::support::{actions, Env};
@@ -92,17 +93,25 @@ async fn run(case: Case) {
         stack = env.stack(&row(case.type_name, case.setup, Some(replace)));
         let plan = env.converge(&stack).await;
         assert_eq!(actions(&plan), [("it".to_string(), "replace")]);
-        // Where the id is the name (a table, a permission's statement), the new resource has the old one's id.
+        // Where the id is the name (a table, a permission's statement), the new resource has the old one's id
+        // (the name cannot hold two) and the empty plan below shows it is the new one.
         if env.id("it") != id {
             assert!(read(&env, case.type_name, &id).await.is_none(), "the replaced resource is gone");
         }
         env.assert_no_changes(&stack).await;
     }
 
-    // Import by id: what AWS has, under the same id.
+    // Import by id: what AWS has, under the same id, its required properties as the stack has them (code
+    // aside: AWS keeps a function's zip, not the directory it was made from).
     let current = env.id("it");
     let imported = provider.import(&cx, &current).await.unwrap().expect("import by id");
     assert_eq!(imported.id, current);
+    let recorded = Value::from_json(&env.state.resources["it"].inputs);
+    let schema = provider.schema();
+    for property in schema.properties.iter().filter(|p| p.required && !matches!(p.ty, PropType::Asset)) {
+        let field = |v: &Value| v.as_map().and_then(|m| m.get(property.name)).map(|v| v.reveal().to_json());
+        assert_eq!(field(&imported.inputs), field(&recorded), "import reads `{}` back", property.name);
+    }
 
     // Deleted outside stackr: gone, and the plan creates it again.
     (case.remove)(env.config.clone(), current.clone()).await;
@@ -137,7 +146,7 @@ const CODE: &[(&str, &str)] = &[("code/handler.py", "def handler(event, context)
 lifecycle! {
     kms_key: Case {
         stack: "lc-key", type_name: "aws:kms:Key", setup: "", files: &[],
-        create: "{description: one, deletionWindowInDays: 7, tags: {Owner: a}}",
+        create: "{description: one, deletionWindowInDays: 7, tags: {Owner: a, Team: x}}",
         update: Some("{description: two, deletionWindowInDays: 7, enableKeyRotation: true, tags: {Owner: b}}"),
         drift: Some(|c, id| Box::pin(async move {
             let kms = aws_sdk_kms::Client::new(&c);
@@ -167,7 +176,7 @@ lifecycle! {
     };
     secret: Case {
         stack: "lc-secret", type_name: "aws:secretsmanager:Secret", setup: "", files: &[],
-        create: "{name: lc/one, description: one, secretString: {fn::secret: v1}, recoveryWindowInDays: 0, tags: {Owner: a}}",
+        create: "{name: lc/one, description: one, secretString: {fn::secret: v1}, recoveryWindowInDays: 0, tags: {Owner: a, Team: x}}",
         update: Some("{name: lc/one, description: two, secretString: {fn::secret: v2}, recoveryWindowInDays: 0, tags: {Owner: b}}"),
         drift: Some(|c, id| Box::pin(async move {
             let sm = aws_sdk_secretsmanager::Client::new(&c);
@@ -181,7 +190,7 @@ lifecycle! {
     };
     table: Case {
         stack: "lc-table", type_name: "aws:dynamodb:Table", setup: "", files: &[],
-        create: "{name: lc-one, hashKey: id, attributes: [{name: id, type: S}], tags: {Owner: a}}",
+        create: "{name: lc-one, hashKey: id, attributes: [{name: id, type: S}], tags: {Owner: a, Team: x}}",
         update: Some("{name: lc-one, hashKey: id, attributes: [{name: id, type: S}], ttl: {attributeName: expires}, tags: {Owner: b}}"),
         drift: Some(|c, id| Box::pin(async move {
             let ddb = aws_sdk_dynamodb::Client::new(&c);
@@ -194,7 +203,7 @@ lifecycle! {
     };
     role: Case {
         stack: "lc-role", type_name: "aws:iam:Role", setup: "", files: &[],
-        create: "{name: lc-one, assumeRolePolicy: TRUST, description: one, tags: {Owner: a}}",
+        create: "{name: lc-one, assumeRolePolicy: TRUST, description: one, tags: {Owner: a, Team: x}}",
         update: Some("{name: lc-one, assumeRolePolicy: TRUST, description: two, maxSessionDuration: 7200, tags: {Owner: b}}"),
         drift: Some(|c, id| Box::pin(async move {
             aws_sdk_iam::Client::new(&c).update_role().role_name(id).description("by hand").send().await.unwrap();
@@ -206,7 +215,7 @@ lifecycle! {
     };
     log_group: Case {
         stack: "lc-logs", type_name: "aws:cloudwatch:LogGroup", setup: "", files: &[],
-        create: "{name: /lc/one, retentionInDays: 7, tags: {Owner: a}}",
+        create: "{name: /lc/one, retentionInDays: 7, tags: {Owner: a, Team: x}}",
         update: Some("{name: /lc/one, retentionInDays: 14, tags: {Owner: b}}"),
         drift: Some(|c, id| Box::pin(async move {
             let logs = aws_sdk_cloudwatchlogs::Client::new(&c);
@@ -220,7 +229,7 @@ lifecycle! {
     function: Case {
         stack: "lc-function", type_name: "aws:lambda:Function", files: CODE,
         setup: "  role:\n    type: aws:iam:Role\n    properties: {name: lc-function, assumeRolePolicy: TRUST}\n",
-        create: "{name: lc-one, runtime: python3.12, handler: handler.handler, role: \"${role.arn}\", code: code, tags: {Owner: a}}",
+        create: "{name: lc-one, runtime: python3.12, handler: handler.handler, role: \"${role.arn}\", code: code, tags: {Owner: a, Team: x}}",
         update: Some("{name: lc-one, runtime: python3.12, handler: handler.handler, role: \"${role.arn}\", code: code, timeout: 5, environment: {variables: {A: b}}, tags: {Owner: b}}"),
         drift: Some(|c, id| Box::pin(async move {
             let lambda = aws_sdk_lambda::Client::new(&c);
@@ -276,7 +285,7 @@ lifecycle! {
     };
     alarm: Case {
         stack: "lc-alarm", type_name: "aws:cloudwatch:MetricAlarm", setup: "", files: &[],
-        create: "{name: lc-one, namespace: AWS/Lambda, metricName: Errors, period: 60, evaluationPeriods: 1, threshold: 1, comparisonOperator: GreaterThanOrEqualToThreshold, tags: {Owner: a}}",
+        create: "{name: lc-one, namespace: AWS/Lambda, metricName: Errors, period: 60, evaluationPeriods: 1, threshold: 1, comparisonOperator: GreaterThanOrEqualToThreshold, tags: {Owner: a, Team: x}}",
         update: Some("{name: lc-one, namespace: AWS/Lambda, metricName: Errors, period: 60, evaluationPeriods: 2, threshold: 3, comparisonOperator: GreaterThanOrEqualToThreshold, tags: {Owner: b}}"),
         drift: Some(|c, id| Box::pin(async move {
             use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
@@ -293,7 +302,7 @@ lifecycle! {
     };
     topic: Case {
         stack: "lc-topic", type_name: "aws:sns:Topic", setup: "", files: &[],
-        create: "{name: lc-one, displayName: one, tags: {Owner: a}}",
+        create: "{name: lc-one, displayName: one, tags: {Owner: a, Team: x}}",
         update: Some("{name: lc-one, displayName: two, tags: {Owner: b}}"),
         drift: Some(|c, id| Box::pin(async move {
             let sns = aws_sdk_sns::Client::new(&c);
