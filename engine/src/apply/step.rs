@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use stackr_state::journal::{JournalRecord, JournalWriter};
 use stackr_state::{ResourceState, StateFile};
 
-use super::{append, create, Job, Operation, StateValues, StepCause, StepContext};
+use super::schedule::Job;
+use super::{append, create, Operation, StateValues, StepCause, StepContext};
 use crate::eval::Evaluator;
 use crate::plan::{desired_inputs, Action, ReplaceOrder};
 use crate::provider::{CallContext, LockCheck, MadeRecorder, Provider, ProviderError, RecordMade};

@@ -1,7 +1,7 @@
 //! The stack language: files → a validated [`Stack`].
 //!
 //! `yaml` parses text into positioned nodes, `document` splits a file into its sections and builds
-//! expressions, `expr` holds the expression language, `load` follows includes, merges files and checks
+//! expressions, `expr` holds the expression language, `load` (a folder, one module per concern) follows includes, merges files and checks
 //! names, config and references. Everything here is pure except reading the files and environment variables
 //! the stack names.
 
@@ -146,5 +146,4 @@ pub struct ResourceOptions {
 pub const OPTION_KEYS: &[&str] = &["protect", "dependsOn", "ignoreChanges", "retainOnDelete", "deleteBeforeReplace"];
 pub const RESOURCE_KEYS: &[&str] = &["type", "properties", "options"];
 pub const PARAMETER_KEYS: &[&str] = &["type", "default", "allowed", "description", "secret"];
-pub const PARAMETER_TYPES: &[&str] = &["string", "integer", "number", "boolean", "list", "map"];
 pub const BUILTINS: &[&str] = &["stack", "region", "accountId"];
