@@ -29,6 +29,13 @@ impl Printer {
         let _ = stdout.flush();
     }
 
+    /// Writes to standard error as is (a live status line, its `\r` and clear-line escape included).
+    pub fn err(&self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+        let _ = stderr.flush();
+    }
+
     /// Writes a line to standard error.
     pub fn err_line(&self, text: &str) {
         let mut stderr = std::io::stderr().lock();

@@ -1,24 +1,25 @@
 //! Progress of long work (apply, destroy): on a terminal, a line per finished step plus a live status line of
 //! the steps in flight with their elapsed time; otherwise plain timestamped lines.
 
-#![allow(clippy::print_stderr)]
-
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use stackr_engine::apply::{ApplyEvent, Operation};
 use stackr_engine::render::{shown_lines, Style};
+
+use crate::printer::Printer;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub struct Progress {
     live: bool,
     style: Style,
+    printer: Printer,
 }
 
 impl Progress {
-    pub fn new(style: Style) -> Progress {
-        Progress { live: std::io::stderr().is_terminal(), style }
+    pub fn new(printer: Printer) -> Progress {
+        Progress { live: std::io::stderr().is_terminal(), style: printer.stderr_style, printer }
     }
 
     /// Consumes events until the sender is dropped.
@@ -31,7 +32,7 @@ impl Progress {
                 event = events.recv() => {
                     let Some(event) = event else { break };
                     if self.live {
-                        eprint!("\r\x1b[K");
+                        self.printer.err("\r\x1b[K");
                     }
                     match event {
                         ApplyEvent::Started { name, operation } => {
@@ -62,16 +63,15 @@ impl Progress {
             }
         }
         if self.live {
-            eprint!("\r\x1b[K");
-            let _ = std::io::stderr().flush();
+            self.printer.err("\r\x1b[K");
         }
     }
 
     fn line(&self, text: &str) {
         if self.live {
-            eprintln!("{text}");
+            self.printer.err_line(text);
         } else {
-            eprintln!("[{}] {text}", clock());
+            self.printer.err_line(&format!("[{}] {text}", clock()));
         }
     }
 
@@ -90,8 +90,7 @@ impl Progress {
         // One physical line: a wrapped status line could not be cleared with `\r` on the next update.
         let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).unwrap_or(80).max(20);
         let line: String = format!("[{finished}/{total}] {}", parts.join(", ")).chars().take(width - 1).collect();
-        eprint!("\r\x1b[K{}", self.style.dim(&line));
-        let _ = std::io::stderr().flush();
+        self.printer.err(&format!("\r\x1b[K{}", self.style.dim(&line)));
     }
 }
 

@@ -270,11 +270,11 @@ fn execute(
     let journal = session.open_journal()?;
     let cancel = CancelFlag::default();
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<ApplyEvent>();
-    let progress = Progress::new(printer.stderr_style);
+    let progress = Progress::new(*printer);
     let total = file.steps.len();
     let report = runtime.block_on(async {
         let display = tokio::spawn(progress.run(receiver, total));
-        let interrupts = tokio::spawn(watch_interrupts(cancel.clone()));
+        let interrupts = tokio::spawn(watch_interrupts(cancel.clone(), *printer));
         let result = apply::apply(ApplyRun {
             stack,
             steps: &file.steps,
@@ -329,13 +329,12 @@ fn execute(
 
 /// First Ctrl-C: stop scheduling and let steps in flight finish. Second: exit at once; the journal already
 /// holds every finished step.
-async fn watch_interrupts(cancel: CancelFlag) {
+async fn watch_interrupts(cancel: CancelFlag, printer: Printer) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }
     cancel.cancel();
-    crate::printer::Printer::from_environment()
-        .err_line("Interrupted: finishing the steps in flight (Ctrl-C again to stop at once).");
+    printer.err_line("Interrupted: finishing the steps in flight (Ctrl-C again to stop at once).");
     if tokio::signal::ctrl_c().await.is_ok() {
         std::process::exit(130);
     }

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use stackr_engine::apply::refresh::refresh;
-use stackr_engine::plan::Plan;
 use stackr_engine::render;
 
 use crate::printer::Printer;
@@ -40,22 +39,7 @@ pub fn run(path: &Path, printer: &Printer) -> Result<u8, Failure> {
     if count == 0 {
         printer.out(&format!("Stack {}: every resource matches the state.\n", stack.name));
     } else {
-        let drift_only = Plan {
-            stack: stack.name.clone(),
-            lineage: Some(state.lineage.0.clone()),
-            serial: state.serial,
-            destroy: false,
-            targets: Vec::new(),
-            changes: Vec::new(),
-            unchanged: Vec::new(),
-            drift: refreshed.drift,
-            files_read: Default::default(),
-            allowed_paths: Vec::new(),
-        };
-        let text = render::text::render(&drift_only, printer.stdout_style);
-        // Only the drift section: the plan's summary lines describe no plan here.
-        let section: String = text.lines().take_while(|l| !l.starts_with("Stack ")).map(|l| format!("{l}\n")).collect();
-        printer.out(&section);
+        printer.out(&render::text::drift_report(&refreshed.drift, printer.stdout_style));
         printer.out(&format!(
             "Recorded {count} drifted resources in the state; `stackr plan` shows how to bring them back.\n"
         ));

@@ -93,7 +93,7 @@ pub fn render_change_into(out: &mut String, change: &ResourceChange, style: Styl
     }
     if change.action == Action::Replace {
         for reason in change.reasons.iter().filter(|r| r.contains("forces") || r.contains("type changed")) {
-            let _ = writeln!(out, "    {}", style.dim(&format!("# {reason}")));
+            let _ = writeln!(out, "    {}", style.dim(&format!("# {}", super::shown(reason))));
         }
     }
     for property in &change.diff {
@@ -103,19 +103,16 @@ pub fn render_change_into(out: &mut String, change: &ResourceChange, style: Styl
 
 fn render_property(out: &mut String, action: Action, change: &PropertyChange, style: Style) {
     let marker = if change.forces_replacement && action == Action::Replace { "  # forces replacement" } else { "" };
+    // A path holds map keys the stack wrote (tags, variables): shown escaped, as values are.
+    let path = super::shown(&change.path);
     let before = change.before.as_ref().map(value_lines);
     let after = change.after.as_ref().map(value_lines);
     match (before, after) {
         (None, Some(after)) => {
             if after.len() == 1 {
-                let _ = writeln!(
-                    out,
-                    "    {}{}",
-                    style.green(&format!("+ {}: {}", change.path, after[0])),
-                    style.dim(marker)
-                );
+                let _ = writeln!(out, "    {}{}", style.green(&format!("+ {}: {}", path, after[0])), style.dim(marker));
             } else {
-                let _ = writeln!(out, "    {}{}", style.green(&format!("+ {}:", change.path)), style.dim(marker));
+                let _ = writeln!(out, "    {}{}", style.green(&format!("+ {}:", path)), style.dim(marker));
                 for line in after {
                     let _ = writeln!(out, "        {}", style.green(&line));
                 }
@@ -123,14 +120,9 @@ fn render_property(out: &mut String, action: Action, change: &PropertyChange, st
         }
         (Some(before), None) => {
             if before.len() == 1 {
-                let _ = writeln!(
-                    out,
-                    "    {}{}",
-                    style.red(&format!("- {}: {}", change.path, before[0])),
-                    style.dim(marker)
-                );
+                let _ = writeln!(out, "    {}{}", style.red(&format!("- {}: {}", path, before[0])), style.dim(marker));
             } else {
-                let _ = writeln!(out, "    {}{}", style.red(&format!("- {}:", change.path)), style.dim(marker));
+                let _ = writeln!(out, "    {}{}", style.red(&format!("- {}:", path)), style.dim(marker));
                 for line in before {
                     let _ = writeln!(out, "        {}", style.red(&line));
                 }
@@ -140,12 +132,12 @@ fn render_property(out: &mut String, action: Action, change: &PropertyChange, st
             let _ = writeln!(
                 out,
                 "    {}{}",
-                style.yellow(&format!("~ {}: {} → {}", change.path, before[0], after[0])),
+                style.yellow(&format!("~ {}: {} → {}", path, before[0], after[0])),
                 style.dim(marker)
             );
         }
         (Some(before), Some(after)) => {
-            let _ = writeln!(out, "    {}{}", style.yellow(&format!("~ {}:", change.path)), style.dim(marker));
+            let _ = writeln!(out, "    {}{}", style.yellow(&format!("~ {}:", path)), style.dim(marker));
             for (sign, line) in line_diff(&before, &after) {
                 let text = format!("{sign} {line}");
                 let painted = match sign {
@@ -158,6 +150,13 @@ fn render_property(out: &mut String, action: Action, change: &PropertyChange, st
         }
         (None, None) => {}
     }
+}
+
+/// The drift section alone: what `stackr refresh` reports.
+pub fn drift_report(drift: &[Drift], style: Style) -> String {
+    let mut out = String::new();
+    render_drift(&mut out, drift, style);
+    out
 }
 
 fn render_drift(out: &mut String, drift: &[Drift], style: Style) {
@@ -174,4 +173,32 @@ fn render_drift(out: &mut String, drift: &[Drift], style: Style) {
         }
     }
     let _ = writeln!(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    #[test]
+    fn paths_and_long_values_show_control_characters_escaped() {
+        let long: std::collections::BTreeMap<String, Value> =
+            (0..8).map(|i| (format!("key{i}"), Value::string(format!("v\u{7f}\u{9b}31m{i:0>20}")))).collect();
+        let mut out = String::new();
+        let change = |path: &str, after: Value| PropertyChange {
+            path: path.to_string(),
+            before: Some(Value::string("x")),
+            after: Some(after),
+            forces_replacement: false,
+        };
+        render_property(
+            &mut out,
+            Action::Update,
+            &change("tags.k\u{1b}]52;c;eA==\u{7}", Value::string("y")),
+            Style::PLAIN,
+        );
+        render_property(&mut out, Action::Update, &change("tags", Value::Map(long)), Style::PLAIN);
+        assert!(out.chars().all(|c| !c.is_control() || c == '\n'), "{out:?}");
+        assert!(out.contains(r"tags.k\u{1b}]52;c;eA==\u{7}") && out.contains(r"v\u007f\u009b31m"), "{out}");
+    }
 }
