@@ -76,6 +76,9 @@ const NOT_FOUND: &[&str] = &[
     "TableNotFoundException",
     "NoSuchKey",
     "NoSuchBucket",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "ParameterNotFound",
 ];
 const ACCESS_DENIED: &[&str] = &[
     "AccessDenied",

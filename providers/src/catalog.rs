@@ -4,7 +4,7 @@
 use stackr_engine::provider::Registry;
 use stackr_engine::schema::ResourceSchema;
 
-use crate::{apigateway, cloudwatch, dynamodb, iam, kms, lambda, logs, secretsmanager, sns};
+use crate::{apigateway, cloudwatch, dynamodb, iam, kms, lambda, logs, secretsmanager, sns, sqs, ssm};
 
 /// Every built-in schema, sorted by type name.
 pub fn schemas() -> Vec<ResourceSchema> {
@@ -13,6 +13,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
         kms::alias::schema(),
         secretsmanager::secret::schema(),
         dynamodb::table::schema(),
+        iam::policy::schema(),
         iam::role::schema(),
         lambda::function::schema(),
         lambda::permission::schema(),
@@ -22,6 +23,8 @@ pub fn schemas() -> Vec<ResourceSchema> {
         cloudwatch::alarm::schema(),
         sns::topic::schema(),
         sns::subscription::schema(),
+        sqs::queue::schema(),
+        ssm::parameter::schema(),
     ];
     all.sort_by_key(|s| s.type_name);
     all
@@ -41,10 +44,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn knows_all_thirteen_types() {
+    fn knows_every_type_once() {
         let names: Vec<_> = schemas().iter().map(|s| s.type_name).collect();
-        assert_eq!(names.len(), 13);
+        assert_eq!(names.len(), 16);
         assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted and unique: {names:?}");
+    }
+
+    /// docs/STACKS.md lists every type with every property: the table is what users read.
+    #[test]
+    fn the_stack_reference_documents_every_type_and_property() {
+        let docs =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/STACKS.md")).unwrap_or_default();
+        for schema in schemas() {
+            let row = docs.lines().find(|l| l.starts_with(&format!("| `{}`", schema.type_name)));
+            let Some(row) = row else { panic!("docs/STACKS.md has no row for {}", schema.type_name) };
+            for property in &schema.properties {
+                assert!(row.contains(property.name), "docs/STACKS.md: {} lacks `{}`", schema.type_name, property.name);
+            }
+            assert_eq!(row.contains("(holds data)"), schema.holds_data, "{}: holds data", schema.type_name);
+        }
     }
 
     #[test]
@@ -52,14 +70,23 @@ mod tests {
         let holding: Vec<_> = schemas().into_iter().filter(|s| s.holds_data).map(|s| s.type_name).collect();
         assert_eq!(
             holding,
-            ["aws:cloudwatch:LogGroup", "aws:dynamodb:Table", "aws:kms:Key", "aws:secretsmanager:Secret"]
+            [
+                "aws:cloudwatch:LogGroup",
+                "aws:dynamodb:Table",
+                "aws:kms:Key",
+                "aws:secretsmanager:Secret",
+                "aws:sqs:Queue"
+            ]
         );
     }
 
     #[test]
     fn types_whose_create_overwrites_are_marked() {
         let overwriting: Vec<_> = schemas().into_iter().filter(|s| s.create_overwrites).map(|s| s.type_name).collect();
-        assert_eq!(overwriting, ["aws:cloudwatch:Dashboard", "aws:cloudwatch:MetricAlarm", "aws:sns:Topic"]);
+        assert_eq!(
+            overwriting,
+            ["aws:cloudwatch:Dashboard", "aws:cloudwatch:MetricAlarm", "aws:sns:Topic", "aws:sqs:Queue"]
+        );
         for schema in schemas().into_iter().filter(|s| s.create_overwrites) {
             assert!(schema.name_property.is_some(), "{}: the name is what a create checks", schema.type_name);
         }

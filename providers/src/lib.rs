@@ -29,6 +29,8 @@ pub mod s3_fence;
 pub mod s3_state;
 pub mod secretsmanager;
 pub mod sns;
+pub mod sqs;
+pub mod ssm;
 #[cfg(feature = "aws")]
 pub mod wait;
 
@@ -55,6 +57,7 @@ pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.add_provider(typed(kms::alias::schema(), kms::alias::Alias::new(config)));
     registry.add_provider(typed(secretsmanager::secret::schema(), secretsmanager::secret::Secret::new(config)));
     registry.add_provider(typed(dynamodb::table::schema(), dynamodb::table::Table::new(config)));
+    registry.add_provider(typed(iam::policy::schema(), iam::policy::Policy::new(config)));
     registry.add_provider(typed(iam::role::schema(), iam::role::Role::new(config)));
     registry.add_provider(typed(logs::log_group::schema(), logs::log_group::LogGroup::new(config)));
     registry.add_provider(typed(lambda::function::schema(), lambda::function::Function::new(config)));
@@ -64,4 +67,6 @@ pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.add_provider(typed(cloudwatch::alarm::schema(), cloudwatch::alarm::Alarm::new(config)));
     registry.add_provider(typed(sns::topic::schema(), sns::topic::Topic::new(config)));
     registry.add_provider(typed(sns::subscription::schema(), sns::subscription::Subscription::new(config)));
+    registry.add_provider(typed(sqs::queue::schema(), sqs::queue::Queue::new(config)));
+    registry.add_provider(typed(ssm::parameter::schema(), ssm::parameter::Parameter::new(config)));
 }

@@ -34,6 +34,8 @@ fn cases() -> Vec<Case> {
     let function = format!(
         "  role:\n    type: aws:iam:Role\n    properties: {{name: cp-api-role, assumeRolePolicy: {ROLE_TRUST}}}\n  function:\n    type: aws:lambda:Function\n    properties: {{name: cp-api-fn, runtime: python3.12, handler: app.handler, role: \"${{role.arn}}\", code: ./code}}\n"
     );
+    // With CORS and throttling: the preflight's four calls and the stage's two updates are configuration too.
+    let api = format!("{function}  api:\n    type: aws:apigateway:RestApi\n    properties:\n      name: cp-api\n      routes: [{{path: /hello, method: GET, function: \"${{function.arn}}\"}}]\n      cors: {{allowOrigins: [\"https://example.com\"]}}\n      throttle: {{rateLimit: 10, burstLimit: 20}}\n      stageName: v1\n");
     vec![
         Case {
             name: "key rotation",
@@ -83,6 +85,22 @@ fn cases() -> Vec<Case> {
             call: "/deployments",
             kind: Kind::RestApi,
         },
+        Case { name: "REST API resource", yaml: api.clone(), call: "POST /restapis/", kind: Kind::RestApi },
+        Case { name: "REST API integration", yaml: api.clone(), call: "/methods/GET/integration", kind: Kind::RestApi },
+        Case { name: "REST API preflight method", yaml: api.clone(), call: "/methods/OPTIONS", kind: Kind::RestApi },
+        Case {
+            name: "REST API preflight method response",
+            yaml: api.clone(),
+            call: "/methods/OPTIONS/responses/200",
+            kind: Kind::RestApi,
+        },
+        Case {
+            name: "REST API preflight integration response",
+            yaml: api.clone(),
+            call: "/methods/OPTIONS/integration/responses/200",
+            kind: Kind::RestApi,
+        },
+        Case { name: "REST API stage", yaml: api.clone(), call: "/stages/v1", kind: Kind::RestApi },
         Case {
             name: "REST API route",
             yaml: format!("{function}  api:\n    type: aws:apigateway:RestApi\n    properties:\n      name: cp-api\n      routes: [{{path: /hello, method: GET, function: \"${{function.arn}}\"}}]\n      stageName: v1\n"),

@@ -1,3 +1,4 @@
 //! IAM.
 
+pub mod policy;
 pub mod role;

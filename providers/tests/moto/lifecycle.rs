@@ -213,6 +213,27 @@ lifecycle! {
             aws_sdk_iam::Client::new(&c).delete_role().role_name(id).send().await.unwrap();
         }),
     };
+    policy: Case {
+        stack: "lc-policy", type_name: "aws:iam:Policy", setup: "", files: &[],
+        create: "{name: lc-one, description: one, policy: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Action: \"sqs:SendMessage\", Resource: \"*\"}]}, tags: {Owner: a, Team: x}}",
+        update: Some("{name: lc-one, description: one, policy: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Action: [\"sqs:SendMessage\", \"sqs:ReceiveMessage\"], Resource: \"*\"}]}, tags: {Owner: b}}"),
+        drift: Some(|c, id| Box::pin(async move {
+            let document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+            let iam = aws_sdk_iam::Client::new(&c);
+            let request = iam.create_policy_version().policy_arn(id).policy_document(document).set_as_default(true);
+            request.send().await.unwrap();
+        })),
+        replace: Some("{name: lc-one, description: two, policy: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Action: [\"sqs:SendMessage\", \"sqs:ReceiveMessage\"], Resource: \"*\"}]}, tags: {Owner: b}}"),
+        remove: |c, id| Box::pin(async move {
+            let iam = aws_sdk_iam::Client::new(&c);
+            let versions = iam.list_policy_versions().policy_arn(&id).send().await.unwrap();
+            for version in versions.versions().iter().filter(|v| !v.is_default_version()) {
+                let request = iam.delete_policy_version().policy_arn(&id);
+                request.version_id(version.version_id().unwrap()).send().await.unwrap();
+            }
+            iam.delete_policy().policy_arn(id).send().await.unwrap();
+        }),
+    };
     log_group: Case {
         stack: "lc-logs", type_name: "aws:cloudwatch:LogGroup", setup: "", files: &[],
         create: "{name: /lc/one, retentionInDays: 7, tags: {Owner: a, Team: x}}",
@@ -312,6 +333,35 @@ lifecycle! {
         replace: Some("{name: lc-two, displayName: two, tags: {Owner: b}}"),
         remove: |c, id| Box::pin(async move {
             aws_sdk_sns::Client::new(&c).delete_topic().topic_arn(id).send().await.unwrap();
+        }),
+    };
+    queue: Case {
+        stack: "lc-queue", type_name: "aws:sqs:Queue", files: &[],
+        setup: "  dlq:\n    type: aws:sqs:Queue\n    properties: {name: lc-dead-letters}\n",
+        create: "{name: lc-one, visibilityTimeout: 30, tags: {Owner: a, Team: x}}",
+        update: Some("{name: lc-one, visibilityTimeout: 60, delaySeconds: 5, redrivePolicy: {deadLetterTargetArn: \"${dlq.arn}\", maxReceiveCount: 3}, policy: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Principal: {Service: sns.amazonaws.com}, Action: \"sqs:SendMessage\", Resource: \"*\"}]}, tags: {Owner: b}}"),
+        drift: Some(|c, id| Box::pin(async move {
+            use aws_sdk_sqs::types::QueueAttributeName;
+            let sqs = aws_sdk_sqs::Client::new(&c);
+            let request = sqs.set_queue_attributes().queue_url(id).attributes(QueueAttributeName::VisibilityTimeout, "99");
+            request.send().await.unwrap();
+        })),
+        replace: Some("{name: lc-two.fifo, fifoQueue: true, contentBasedDeduplication: true, visibilityTimeout: 60, tags: {Owner: b}}"),
+        remove: |c, id| Box::pin(async move {
+            aws_sdk_sqs::Client::new(&c).delete_queue().queue_url(id).send().await.unwrap();
+        }),
+    };
+    parameter: Case {
+        stack: "lc-parameter", type_name: "aws:ssm:Parameter", setup: "", files: &[],
+        create: "{name: /lc/one, value: first, description: one, tags: {Owner: a, Team: x}}",
+        update: Some("{name: /lc/one, value: second, description: two, tags: {Owner: b}}"),
+        drift: Some(|c, id| Box::pin(async move {
+            let ssm = aws_sdk_ssm::Client::new(&c);
+            ssm.put_parameter().name(id).value("by hand").overwrite(true).send().await.unwrap();
+        })),
+        replace: Some("{name: /lc/one, type: SecureString, value: second, description: two, tags: {Owner: b}}"),
+        remove: |c, id| Box::pin(async move {
+            aws_sdk_ssm::Client::new(&c).delete_parameter().name(id).send().await.unwrap();
         }),
     };
     subscription: Case {

@@ -1,0 +1,3 @@
+//! SQS.
+
+pub mod queue;

@@ -1,0 +1,3 @@
+//! Systems Manager.
+
+pub mod parameter;
