@@ -15,6 +15,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
         dynamodb::table::schema(),
         iam::policy::schema(),
         iam::role::schema(),
+        lambda::event_source_mapping::schema(),
         lambda::function::schema(),
         lambda::permission::schema(),
         logs::log_group::schema(),
@@ -46,7 +47,7 @@ mod tests {
     #[test]
     fn knows_every_type_once() {
         let names: Vec<_> = schemas().iter().map(|s| s.type_name).collect();
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 17);
         assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted and unique: {names:?}");
     }
 

@@ -61,6 +61,8 @@ pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.add_provider(typed(iam::role::schema(), iam::role::Role::new(config)));
     registry.add_provider(typed(logs::log_group::schema(), logs::log_group::LogGroup::new(config)));
     registry.add_provider(typed(lambda::function::schema(), lambda::function::Function::new(config)));
+    let mapping = lambda::event_source_mapping::EventSourceMapping::new(config);
+    registry.add_provider(typed(lambda::event_source_mapping::schema(), mapping));
     registry.add_provider(typed(lambda::permission::schema(), lambda::permission::Permission::new(config)));
     registry.add_provider(typed(apigateway::rest_api::schema(), apigateway::rest_api::RestApi::new(config)));
     registry.add_provider(typed(cloudwatch::dashboard::schema(), cloudwatch::dashboard::Dashboard::new(config)));

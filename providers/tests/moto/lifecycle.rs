@@ -261,6 +261,20 @@ lifecycle! {
             aws_sdk_lambda::Client::new(&c).delete_function().function_name(id).send().await.unwrap();
         }),
     };
+    event_source_mapping: Case {
+        stack: "lc-mapping", type_name: "aws:lambda:EventSourceMapping", files: CODE,
+        setup: "  role:\n    type: aws:iam:Role\n    properties: {name: lc-mapping, assumeRolePolicy: TRUST}\n  fn:\n    type: aws:lambda:Function\n    properties: {name: lc-mapping, runtime: python3.12, handler: handler.handler, role: \"${role.arn}\", code: code}\n  q1:\n    type: aws:sqs:Queue\n    properties: {name: lc-mapping-1}\n  q2:\n    type: aws:sqs:Queue\n    properties: {name: lc-mapping-2}\n",
+        create: "{eventSourceArn: \"${q1.arn}\", functionName: \"${fn.name}\", batchSize: 5}",
+        update: Some("{eventSourceArn: \"${q1.arn}\", functionName: \"${fn.name}\", batchSize: 8, maximumBatchingWindowInSeconds: 2, filterCriteria: {filters: [{pattern: {body: {kind: [order]}}}]}}"),
+        drift: Some(|c, id| Box::pin(async move {
+            let lambda = aws_sdk_lambda::Client::new(&c);
+            lambda.update_event_source_mapping().uuid(id).batch_size(3).send().await.unwrap();
+        })),
+        replace: Some("{eventSourceArn: \"${q2.arn}\", functionName: \"${fn.name}\", batchSize: 8, maximumBatchingWindowInSeconds: 2, filterCriteria: {filters: [{pattern: {body: {kind: [order]}}}]}}"),
+        remove: |c, id| Box::pin(async move {
+            aws_sdk_lambda::Client::new(&c).delete_event_source_mapping().uuid(id).send().await.unwrap();
+        }),
+    };
     permission: Case {
         stack: "lc-permission", type_name: "aws:lambda:Permission", files: CODE,
         setup: "  role:\n    type: aws:iam:Role\n    properties: {name: lc-permission, assumeRolePolicy: TRUST}\n  fn:\n    type: aws:lambda:Function\n    properties: {name: lc-permission, runtime: python3.12, handler: handler.handler, role: \"${role.arn}\", code: code}\n",
