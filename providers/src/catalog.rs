@@ -4,7 +4,7 @@
 use stackr_engine::provider::Registry;
 use stackr_engine::schema::ResourceSchema;
 
-use crate::{apigateway, cloudwatch, dynamodb, iam, kms, lambda, logs, secretsmanager, sns, sqs, ssm};
+use crate::{apigateway, cloudwatch, dynamodb, iam, kms, lambda, logs, s3, secretsmanager, sns, sqs, ssm};
 
 /// Every built-in schema, sorted by type name.
 pub fn schemas() -> Vec<ResourceSchema> {
@@ -22,6 +22,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
         apigateway::rest_api::schema(),
         cloudwatch::dashboard::schema(),
         cloudwatch::alarm::schema(),
+        s3::bucket::schema(),
         sns::topic::schema(),
         sns::subscription::schema(),
         sqs::queue::schema(),
@@ -47,7 +48,7 @@ mod tests {
     #[test]
     fn knows_every_type_once() {
         let names: Vec<_> = schemas().iter().map(|s| s.type_name).collect();
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 18);
         assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted and unique: {names:?}");
     }
 
@@ -75,6 +76,7 @@ mod tests {
                 "aws:cloudwatch:LogGroup",
                 "aws:dynamodb:Table",
                 "aws:kms:Key",
+                "aws:s3:Bucket",
                 "aws:secretsmanager:Secret",
                 "aws:sqs:Queue"
             ]
@@ -86,7 +88,13 @@ mod tests {
         let overwriting: Vec<_> = schemas().into_iter().filter(|s| s.create_overwrites).map(|s| s.type_name).collect();
         assert_eq!(
             overwriting,
-            ["aws:cloudwatch:Dashboard", "aws:cloudwatch:MetricAlarm", "aws:sns:Topic", "aws:sqs:Queue"]
+            [
+                "aws:cloudwatch:Dashboard",
+                "aws:cloudwatch:MetricAlarm",
+                "aws:s3:Bucket",
+                "aws:sns:Topic",
+                "aws:sqs:Queue"
+            ]
         );
         for schema in schemas().into_iter().filter(|s| s.create_overwrites) {
             assert!(schema.name_property.is_some(), "{}: the name is what a create checks", schema.type_name);

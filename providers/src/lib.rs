@@ -23,6 +23,7 @@ pub mod moto;
 #[cfg(feature = "aws")]
 mod prelude;
 pub mod resource;
+pub mod s3;
 #[cfg(feature = "aws")]
 pub mod s3_fence;
 #[cfg(feature = "aws")]
@@ -67,6 +68,7 @@ pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.add_provider(typed(apigateway::rest_api::schema(), apigateway::rest_api::RestApi::new(config)));
     registry.add_provider(typed(cloudwatch::dashboard::schema(), cloudwatch::dashboard::Dashboard::new(config)));
     registry.add_provider(typed(cloudwatch::alarm::schema(), cloudwatch::alarm::Alarm::new(config)));
+    registry.add_provider(typed(s3::bucket::schema(), s3::bucket::Bucket::new(config)));
     registry.add_provider(typed(sns::topic::schema(), sns::topic::Topic::new(config)));
     registry.add_provider(typed(sns::subscription::schema(), sns::subscription::Subscription::new(config)));
     registry.add_provider(typed(sqs::queue::schema(), sqs::queue::Queue::new(config)));

@@ -72,6 +72,10 @@ pub trait Resource: Send + Sync + 'static {
     /// The inputs as the stack writes them (camelCase); `tags` need not be among them.
     type Inputs: DeserializeOwned + Send + Sync;
 
+    /// Whether the creating call carries the tags (and the create token). When it cannot (S3's CreateBucket), the
+    /// layer tags the new resource with [`Resource::tag`] as the first configuration call.
+    const TAGGED_AT_CREATE: bool = true;
+
     /// The resource `id` as AWS has it now, `None` (or a not-found error) when it does not exist. `prior` holds
     /// the inputs last recorded (`Null` on import).
     async fn describe(&self, id: &str, prior: &Value) -> Result<Option<Live>, ProviderError>;
@@ -236,6 +240,14 @@ impl<R: Resource> Provider for Typed<R> {
             if let Err(why) = recorder.0.made(&id).await {
                 return Err(incomplete(answered, ProviderError::Other(format!("cannot record {id}: {why}"))));
             }
+        }
+        let tagged = match (R::TAGGED_AT_CREATE || tags.is_empty(), &answered) {
+            (true, _) => Ok(()),
+            (false, outputs) => self.resource.tag(&id, outputs.as_ref().unwrap_or(&Value::Null), &tags).await,
+        };
+        if let Err(cause) = tagged {
+            let outputs = self.observe(&id, inputs).await.ok().flatten().map(|o| o.outputs).or(answered);
+            return Err(incomplete(outputs, cause));
         }
         if let Err(cause) = self.resource.configure(&id, &input).await {
             let outputs = self.observe(&id, inputs).await.ok().flatten().map(|o| o.outputs).or(answered);

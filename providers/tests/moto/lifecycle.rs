@@ -335,6 +335,23 @@ lifecycle! {
             aws_sdk_cloudwatch::Client::new(&c).delete_alarms().alarm_names(id).send().await.unwrap();
         }),
     };
+    bucket: Case {
+        stack: "lc-bucket", type_name: "aws:s3:Bucket", files: &[],
+        setup: "  q:\n    type: aws:sqs:Queue\n    properties: {name: lc-bucket-events}\n",
+        create: "{bucketName: lc-bucket-one, versioning: {enabled: true}, tags: {Owner: a, Team: x}}",
+        update: Some("{bucketName: lc-bucket-one, versioning: {enabled: true}, serverSideEncryption: {algorithm: AES256}, publicAccessBlock: {}, lifecycleRules: [{id: old, expirationDays: 30, noncurrentVersionExpirationDays: 7, transitions: [{days: 10, storageClass: STANDARD_IA}]}], corsRules: [{allowedMethods: [GET], allowedOrigins: [\"https://example.com\"], maxAgeSeconds: 60}], policy: {Version: \"2012-10-17\", Statement: [{Effect: Deny, Principal: \"*\", Action: \"s3:*\", Resource: \"arn:aws:s3:::lc-bucket-one/*\", Condition: {Bool: {\"aws:SecureTransport\": \"false\"}}}]}, notifications: {queues: [{queueArn: \"${q.arn}\", events: [\"s3:ObjectCreated:*\"], filterPrefix: uploads/}]}, tags: {Owner: b}}"),
+        drift: Some(|c, id| Box::pin(async move {
+            use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+            let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&c).force_path_style(true).build());
+            let suspended = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+            s3.put_bucket_versioning().bucket(id).versioning_configuration(suspended).send().await.unwrap();
+        })),
+        replace: Some("{bucketName: lc-bucket-two, versioning: {enabled: true}, tags: {Owner: b}}"),
+        remove: |c, id| Box::pin(async move {
+            let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&c).force_path_style(true).build());
+            s3.delete_bucket().bucket(id).send().await.unwrap();
+        }),
+    };
     topic: Case {
         stack: "lc-topic", type_name: "aws:sns:Topic", setup: "", files: &[],
         create: "{name: lc-one, displayName: one, tags: {Owner: a, Team: x}}",

@@ -9,5 +9,6 @@ mod kms;
 mod lambda_api;
 mod lifecycle;
 mod monitoring;
+mod s3;
 mod secretsmanager;
 mod support;
