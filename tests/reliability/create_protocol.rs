@@ -8,6 +8,11 @@ use super::support::status;
 
 const TABLE: &str = "  table:\n    type: aws:dynamodb:Table\n    properties: {name: cp-table, billingMode: PAY_PER_REQUEST, hashKey: id, attributes: [{name: id, type: S}], ttl: {attributeName: exp, enabled: true}, pointInTimeRecovery: {enabled: true}}\n";
 
+/// A bucket with every configuration, named `name` (bucket names are global: one per case).
+fn bucket(name: &str) -> String {
+    format!("  q:\n    type: aws:sqs:Queue\n    properties: {{name: cp-events}}\n  bucket:\n    type: aws:s3:Bucket\n    properties:\n      bucketName: {name}\n      versioning: {{enabled: true}}\n      serverSideEncryption: {{algorithm: AES256}}\n      publicAccessBlock: {{}}\n      lifecycleRules: [{{id: expire, expirationDays: 30}}]\n      policy: {{Version: \"2012-10-17\", Statement: [{{Effect: Deny, Principal: \"*\", Action: \"s3:*\", Resource: \"arn:aws:s3:::{name}/*\", Condition: {{Bool: {{\"aws:SecureTransport\": \"false\"}}}}}}]}}\n      corsRules: [{{allowedMethods: [GET], allowedOrigins: [\"*\"]}}]\n      notifications: {{queues: [{{queueArn: \"${{q.arn}}\", events: [\"s3:ObjectCreated:*\"]}}]}}\n      tags: {{Team: data}}\n")
+}
+
 const ROLE_TRUST: &str = r#"{Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: "sts:AssumeRole"}]}"#;
 
 struct Case {
@@ -27,6 +32,9 @@ enum Kind {
     LogGroup,
     RestApi,
     Function,
+    /// The bucket, by name.
+    Bucket(&'static str),
+    Mapping,
 }
 
 fn cases() -> Vec<Case> {
@@ -101,6 +109,20 @@ fn cases() -> Vec<Case> {
             kind: Kind::RestApi,
         },
         Case { name: "REST API stage", yaml: api.clone(), call: "/stages/v1", kind: Kind::RestApi },
+        Case { name: "bucket tags", yaml: bucket("cp-tagging"), call: "PUT /cp-tagging/?tagging", kind: Kind::Bucket("cp-tagging") },
+        Case { name: "bucket versioning", yaml: bucket("cp-versioning"), call: "PUT /cp-versioning/?versioning", kind: Kind::Bucket("cp-versioning") },
+        Case { name: "bucket encryption", yaml: bucket("cp-encryption"), call: "PUT /cp-encryption/?encryption", kind: Kind::Bucket("cp-encryption") },
+        Case { name: "bucket public access block", yaml: bucket("cp-publicaccessblock"), call: "PUT /cp-publicaccessblock/?publicAccessBlock", kind: Kind::Bucket("cp-publicaccessblock") },
+        Case { name: "bucket lifecycle", yaml: bucket("cp-lifecycle"), call: "PUT /cp-lifecycle/?lifecycle", kind: Kind::Bucket("cp-lifecycle") },
+        Case { name: "bucket policy", yaml: bucket("cp-policy"), call: "PUT /cp-policy/?policy", kind: Kind::Bucket("cp-policy") },
+        Case { name: "bucket CORS", yaml: bucket("cp-cors"), call: "PUT /cp-cors/?cors", kind: Kind::Bucket("cp-cors") },
+        Case { name: "bucket notifications", yaml: bucket("cp-notification"), call: "PUT /cp-notification/?notification", kind: Kind::Bucket("cp-notification") },
+        Case {
+            name: "event source mapping waited for",
+            yaml: format!("{function}  q:\n    type: aws:sqs:Queue\n    properties: {{name: cp-mapped}}\n  mapping:\n    type: aws:lambda:EventSourceMapping\n    properties: {{eventSourceArn: \"${{q.arn}}\", functionName: \"${{function.name}}\"}}\n"),
+            call: "GET /2015-03-31/event-source-mappings/",
+            kind: Kind::Mapping,
+        },
         Case {
             name: "REST API route",
             yaml: format!("{function}  api:\n    type: aws:apigateway:RestApi\n    properties:\n      name: cp-api\n      routes: [{{path: /hello, method: GET, function: \"${{function.arn}}\"}}]\n      stageName: v1\n"),
@@ -134,6 +156,23 @@ async fn count(kind: Kind, config: &aws_config::SdkConfig) -> usize {
             logs.describe_log_groups().log_group_name_prefix("/cp/").send().await.unwrap().log_groups().len()
         }
         Kind::RestApi => aws_sdk_apigateway::Client::new(config).get_rest_apis().send().await.unwrap().items().len(),
+        Kind::Bucket(name) => {
+            let s3 =
+                aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build());
+            let buckets = s3.list_buckets().send().await.unwrap();
+            buckets.buckets().iter().filter(|b| b.name() == Some(name)).count()
+        }
+        Kind::Mapping => {
+            let lambda = aws_sdk_lambda::Client::new(config);
+            lambda
+                .list_event_source_mappings()
+                .function_name("cp-api-fn")
+                .send()
+                .await
+                .unwrap()
+                .event_source_mappings()
+                .len()
+        }
         Kind::Function => {
             let functions = aws_sdk_lambda::Client::new(config).list_functions().send().await.unwrap();
             functions.functions().iter().filter(|f| f.function_name() == Some("cp-fn")).count()

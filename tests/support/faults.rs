@@ -145,7 +145,11 @@ fn summary(head: &str, body: &[u8]) -> String {
     let request_line = lines.next().unwrap_or_default();
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or_default();
-    let path = parts.next().unwrap_or_default().split('?').next().unwrap_or_default();
+    let target_path = parts.next().unwrap_or_default();
+    let (path, query) = target_path.split_once('?').unwrap_or((target_path, ""));
+    // S3 names a bucket's configuration by a bare query key (`?versioning`, `?tagging`): kept, values dropped.
+    let bare: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !p.contains('=')).collect();
+    let path = if bare.is_empty() { path.to_string() } else { format!("{path}?{}", bare.join("&")) };
     let target = lines
         .find_map(|l| l.to_lowercase().starts_with("x-amz-target:").then(|| l[13..].trim().to_string()))
         .or_else(|| {
