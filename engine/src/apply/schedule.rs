@@ -201,14 +201,7 @@ pub(super) async fn schedule<E: Fn(ApplyEvent)>(jobs: Vec<Job>, phase: Phase<'_,
                     _ => (index, outcome),
                 },
                 Err(e) => {
-                    // A step panicked or was aborted: what its call did is unknown, so the run must end without
-                    // compacting the journal (its intent stays pending there for the next run to reconcile).
-                    report.errors.push(StepError {
-                        name: "?".into(),
-                        operation: Operation::Create,
-                        cause: StepCause::Aborted(e.to_string()),
-                    });
-                    report.aborted.get_or_insert_with(|| e.to_string());
+                    aborted(report, &e);
                     all_ok = false;
                     continue;
                 }
@@ -216,12 +209,7 @@ pub(super) async fn schedule<E: Fn(ApplyEvent)>(jobs: Vec<Job>, phase: Phase<'_,
             Some(committed) = committing.join_next(), if !committing.is_empty() => match committed {
                 Ok(done) => done,
                 Err(e) => {
-                    report.errors.push(StepError {
-                        name: "?".into(),
-                        operation: Operation::Create,
-                        cause: StepCause::Aborted(e.to_string()),
-                    });
-                    report.aborted.get_or_insert_with(|| e.to_string());
+                    aborted(report, &e);
                     all_ok = false;
                     continue;
                 }
@@ -304,4 +292,15 @@ pub(super) async fn schedule<E: Fn(ApplyEvent)>(jobs: Vec<Job>, phase: Phase<'_,
         }
     }
     Ok(all_ok)
+}
+
+/// A step (or the commit of its outcome) that panicked or was aborted: what its call did is unknown, so the run
+/// must end without compacting the journal (its intent stays pending there for the next run to reconcile).
+fn aborted(report: &mut ApplyReport, error: &tokio::task::JoinError) {
+    report.errors.push(StepError {
+        name: "?".into(),
+        operation: Operation::Create,
+        cause: StepCause::Aborted(error.to_string()),
+    });
+    report.aborted.get_or_insert_with(|| error.to_string());
 }

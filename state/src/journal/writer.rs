@@ -5,8 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
 
 use super::read::complete_len;
@@ -35,7 +34,8 @@ pub struct JournalWriter {
     sender: mpsc::Sender<(JournalRecord, Ack)>,
     path: PathBuf,
     codec: Option<Arc<dyn SecretsCodec>>,
-    poisoned: Arc<AtomicBool>,
+    /// The first write that failed, once one has: every later append is refused, naming it.
+    poisoned: Arc<OnceLock<String>>,
 }
 
 impl JournalWriter {
@@ -80,7 +80,7 @@ impl JournalWriter {
         codec: Option<Arc<dyn SecretsCodec>>,
     ) -> Result<JournalWriter, StateError> {
         let (sender, receiver) = mpsc::channel::<(JournalRecord, Ack)>();
-        let poisoned = Arc::new(AtomicBool::new(false));
+        let poisoned = Arc::new(OnceLock::new());
         let flag = Arc::clone(&poisoned);
         thread::Builder::new()
             .name("stackr-journal".into())
@@ -110,8 +110,8 @@ impl JournalWriter {
             path: self.path.clone(),
             source: std::io::Error::other(why),
         };
-        if self.is_poisoned() {
-            return Err(io_error("an earlier write to the journal failed".into()));
+        if let Some(first) = self.poisoned.get() {
+            return Err(io_error(earlier(first)));
         }
         let (ack, done) = mpsc::channel();
         self.sender.send((record, ack)).map_err(|_| io_error("the journal writer stopped".into()))?;
@@ -121,7 +121,7 @@ impl JournalWriter {
     /// Whether a write failed: the journal may lack records after that point, so nothing more is appended and
     /// the run must end without compacting it.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::SeqCst)
+        self.poisoned.get().is_some()
     }
 
     pub fn path(&self) -> &Path {
@@ -130,15 +130,24 @@ impl JournalWriter {
 }
 
 /// Writes every record waiting, syncs once, then acknowledges them all.
-fn group_commit(mut sink: Box<dyn JournalSink>, receiver: mpsc::Receiver<(JournalRecord, Ack)>, poisoned: &AtomicBool) {
+/// What a write after a failed one is told: the first failure, which says why (a lost lock, a full disk).
+fn earlier(first: &str) -> String {
+    format!("an earlier write to the journal failed ({first})")
+}
+
+fn group_commit(
+    mut sink: Box<dyn JournalSink>,
+    receiver: mpsc::Receiver<(JournalRecord, Ack)>,
+    poisoned: &OnceLock<String>,
+) {
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while let Ok(more) = receiver.try_recv() {
             batch.push(more);
         }
         let mut result: Result<(), String> = Ok(());
-        if poisoned.load(Ordering::SeqCst) {
-            result = Err("an earlier write to the journal failed".into());
+        if let Some(first) = poisoned.get() {
+            result = Err(earlier(first));
         }
         let mut buffer = Vec::new();
         for (record, _) in &batch {
@@ -153,8 +162,8 @@ fn group_commit(mut sink: Box<dyn JournalSink>, receiver: mpsc::Receiver<(Journa
         if result.is_ok() {
             result = sink.write_batch(&buffer).map_err(|e| e.to_string());
         }
-        if result.is_err() {
-            poisoned.store(true, Ordering::SeqCst);
+        if let Err(why) = &result {
+            let _ = poisoned.set(why.clone());
         }
         for (_, ack) in batch {
             let _ = ack.send(result.clone());
@@ -203,6 +212,8 @@ mod tests {
         // The sink would accept this one, but a journal with a gap must not go on.
         let err = writer.append(begin()).map(|_| ()).unwrap_err().to_string();
         assert!(err.contains("an earlier write to the journal failed"), "{err}");
+        // And it says why the first one failed (a lost lock, a full disk), not only that it did.
+        assert!(err.contains("disk full"), "{err}");
         Ok(())
     }
 }
