@@ -326,6 +326,11 @@ impl<'a> Evaluator<'a> {
                 inputs.insert(property.name.to_string(), value);
             }
         }
+        if let (Some(rules), true) = (schema.rules, diags.is_empty()) {
+            for (path, message) in rules(&Value::Map(inputs.clone())) {
+                diags.push(Diagnostic::new(resource.location_of(&path), resource.doc_path(&path), message));
+            }
+        }
         if diags.is_empty() {
             Ok(Value::Map(inputs))
         } else {

@@ -147,7 +147,7 @@ pub struct Output {
     pub description: &'static str,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ResourceSchema {
     pub type_name: &'static str,
     pub description: &'static str,
@@ -167,7 +167,14 @@ pub struct ResourceSchema {
     pub names_ignore_case: bool,
     /// A property that, when not given, is the resource's logical name (a permission's statement id).
     pub defaults_to_logical_name: Option<&'static str>,
+    /// What a type requires of its properties together (a FIFO queue's name ends in `.fifo`): problems as
+    /// (property path, message), found by `validate` and `plan` before anything is sent.
+    pub rules: Option<Rules>,
 }
+
+/// A type's checks across properties, given its inputs (defaults filled in; a value not known yet is
+/// `Unknown`, and a rule that needs it says nothing).
+pub type Rules = fn(&Value) -> Vec<(String, String)>;
 
 impl ResourceSchema {
     pub fn new(type_name: &'static str, description: &'static str) -> ResourceSchema {
@@ -182,7 +189,12 @@ impl ResourceSchema {
             identity: &[],
             names_ignore_case: false,
             defaults_to_logical_name: None,
+            rules: None,
         }
+    }
+    pub fn rules(mut self, rules: Rules) -> ResourceSchema {
+        self.rules = Some(rules);
+        self
     }
     pub fn property(mut self, property: Property) -> ResourceSchema {
         self.properties.push(property);

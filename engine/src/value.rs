@@ -201,6 +201,37 @@ impl Value {
         }
     }
 
+    /// The value with every part marked secret that is secret in `like` at the same place: what AWS reports
+    /// back of a secret input (a tag, a description, a policy built from a secret) is no less secret.
+    pub fn marked_like(self, like: &Value) -> Value {
+        match (self, like) {
+            (value @ Value::Secret(_), _) => value,
+            (value, Value::Secret(_)) => value.into_secret(),
+            (Value::Map(map), Value::Map(other)) => Value::Map(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let v = match other.get(&k) {
+                            Some(o) => v.marked_like(o),
+                            None => v,
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            (Value::List(items), Value::List(other)) => Value::List(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| match other.get(i) {
+                        Some(o) => v.marked_like(o),
+                        None => v,
+                    })
+                    .collect(),
+            ),
+            (value, _) => value,
+        }
+    }
+
     /// Text used when the value is interpolated into a string (`"prefix-${x}"`).
     pub fn interpolate(&self) -> Option<String> {
         match self {
@@ -301,6 +332,19 @@ mod tests {
         let v = Value::string("a\u{1b}[2Jb\u{7f}c\u{9b}31md");
         assert_eq!(v.to_string(), r#""a\u001b[2Jb\u007fc\u009b31md""#);
         assert!(v.to_string().chars().all(|c| !c.is_control()));
+    }
+
+    #[test]
+    fn what_aws_reports_of_a_secret_input_stays_secret() {
+        let prior = Value::Map(BTreeMap::from([
+            ("tags".to_string(), Value::Map(BTreeMap::from([("t".to_string(), Value::string("s").into_secret())]))),
+            ("list".to_string(), Value::List(vec![Value::from(1), Value::string("x").into_secret()])),
+            ("plain".to_string(), Value::string("p")),
+        ]));
+        let observed =
+            Value::from_json(&serde_json::json!({"tags": {"t": "s", "u": "v"}, "list": [1, "x"], "plain": "p"}));
+        let marked = observed.marked_like(&prior);
+        assert_eq!(marked.to_string(), r#"{"list":[1,"(secret)"],"plain":"p","tags":{"t":"(secret)","u":"v"}}"#);
     }
 
     #[test]

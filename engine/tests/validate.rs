@@ -157,3 +157,53 @@ fn a_stack_cannot_read_credentials_from_the_environment() {
     assert!(!out.contains("config.d"), "an ordinary variable is read: {out}");
     assert!(!out.contains("marker"), "{out}");
 }
+
+#[test]
+fn what_identifies_a_resource_cannot_be_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.yaml");
+    std::fs::write(
+        &path,
+        "name: empty\nresources:\n  p:\n    type: aws:ssm:Parameter\n    properties: {name: \"\", value: v}\n  m:\n    type: aws:lambda:EventSourceMapping\n    properties: {eventSourceArn: \"\", functionName: f}\n",
+    )
+    .unwrap();
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    let out = match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
+        Ok(_) => "valid".to_string(),
+        Err(diagnostics) => diagnostics.to_string(),
+    };
+    assert!(
+        out.contains(
+            "resources.p.properties.name: `name` is empty, but it is what identifies the aws:ssm:Parameter in AWS"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("resources.m.properties.eventSourceArn: `eventSourceArn` is empty"), "{out}");
+}
+
+#[test]
+fn a_type_checks_its_properties_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.yaml");
+    std::fs::write(
+        &path,
+        "name: rules\nresources:\n  fifo:\n    type: aws:sqs:Queue\n    properties: {name: orders, fifoQueue: true}\n  standard:\n    type: aws:sqs:Queue\n    properties: {name: jobs.fifo, contentBasedDeduplication: true}\n  p:\n    type: aws:ssm:Parameter\n    properties: {name: /p, value: v, keyId: alias/k}\n  b:\n    type: aws:s3:Bucket\n    properties:\n      bucketName: Bad_Bucket\n      corsRules: [{allowedMethods: [GET, get], allowedOrigins: [\"*\"]}]\n",
+    )
+    .unwrap();
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    let out = match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
+        Ok(_) => "valid".to_string(),
+        Err(diagnostics) => diagnostics.to_string(),
+    };
+    for expected in [
+        "resources.fifo.properties.name: a FIFO queue's name ends in .fifo: `orders.fifo`",
+        "resources.standard.properties.fifoQueue: `jobs.fifo` is a FIFO queue's name: set fifoQueue: true",
+        "resources.standard.properties.contentBasedDeduplication: only a FIFO queue deduplicates by content",
+        "resources.p.properties.keyId: a String parameter is not encrypted",
+        "resources.b.properties.bucketName: `Bad_Bucket` is not a bucket name",
+        "resources.b.properties.corsRules[0].allowedMethods[1]: `get` is not a CORS method",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(out.contains("stack.yaml:5:"), "located at the property: {out}");
+}

@@ -358,3 +358,25 @@ async fn an_edited_plan_file_applies_nothing_no_plan_showed() {
     ok(&stackr(d, &["apply", "real.plan.json"]));
     ok(&stackr(d, &["destroy", "stack.yaml", "--auto-approve"]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_refresh_reads_back_of_a_secret_stays_secret() {
+    const SECRET: &str = "REFRESHED-secret-3d9a";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stack = format!(
+        "name: reread\nregion: us-east-1\nresources:\n  p:\n    type: aws:ssm:Parameter\n    properties: {{name: /reread/p, value: {SECRET}}}\n  q:\n    type: aws:sqs:Queue\n    properties: {{name: reread-q, tags: {{t: \"${{p.value}}\"}}}}\n  pol:\n    type: aws:iam:Policy\n    properties: {{name: reread-pol, description: \"x ${{p.value}}\", policy: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Action: \"s3:GetObject\", Resource: \"arn:aws:s3:::${{p.value}}\"}}]}}}}\n"
+    );
+    std::fs::write(d.join("stack.yaml"), stack).unwrap();
+    ok(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
+    let mut printed = ok(&stackr(d, &["refresh", "stack.yaml"]));
+    printed += &ok(&stackr(d, &["plan", "stack.yaml"]));
+    printed += &ok(&stackr(d, &["state", "show", "stack.yaml", "q"]));
+    printed += &ok(&stackr(d, &["state", "show", "stack.yaml", "pol"]));
+    assert!(printed.contains("(secret)"), "{printed}");
+    assert!(!printed.contains(SECRET), "{printed}");
+    let state = std::fs::read_to_string(d.join(".stackr/reread.state.json")).unwrap();
+    assert!(!state.contains(SECRET), "the state holds the secret in clear after a refresh");
+    let (code, _) = status(&stackr(d, &["destroy", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(0));
+}

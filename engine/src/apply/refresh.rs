@@ -112,9 +112,11 @@ pub async fn refresh(state: &mut StateFile, registry: &Registry, parallelism: us
                     other.dependencies.retain(|d| d != &name);
                 }
             }
-            Ok(Some(observed)) => {
+            Ok(Some(mut observed)) => {
+                // What AWS reports of a secret input is as secret as the input: in the drift shown and the state.
+                let prior = Value::from_json(&resource.inputs);
+                observed.inputs = observed.inputs.marked_like(&prior);
                 if let Some(schema) = registry.schema(&resource.type_name) {
-                    let prior = Value::from_json(&resource.inputs);
                     let diff = diff_inputs(schema, &prior, &observed.inputs);
                     if !diff.is_empty() {
                         drift.push(Drift {

@@ -39,6 +39,21 @@ impl PhysicalNames {
                 return;
             }
         }
+        // What names or identifies a resource in AWS cannot be empty (an empty id would be recorded, and an empty
+        // lookup can match anything).
+        for property in &properties {
+            if given.and_then(|m| m.get(*property)).and_then(Value::as_str) == Some("") {
+                diags.push(
+                    Diagnostic::new(
+                        resource.location_of(property),
+                        format!("resources.{}.properties.{property}", resource.name),
+                        format!("`{property}` is empty, but it is what identifies the {} in AWS", schema.type_name),
+                    )
+                    .with_hint("give it a value"),
+                );
+                return;
+            }
+        }
         let mut parts = Vec::new();
         for property in &properties {
             match given.and_then(|m| m.get(*property)) {

@@ -171,10 +171,12 @@ mod calls {
         async fn update(&self, uuid: &str, change: Update<'_, MappingInputs>) -> Result<(), ProviderError> {
             let new = change.new;
             let request = self.client.update_event_source_mapping().uuid(uuid).function_name(&new.function_name);
+            // A batch size or window the stack dropped goes back to AWS's default (10 for SQS, 100 for streams; 0 s).
+            let default_batch = if new.event_source_arn.starts_with("arn:aws:sqs:") { 10 } else { 100 };
             let request = request
                 .enabled(new.enabled)
-                .set_batch_size(new.batch_size)
-                .set_maximum_batching_window_in_seconds(new.maximum_batching_window_in_seconds);
+                .batch_size(new.batch_size.unwrap_or(default_batch))
+                .maximum_batching_window_in_seconds(new.maximum_batching_window_in_seconds.unwrap_or(0));
             // No filters is an empty list: leaving them out would keep the old ones.
             let none = || FilterCriteria::builder().set_filters(Some(Vec::new())).build();
             let request = request.filter_criteria(criteria(&new.filter_criteria).unwrap_or_else(none));

@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 use stackr_engine::schema::{Property, ResourceSchema};
+use stackr_engine::value::Value;
 
 /// The type's schema: its properties, outputs and what forces replacement.
 pub fn schema() -> ResourceSchema {
@@ -17,7 +18,9 @@ pub fn schema() -> ResourceSchema {
         .property(Property::integer("visibilityTimeout").default(30).range(0, 43200).describe("Seconds"))
         .property(Property::integer("messageRetentionPeriod").default(345600).range(60, 1209600).describe("Seconds"))
         .property(Property::integer("delaySeconds").default(0).range(0, 900))
-        .property(Property::integer("maximumMessageSize").default(262144).range(1024, 262144).describe("Bytes"))
+        .property(
+            Property::integer("maximumMessageSize").range(1024, 1048576).describe("Bytes; AWS's default when absent"),
+        )
         .property(Property::integer("receiveMessageWaitTimeSeconds").default(0).range(0, 20))
         .property(Property::object(
             "redrivePolicy",
@@ -34,6 +37,27 @@ pub fn schema() -> ResourceSchema {
         .unique_name("name")
         .create_overwrites()
         .holds_data()
+        .rules(rules)
+}
+
+/// A FIFO queue's name ends in `.fifo`, and only a FIFO queue's does; deduplication is for FIFO queues.
+fn rules(inputs: &Value) -> Vec<(String, String)> {
+    let field = |k: &str| inputs.as_map().and_then(|m| m.get(k));
+    let (Some(Value::String(name)), Some(Value::Bool(fifo))) = (field("name"), field("fifoQueue")) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    match (*fifo, name.ends_with(".fifo")) {
+        (true, false) => problems.push(("name".into(), format!("a FIFO queue's name ends in .fifo: `{name}.fifo`"))),
+        (false, true) => {
+            problems.push(("fifoQueue".into(), format!("`{name}` is a FIFO queue's name: set fifoQueue: true")))
+        }
+        _ => {}
+    }
+    if !fifo && field("contentBasedDeduplication") == Some(&Value::Bool(true)) {
+        problems.push(("contentBasedDeduplication".into(), "only a FIFO queue deduplicates by content".into()));
+    }
+    problems
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,7 +72,7 @@ pub struct QueueInputs {
     visibility_timeout: i64,
     message_retention_period: i64,
     delay_seconds: i64,
-    maximum_message_size: i64,
+    maximum_message_size: Option<i64>,
     receive_message_wait_time_seconds: i64,
     redrive_policy: Option<Redrive>,
     kms_master_key_id: Option<String>,
@@ -86,11 +110,13 @@ mod calls {
             (A::VisibilityTimeout, input.visibility_timeout.to_string()),
             (A::MessageRetentionPeriod, input.message_retention_period.to_string()),
             (A::DelaySeconds, input.delay_seconds.to_string()),
-            (A::MaximumMessageSize, input.maximum_message_size.to_string()),
             (A::ReceiveMessageWaitTimeSeconds, input.receive_message_wait_time_seconds.to_string()),
             (A::KmsMasterKeyId, input.kms_master_key_id.clone().unwrap_or_default()),
             (A::Policy, input.policy.as_ref().map(document_text).unwrap_or_default()),
         ]);
+        if let Some(size) = input.maximum_message_size {
+            attributes.insert(A::MaximumMessageSize, size.to_string());
+        }
         let redrive = input.redrive_policy.as_ref().map(|r| {
             serde_json::json!({"deadLetterTargetArn": r.dead_letter_target_arn, "maxReceiveCount": r.max_receive_count})
         });
@@ -136,9 +162,12 @@ mod calls {
                 ("visibilityTimeout".to_string(), number(A::VisibilityTimeout, 30)),
                 ("messageRetentionPeriod".to_string(), number(A::MessageRetentionPeriod, 345600)),
                 ("delaySeconds".to_string(), number(A::DelaySeconds, 0)),
-                ("maximumMessageSize".to_string(), number(A::MaximumMessageSize, 262144)),
                 ("receiveMessageWaitTimeSeconds".to_string(), number(A::ReceiveMessageWaitTimeSeconds, 0)),
             ]);
+            // AWS's default size has changed over the years: compared only when the stack sets one.
+            if prior_field(prior, "maximumMessageSize").is_some() {
+                inputs.insert("maximumMessageSize".into(), number(A::MaximumMessageSize, 262144));
+            }
             if let Some(redrive) = get(A::RedrivePolicy).and_then(|r| serde_json::from_str::<Redrive>(r).ok()) {
                 let redrive = [
                     ("deadLetterTargetArn".to_string(), Value::String(redrive.dead_letter_target_arn)),

@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 use stackr_engine::schema::{Property, ResourceSchema};
+use stackr_engine::value::Value;
 
 const TYPES: &[&str] = &["String", "StringList", "SecureString"];
 const TIERS: &[&str] = &["Standard", "Advanced", "Intelligent-Tiering"];
@@ -23,6 +24,18 @@ pub fn schema() -> ResourceSchema {
         .output("arn", "The parameter's ARN")
         .volatile_output("version", "The parameter's version, one more on every change of its value")
         .unique_name("name")
+        .rules(rules)
+}
+
+/// A key encrypts only a SecureString.
+fn rules(inputs: &Value) -> Vec<(String, String)> {
+    let field = |k: &str| inputs.as_map().and_then(|m| m.get(k));
+    match (field("type").and_then(Value::as_str), field("keyId")) {
+        (Some(kind), Some(_)) if kind != "SecureString" => {
+            vec![("keyId".into(), format!("a {kind} parameter is not encrypted: keyId is for type SecureString"))]
+        }
+        _ => Vec::new(),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +78,9 @@ mod calls {
             let request = self.client.put_parameter().name(&input.name).value(&input.value);
             let request = request.r#type(ParameterType::from(input.kind.as_str())).overwrite(overwrite);
             let request = request.description(&input.description).tier(ParameterTier::from(input.tier.as_str()));
-            let mut request = request.set_key_id(input.key_id.clone().filter(|_| input.kind == "SecureString"));
+            // A SecureString with no `keyId` uses SSM's own key, also when the stack dropped a custom one.
+            let key = input.key_id.clone().unwrap_or_else(|| "alias/aws/ssm".to_string());
+            let mut request = request.set_key_id(Some(key).filter(|_| input.kind == "SecureString"));
             for (k, v) in tags {
                 request = request.tags(built(Tag::builder().key(k).value(v).build())?);
             }

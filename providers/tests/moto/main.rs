@@ -9,6 +9,7 @@ mod kms;
 mod lambda_api;
 mod lifecycle;
 mod monitoring;
+mod removals;
 mod s3;
 mod secretsmanager;
 mod support;

@@ -53,10 +53,20 @@ fn events(target: &Target) -> Vec<aws_sdk_s3::types::Event> {
 }
 
 impl Bucket {
+    /// Versioning as the stack says; no `versioning` on a bucket that has it enabled suspends it (a bucket once
+    /// versioned can only be suspended, never unversioned).
     async fn put_versioning(&self, name: &str, input: &BucketInputs) -> Result<(), ProviderError> {
-        let Some(versioning) = &input.versioning else { return Ok(()) };
-        let status =
-            if versioning.enabled { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+        let enabled = match &input.versioning {
+            Some(versioning) => versioning.enabled,
+            None => {
+                let now = self.client.get_bucket_versioning().bucket(name).send().await.call("GetBucketVersioning")?;
+                if now.status() != Some(&BucketVersioningStatus::Enabled) {
+                    return Ok(());
+                }
+                false
+            }
+        };
+        let status = if enabled { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
         let configuration = VersioningConfiguration::builder().status(status).build();
         let request = self.client.put_bucket_versioning().bucket(name).versioning_configuration(configuration);
         request.send().await.call("PutBucketVersioning").map(drop)

@@ -17,6 +17,7 @@ pub use calls::Bucket;
 
 use serde::Deserialize;
 use stackr_engine::schema::{PropType, Property, ResourceSchema};
+use stackr_engine::value::Value;
 
 const ALGORITHMS: &[&str] = &["AES256", "aws:kms"];
 const STORAGE_CLASSES: &[&str] =
@@ -95,6 +96,40 @@ pub fn schema() -> ResourceSchema {
         .unique_name("bucketName")
         .create_overwrites()
         .holds_data()
+        .rules(rules)
+}
+
+const METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "HEAD"];
+
+/// S3's naming rules (3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or
+/// digit) and the methods a CORS rule may allow.
+fn rules(inputs: &Value) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let field = |k: &str| inputs.as_map().and_then(|m| m.get(k));
+    if let Some(Value::String(name)) = field("bucketName") {
+        let allowed = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+        let ends = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if !(3..=63).contains(&name.len()) || !allowed || !ends(name.chars().next()) || !ends(name.chars().last()) {
+            problems.push((
+                "bucketName".to_string(),
+                format!("`{name}` is not a bucket name: 3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit"),
+            ));
+        }
+    }
+    if let Some(Value::List(rules)) = field("corsRules") {
+        for (i, rule) in rules.iter().enumerate() {
+            let Some(Value::List(methods)) = rule.as_map().and_then(|m| m.get("allowedMethods")) else { continue };
+            for (j, method) in methods.iter().enumerate() {
+                if let Some(m) = method.as_str().filter(|m| !METHODS.contains(m)) {
+                    problems.push((
+                        format!("corsRules[{i}].allowedMethods[{j}]"),
+                        format!("`{m}` is not a CORS method: one of {}", METHODS.join(", ")),
+                    ));
+                }
+            }
+        }
+    }
+    problems
 }
 
 #[derive(Debug, Deserialize)]

@@ -62,14 +62,11 @@ impl Bucket {
         let mut inputs = BTreeMap::from([("bucketName".to_string(), Value::string(name))]);
 
         let versioning = self.client.get_bucket_versioning().bucket(name).send().await.call("GetBucketVersioning")?;
-        match versioning.status().map(|s| s.as_str()) {
-            Some(status) => {
-                inputs.insert("versioning".into(), map([("enabled", Value::Bool(status == "Enabled"))]));
-            }
-            None if declared("versioning") => {
-                inputs.insert("versioning".into(), map([("enabled", Value::Bool(false))]));
-            }
-            None => {}
+        // Suspended is what a versioned bucket becomes when the stack drops `versioning`: reported only when the
+        // stack declares versioning, or when versioning is on.
+        let enabled = versioning.status().map(|s| s.as_str()) == Some("Enabled");
+        if enabled || declared("versioning") {
+            inputs.insert("versioning".into(), map([("enabled", Value::Bool(enabled))]));
         }
 
         if declared("serverSideEncryption") {
@@ -208,8 +205,11 @@ impl Bucket {
             .collect();
         if !queues.is_empty() || !topics.is_empty() || !functions.is_empty() || declared("notifications") {
             let mut notifications = BTreeMap::new();
+            let prior_notifications = prior_field(prior, "notifications");
             for (key, list) in [("queues", queues), ("topics", topics), ("lambdaFunctions", functions)] {
-                if !list.is_empty() {
+                // An empty list the stack writes out is as it says.
+                let written = prior_notifications.and_then(|n| prior_field(n, key)).is_some();
+                if !list.is_empty() || written {
                     notifications.insert(key.to_string(), Value::List(list));
                 }
             }
