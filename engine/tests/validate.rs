@@ -187,7 +187,7 @@ fn a_type_checks_its_properties_together() {
     let path = dir.path().join("stack.yaml");
     std::fs::write(
         &path,
-        "name: rules\nresources:\n  fifo:\n    type: aws:sqs:Queue\n    properties: {name: orders, fifoQueue: true}\n  standard:\n    type: aws:sqs:Queue\n    properties: {name: jobs.fifo, contentBasedDeduplication: true}\n  p:\n    type: aws:ssm:Parameter\n    properties: {name: /p, value: v, keyId: alias/k}\n  b:\n    type: aws:s3:Bucket\n    properties:\n      bucketName: Bad_Bucket\n      corsRules: [{allowedMethods: [GET, get], allowedOrigins: [\"*\"]}]\n",
+        "name: rules\nresources:\n  fifo:\n    type: aws:sqs:Queue\n    properties: {name: orders, fifoQueue: true}\n  standard:\n    type: aws:sqs:Queue\n    properties: {name: jobs.fifo, contentBasedDeduplication: true}\n  p:\n    type: aws:ssm:Parameter\n    properties: {name: /p, value: v, keyId: alias/k}\n  r:\n    type: aws:events:Rule\n    properties: {name: r}\n  b:\n    type: aws:s3:Bucket\n    properties:\n      bucketName: Bad_Bucket\n      corsRules: [{allowedMethods: [GET, get], allowedOrigins: [\"*\"]}]\n",
     )
     .unwrap();
     let env: BTreeMap<String, String> = BTreeMap::new();
@@ -202,6 +202,7 @@ fn a_type_checks_its_properties_together() {
         "resources.p.properties.keyId: a String parameter is not encrypted",
         "resources.b.properties.bucketName: `Bad_Bucket` is not a bucket name",
         "resources.b.properties.corsRules[0].allowedMethods[1]: `get` is not a CORS method",
+        "resources.r.properties: a rule needs a scheduleExpression or an eventPattern",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }

@@ -4,7 +4,7 @@
 use stackr_engine::provider::Registry;
 use stackr_engine::schema::ResourceSchema;
 
-use crate::{apigateway, cloudwatch, dynamodb, iam, kms, lambda, logs, s3, secretsmanager, sns, sqs, ssm};
+use crate::{apigateway, cloudwatch, dynamodb, events, iam, kms, lambda, logs, s3, secretsmanager, sns, sqs, ssm};
 
 /// Every built-in schema, sorted by type name.
 pub fn schemas() -> Vec<ResourceSchema> {
@@ -13,6 +13,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
         kms::alias::schema(),
         secretsmanager::secret::schema(),
         dynamodb::table::schema(),
+        events::rule::schema(),
         iam::policy::schema(),
         iam::role::schema(),
         lambda::event_source_mapping::schema(),
@@ -48,7 +49,7 @@ mod tests {
     #[test]
     fn knows_every_type_once() {
         let names: Vec<_> = schemas().iter().map(|s| s.type_name).collect();
-        assert_eq!(names.len(), 18);
+        assert_eq!(names.len(), 19);
         assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted and unique: {names:?}");
     }
 
@@ -91,6 +92,7 @@ mod tests {
             [
                 "aws:cloudwatch:Dashboard",
                 "aws:cloudwatch:MetricAlarm",
+                "aws:events:Rule",
                 "aws:s3:Bucket",
                 "aws:sns:Topic",
                 "aws:sqs:Queue"

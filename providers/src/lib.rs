@@ -11,6 +11,7 @@ pub mod aws;
 pub mod catalog;
 pub mod cloudwatch;
 pub mod dynamodb;
+pub mod events;
 pub mod iam;
 pub mod inputs;
 pub mod kms;
@@ -58,6 +59,7 @@ pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.add_provider(typed(kms::alias::schema(), kms::alias::Alias::new(config)));
     registry.add_provider(typed(secretsmanager::secret::schema(), secretsmanager::secret::Secret::new(config)));
     registry.add_provider(typed(dynamodb::table::schema(), dynamodb::table::Table::new(config)));
+    registry.add_provider(typed(events::rule::schema(), events::rule::Rule::new(config)));
     registry.add_provider(typed(iam::policy::schema(), iam::policy::Policy::new(config)));
     registry.add_provider(typed(iam::role::schema(), iam::role::Role::new(config)));
     registry.add_provider(typed(logs::log_group::schema(), logs::log_group::LogGroup::new(config)));

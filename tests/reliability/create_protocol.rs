@@ -34,6 +34,7 @@ enum Kind {
     Function,
     /// The bucket, by name.
     Bucket(&'static str),
+    Rule,
     Mapping,
 }
 
@@ -118,6 +119,12 @@ fn cases() -> Vec<Case> {
         Case { name: "bucket CORS", yaml: bucket("cp-cors"), call: "PUT /cp-cors/?cors", kind: Kind::Bucket("cp-cors") },
         Case { name: "bucket notifications", yaml: bucket("cp-notification"), call: "PUT /cp-notification/?notification", kind: Kind::Bucket("cp-notification") },
         Case {
+            name: "rule targets",
+            yaml: "  q:\n    type: aws:sqs:Queue\n    properties: {name: cp-rule-target}\n  rule:\n    type: aws:events:Rule\n    properties: {name: cp-rule, scheduleExpression: \"rate(1 hour)\", targets: [{id: q, arn: \"${q.arn}\"}]}\n".into(),
+            call: "AWSEvents.PutTargets",
+            kind: Kind::Rule,
+        },
+        Case {
             name: "event source mapping waited for",
             yaml: format!("{function}  q:\n    type: aws:sqs:Queue\n    properties: {{name: cp-mapped}}\n  mapping:\n    type: aws:lambda:EventSourceMapping\n    properties: {{eventSourceArn: \"${{q.arn}}\", functionName: \"${{function.name}}\"}}\n"),
             call: "GET /2015-03-31/event-source-mappings/",
@@ -161,6 +168,17 @@ async fn count(kind: Kind, config: &aws_config::SdkConfig) -> usize {
                 aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build());
             let buckets = s3.list_buckets().send().await.unwrap();
             buckets.buckets().iter().filter(|b| b.name() == Some(name)).count()
+        }
+        Kind::Rule => {
+            let events = aws_sdk_eventbridge::Client::new(config);
+            let rules = events.list_rules().name_prefix("cp-rule").send().await.unwrap();
+            let found = rules.rules().len();
+            let targets = events.list_targets_by_rule().rule("cp-rule").send().await.map(|t| t.targets().len());
+            if targets.ok() == Some(1) {
+                found
+            } else {
+                0
+            }
         }
         Kind::Mapping => {
             let lambda = aws_sdk_lambda::Client::new(config);

@@ -213,6 +213,28 @@ lifecycle! {
             aws_sdk_iam::Client::new(&c).delete_role().role_name(id).send().await.unwrap();
         }),
     };
+    events_rule: Case {
+        stack: "lc-rule", type_name: "aws:events:Rule", files: &[],
+        setup: "  q:\n    type: aws:sqs:Queue\n    properties: {name: lc-rule-target}\n  t:\n    type: aws:sns:Topic\n    properties: {name: lc-rule-topic}\n",
+        create: "{name: lc-one, scheduleExpression: \"rate(5 minutes)\", targets: [{id: q, arn: \"${q.arn}\"}], tags: {Owner: a, Team: x}}",
+        update: Some("{name: lc-one, description: two, scheduleExpression: \"rate(10 minutes)\", targets: [{id: t, arn: \"${t.arn}\", input: {kind: tick}}], tags: {Owner: b}}"),
+        drift: Some(|c, id| Box::pin(async move {
+            let events = aws_sdk_eventbridge::Client::new(&c);
+            let name = id.split_once('|').unwrap().1;
+            events.disable_rule().name(name).send().await.unwrap();
+        })),
+        replace: Some("{name: lc-two, description: two, eventPattern: {source: [orders]}, targets: [{id: t, arn: \"${t.arn}\"}], tags: {Owner: b}}"),
+        remove: |c, id| Box::pin(async move {
+            let events = aws_sdk_eventbridge::Client::new(&c);
+            let name = id.split_once('|').unwrap().1.to_string();
+            let targets = events.list_targets_by_rule().rule(&name).send().await.unwrap();
+            let ids: Vec<String> = targets.targets().iter().map(|t| t.id().to_string()).collect();
+            if !ids.is_empty() {
+                events.remove_targets().rule(&name).set_ids(Some(ids)).send().await.unwrap();
+            }
+            events.delete_rule().name(name).send().await.unwrap();
+        }),
+    };
     policy: Case {
         stack: "lc-policy", type_name: "aws:iam:Policy", setup: "", files: &[],
         create: "{name: lc-one, description: one, policy: {Version: \"2012-10-17\", Statement: [{Effect: Allow, Action: \"sqs:SendMessage\", Resource: \"*\"}]}, tags: {Owner: a, Team: x}}",

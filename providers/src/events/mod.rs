@@ -1,0 +1,3 @@
+//! EventBridge.
+
+pub mod rule;
