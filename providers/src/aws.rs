@@ -200,12 +200,7 @@ pub fn found<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderE
     }
 }
 
-/// A delete's result with "not found" as success: the resource is gone either way.
-pub fn gone_is_done(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
-    found(result).map(|_| ())
-}
-
-/// What an update reads back: the resource must still exist.
-pub fn still_there<T>(observed: Option<T>, what: &str, id: &str) -> Result<T, ProviderError> {
-    observed.ok_or_else(|| ProviderError::Other(format!("{what} {id} disappeared during the update")))
+/// An SDK builder's result (a required field missing) as a provider error: the input cannot be sent.
+pub fn built<T>(result: Result<T, aws_smithy_types::error::operation::BuildError>) -> Result<T, ProviderError> {
+    result.map_err(|e| ProviderError::Invalid(e.to_string()))
 }

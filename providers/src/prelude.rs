@@ -4,6 +4,6 @@ pub(crate) use async_trait::async_trait;
 pub(crate) use stackr_engine::provider::ProviderError;
 pub(crate) use stackr_engine::value::Value;
 
-pub(crate) use crate::aws::{api_error, found, sdk_type, Call};
+pub(crate) use crate::aws::{api_error, built, found, sdk_type, Call};
 pub(crate) use crate::inputs::{outputs, prior_field};
 pub(crate) use crate::resource::{output_str, Live, Made, Resource, Tags, Update};

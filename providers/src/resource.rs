@@ -241,15 +241,14 @@ impl<R: Resource> Provider for Typed<R> {
                 return Err(incomplete(answered, ProviderError::Other(format!("cannot record {id}: {why}"))));
             }
         }
-        let tagged = match (R::TAGGED_AT_CREATE || tags.is_empty(), &answered) {
-            (true, _) => Ok(()),
-            (false, outputs) => self.resource.tag(&id, outputs.as_ref().unwrap_or(&Value::Null), &tags).await,
+        // A type whose creating call cannot carry tags is tagged as the first configuration call.
+        let configured = async {
+            if !R::TAGGED_AT_CREATE && !tags.is_empty() {
+                self.resource.tag(&id, answered.as_ref().unwrap_or(&Value::Null), &tags).await?;
+            }
+            self.resource.configure(&id, &input).await
         };
-        if let Err(cause) = tagged {
-            let outputs = self.observe(&id, inputs).await.ok().flatten().map(|o| o.outputs).or(answered);
-            return Err(incomplete(outputs, cause));
-        }
-        if let Err(cause) = self.resource.configure(&id, &input).await {
+        if let Err(cause) = configured.await {
             let outputs = self.observe(&id, inputs).await.ok().flatten().map(|o| o.outputs).or(answered);
             return Err(incomplete(outputs, cause));
         }

@@ -204,30 +204,14 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
     // Phase 1: creates, updates, replacements.
     let mut retired: Vec<(String, ResourceState)> = Vec::new();
     let context = StepContext { stack, registry, builtins, journal: &journal, lock };
-    let phase = Phase {
-        state: &mut state,
-        context: &context,
-        options,
-        cancel: &cancel,
-        emit: &emit,
-        report: &mut report,
-        retired: &mut retired,
-    };
-    let first = schedule(forward_jobs(steps), phase).await?;
+    let mut phase =
+        Phase { state: &mut state, context: &context, options, cancel: &cancel, emit: &emit, report: &mut report };
+    let first = schedule(forward_jobs(steps), &mut phase, &mut retired).await?;
 
     // Phase 2: deletes and retired halves, dependents first. Skipped when anything failed or was cancelled.
-    let phase_two = delete_jobs(steps, &state, retired);
+    let phase_two = delete_jobs(steps, phase.state, retired);
     if first && !cancel.is_cancelled() {
-        let phase = Phase {
-            state: &mut state,
-            context: &context,
-            options,
-            cancel: &cancel,
-            emit: &emit,
-            report: &mut report,
-            retired: &mut Vec::new(),
-        };
-        schedule(phase_two, phase).await?;
+        schedule(phase_two, &mut phase, &mut Vec::new()).await?;
     } else {
         for job in phase_two {
             let reason = if cancel.is_cancelled() { "interrupted" } else { "not attempted: earlier steps failed" };

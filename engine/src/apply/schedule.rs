@@ -34,7 +34,7 @@ pub(super) struct Job {
     pub(super) prior: Option<ResourceState>,
 }
 
-/// What one phase of the scheduler works on.
+/// What both phases of the scheduler work on.
 pub(super) struct Phase<'r, 'c, E> {
     pub(super) state: &'r mut StateFile,
     pub(super) context: &'r StepContext<'c>,
@@ -42,8 +42,6 @@ pub(super) struct Phase<'r, 'c, E> {
     pub(super) cancel: &'r CancelFlag,
     pub(super) emit: &'r E,
     pub(super) report: &'r mut ApplyReport,
-    /// The old halves of replacements, collected for the deletes' phase.
-    pub(super) retired: &'r mut Vec<(String, ResourceState)>,
 }
 
 /// Phase one's jobs: creates, updates and replacements, each after the dependencies the phase also changes.
@@ -107,8 +105,14 @@ pub(super) fn delete_jobs(steps: &[PlannedStep], state: &StateFile, retired: Vec
 ///
 /// Kahn's algorithm over job indexes: each job counts the dependencies it still waits for; a finished job
 /// releases its dependents, a failed or skipped one skips them (transitively). Ready jobs start in plan order.
-pub(super) async fn schedule<E: Fn(ApplyEvent)>(jobs: Vec<Job>, phase: Phase<'_, '_, E>) -> Result<bool, ApplyError> {
-    let Phase { state, context, options, cancel, emit, report, retired } = phase;
+/// `retired` collects the old halves of the replacements the phase makes, for the deletes' phase.
+pub(super) async fn schedule<E: Fn(ApplyEvent)>(
+    jobs: Vec<Job>,
+    phase: &mut Phase<'_, '_, E>,
+    retired: &mut Vec<(String, ResourceState)>,
+) -> Result<bool, ApplyError> {
+    let (context, options, cancel, emit) = (phase.context, phase.options, phase.cancel, phase.emit);
+    let (state, report) = (&mut *phase.state, &mut *phase.report);
     let by_name: BTreeMap<&str, usize> = jobs.iter().enumerate().map(|(i, j)| (j.name.as_str(), i)).collect();
     let mut waiting_for: Vec<usize> = vec![0; jobs.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); jobs.len()];

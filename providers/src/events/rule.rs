@@ -96,10 +96,6 @@ mod calls {
         id.split_once('|').unwrap_or(("default", id))
     }
 
-    fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, ProviderError> {
-        result.map_err(|e| ProviderError::Invalid(e.to_string()))
-    }
-
     impl Rule {
         async fn put_rule(&self, input: &RuleInputs, tags: &Tags) -> Result<Option<String>, ProviderError> {
             let request = self.client.put_rule().name(&input.name).event_bus_name(&input.event_bus_name);

@@ -41,20 +41,17 @@ pub use calls::Policy;
 #[cfg(feature = "aws")]
 mod calls {
     use crate::prelude::*;
-    use aws_sdk_iam::types::{PolicyScopeType, Tag};
+    use aws_sdk_iam::types::PolicyScopeType;
     use aws_sdk_iam::Client;
 
     use super::PolicyInputs;
+    use crate::iam::tag;
     use crate::inputs::{document_text, document_value};
 
     sdk_type!(Policy, Client);
 
     /// IAM keeps at most five versions of a policy.
     const MAX_VERSIONS: usize = 5;
-
-    fn tag(k: &str, v: &str) -> Result<Tag, ProviderError> {
-        Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::Invalid(e.to_string()))
-    }
 
     impl Policy {
         /// The ARN of the account's own policy called `name`, whatever its path.

@@ -62,17 +62,13 @@ mod calls {
     use std::collections::BTreeMap;
 
     use crate::prelude::*;
-    use aws_sdk_iam::types::Tag;
     use aws_sdk_iam::Client;
 
     use super::{InlinePolicy, RoleInputs};
+    use crate::iam::tag;
     use crate::inputs::{document_text, document_value};
 
     sdk_type!(Role, Client);
-
-    fn tag(k: &str, v: &str) -> Result<Tag, ProviderError> {
-        Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::Invalid(e.to_string()))
-    }
 
     /// `found` in the order `declared` gives them, the others after.
     fn in_declared_order<T>(found: &mut [T], declared: &[&str], key: impl Fn(&T) -> &str) {

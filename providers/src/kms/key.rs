@@ -82,7 +82,7 @@ mod calls {
     sdk_type!(Key, Client);
 
     fn tag(key: &str, value: &str) -> Result<Tag, ProviderError> {
-        Tag::builder().tag_key(key).tag_value(value).build().map_err(|e| ProviderError::Invalid(e.to_string()))
+        built(Tag::builder().tag_key(key).tag_value(value).build())
     }
 
     impl Key {

@@ -41,7 +41,7 @@ mod calls {
     sdk_type!(Topic, Client);
 
     fn tag(k: &str, v: &str) -> Result<Tag, ProviderError> {
-        Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::Invalid(e.to_string()))
+        built(Tag::builder().key(k).value(v).build())
     }
 
     impl Topic {

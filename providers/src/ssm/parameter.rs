@@ -68,10 +68,6 @@ mod calls {
 
     sdk_type!(Parameter, Client);
 
-    fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, ProviderError> {
-        result.map_err(|e| ProviderError::Invalid(e.to_string()))
-    }
-
     impl Parameter {
         /// PutParameter: a create (`overwrite` false, with the tags) or an update.
         async fn put(&self, input: &ParameterInputs, overwrite: bool, tags: &Tags) -> Result<(), ProviderError> {

@@ -17,10 +17,6 @@ use crate::wait::{until_ready, Poll};
 /// How long a create, an update or a delete waits for the table (and its indexes) to settle.
 const DEADLINE: Duration = Duration::from_secs(600);
 
-fn built<T>(result: Result<T, aws_smithy_types::error::operation::BuildError>) -> Result<T, ProviderError> {
-    result.map_err(|e| ProviderError::Invalid(e.to_string()))
-}
-
 fn key_schema(hash: &str, range: Option<&str>) -> Result<Vec<KeySchemaElement>, ProviderError> {
     let mut keys = vec![built(KeySchemaElement::builder().attribute_name(hash).key_type(KeyType::Hash).build())?];
     if let Some(range) = range {

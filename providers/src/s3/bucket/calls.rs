@@ -31,10 +31,6 @@ impl Bucket {
     }
 }
 
-fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, ProviderError> {
-    result.map_err(|e| ProviderError::Invalid(e.to_string()))
-}
-
 fn key_filter(target: &Target) -> Option<NotificationConfigurationFilter> {
     let rules: Vec<FilterRule> =
         [(FilterRuleName::Prefix, &target.filter_prefix), (FilterRuleName::Suffix, &target.filter_suffix)]
