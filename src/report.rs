@@ -26,6 +26,16 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
     }
 }
 
+/// A failure in one line: its message and hint (for a note about something that did not stop the command).
+pub fn summary(failure: &Failure) -> String {
+    let text = match failure {
+        Failure::Invalid(diagnostics) => format!("{} problems in the stack", diagnostics.len()),
+        Failure::Error { error, hint: Some(hint) } => format!("{error}; {hint}"),
+        Failure::Error { error, hint: None } => error.to_string(),
+    };
+    shown_lines(&text).replace('\n', " ")
+}
+
 pub fn print(printer: &Printer, failure: &Failure) {
     let style = printer.stderr_style;
     let label = style.red(&style.bold("error"));

@@ -1,26 +1,26 @@
-//! The key a saved plan fingerprints its secret config values under (docs/SECURITY.md).
+//! The key a saved plan seals its secrets and authenticates itself under (docs/SECURITY.md).
 //!
 //! A stack whose state records a secrets key uses that key, whatever provider the stack file now names: a pull
-//! request cannot choose the key its secrets are fingerprinted under. A stack with no key yet gets a new one of
+//! request cannot choose the key its secrets are sealed under. A stack with no key yet gets a new one of
 //! its provider, and the plan carries its record without the check value, so the file allows no offline test of
 //! a passphrase guess.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use stackr_engine::plan::file::{has_secret_config, PlanKey};
-use stackr_engine::stack::Stack;
+use stackr_engine::plan::file::PlanKey;
 use stackr_state::secrets::{KeyCodec, SecretsCodec};
 
 use crate::report::Failure;
 use crate::session::{self, Session};
+use crate::workspace::Site;
 
 /// An open key and how a saved plan names it.
 pub type PlanSecretsKey = (Arc<dyn SecretsCodec>, PlanKey);
 
-/// The key to fingerprint a plan of `stack` under, and how the plan names it; `None` without secret config.
-pub fn for_plan(session: &Session, stack: &Stack) -> Result<Option<PlanSecretsKey>, Failure> {
-    if !has_secret_config(stack) {
+/// The key to seal a plan of `stack` under, and how the plan names it; `None` when the plan holds no secret.
+pub fn for_plan(session: &Session, stack: &Site, holds_secrets: bool) -> Result<Option<PlanSecretsKey>, Failure> {
+    if !holds_secrets {
         return Ok(None);
     }
     let lineage = &session.state.lineage.0;
@@ -30,17 +30,17 @@ pub fn for_plan(session: &Session, stack: &Stack) -> Result<Option<PlanSecretsKe
             Ok(Some((session::open(stack, lineage, &config.provider, Some(config))?.0, PlanKey::State)))
         }
         None => {
-            let provider = stack.secrets_provider.as_deref().unwrap_or("passphrase");
+            let provider = stack.target.secrets_provider.as_deref().unwrap_or("passphrase");
             let (codec, record) = session::open(stack, lineage, provider, None)?;
             Ok(Some((codec, PlanKey::New { record: record.without_check() })))
         }
     }
 }
 
-/// Opens the key a saved plan (at `path`) names, to recompute its fingerprint.
+/// Opens the key a saved plan (at `path`) names, to check it and open its secrets.
 pub fn for_saved_plan(
     session: &Session,
-    stack: &Stack,
+    stack: &Site,
     key: &PlanKey,
     path: &Path,
 ) -> Result<Arc<dyn SecretsCodec>, Failure> {
@@ -62,7 +62,7 @@ pub fn for_saved_plan(
     let failed = |e: &dyn std::fmt::Display| {
         Failure::hint(
             anyhow::anyhow!("{}: cannot open the secrets key the plan was made with: {e}", path.display()),
-            format!("make a new plan: `stackr plan {}`", crate::workspace::shown_stack_path(stack)),
+            format!("make a new plan: `stackr plan {}`", stack.shown),
         )
     };
     if record.provider.starts_with("awskms://") {

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use stackr_engine::apply::reconcile;
 use stackr_engine::provider::Registry;
-use stackr_engine::stack::Stack;
 use stackr_state::journal::{self, JournalRecord, JournalWriter};
 use stackr_state::lock::LockError;
 use stackr_state::secrets::{self, PassphraseCodec, SecretsCodec, SecretsConfig};
@@ -19,7 +18,7 @@ use stackr_state::StateFile;
 use crate::printer::Printer;
 use crate::report::Failure;
 use crate::store::{Held, Store};
-use crate::workspace;
+use crate::workspace::{self, Site};
 
 /// An open secrets key and the record that opens it again.
 pub type OpenKey = (Arc<dyn SecretsCodec>, stackr_state::secrets::SecretsConfig);
@@ -39,18 +38,18 @@ pub struct Session {
 
 impl Session {
     /// Loads the state and any journal, without the lock: for plan and the read-only commands.
-    pub fn read(stack: &Stack, registry: &Registry, printer: &Printer) -> Result<Session, Failure> {
-        let store = workspace::store(stack)?;
-        let Loaded { state, existed, codec, replayed, state_key } = load(&store, stack, registry, false, printer)?;
+    pub fn read(site: &Site, registry: &Registry, printer: &Printer) -> Result<Session, Failure> {
+        let store = workspace::store(site)?;
+        let Loaded { state, existed, codec, replayed, state_key } = load(&store, site, false, printer)?;
         let mut session = Session { store, state, existed, replayed, lock: None, codec, state_key };
         session.reconcile(registry, false, printer)?;
         Ok(session)
     }
 
     /// Takes the lock, then loads as [`Session::read`] does; pending retired resources are deleted.
-    pub fn write(stack: &Stack, registry: &Registry, operation: &str, printer: &Printer) -> Result<Session, Failure> {
-        let store = workspace::store(stack)?;
-        let (lock, taken_over) = store.lock(&stack.name, operation).map_err(|e| match e {
+    pub fn write(site: &Site, registry: &Registry, operation: &str, printer: &Printer) -> Result<Session, Failure> {
+        let store = workspace::store(site)?;
+        let (lock, taken_over) = store.lock(&site.name, operation).map_err(|e| match e {
             e @ LockError::Held { .. } => Failure::hint(
                 e,
                 if store.is_local() {
@@ -58,7 +57,7 @@ impl Session {
                 } else {
                     format!(
                         "wait for that run to finish; if it is gone for good, `stackr state unlock {}` removes the lock",
-                        workspace::shown_stack_path(stack)
+                        site.shown
                     )
                 },
             ),
@@ -68,11 +67,11 @@ impl Session {
         if let Some(dead) = &taken_over {
             printer.err_line(&format!("note: took over the lock of a run that is gone: {dead}"));
         }
-        let loaded = load(&store, stack, registry, true, printer);
+        let loaded = load(&store, site, true, printer);
         let Loaded { state, existed, codec, replayed, state_key } = match loaded {
             Ok(loaded) => loaded,
             Err(failure) => {
-                let _ = store.release(&stack.name, lock);
+                let _ = store.release(&site.name, lock);
                 return Err(failure);
             }
         };
@@ -162,13 +161,7 @@ impl Drop for Session {
 }
 
 /// The state (secrets decrypted), with a leftover journal replayed onto it, and the codec for its secrets.
-fn load(
-    store: &Store,
-    stack: &Stack,
-    registry: &Registry,
-    writing: bool,
-    printer: &Printer,
-) -> Result<Loaded, Failure> {
+fn load(store: &Store, stack: &Site, writing: bool, printer: &Printer) -> Result<Loaded, Failure> {
     // Reading failed (no access, no bucket) or what was read is refused: each has its own way out.
     let unreadable = |e: stackr_state::StateError| {
         let hint = match (&e, store.is_local()) {
@@ -266,7 +259,7 @@ fn load(
         sealed,
         // A read (plan) needs only the state's key, unless an interrupted run's journal holds values sealed
         // with that run's; a write re-seals what the state holds with the stack's provider.
-        writing && (stack.has_secrets(registry) || sealed) || journal_sealed,
+        writing && (stack.has_secrets || sealed) || journal_sealed,
         journal_secrets.as_ref(),
     )?;
     if let Some(codec) = &read {
@@ -314,13 +307,13 @@ struct Codecs {
 /// provider to write with. When they differ, the state is re-encrypted with the stack's on the next write. An
 /// interrupted run's journal names the configuration it wrote with, which this run continues.
 fn codecs(
-    stack: &Stack,
+    stack: &Site,
     state: &mut StateFile,
     sealed: bool,
     writes_secrets: bool,
     journal_secrets: Option<&stackr_state::secrets::SecretsConfig>,
 ) -> Result<Codecs, Failure> {
-    let wanted = stack.secrets_provider.clone().unwrap_or_else(|| "passphrase".to_string());
+    let wanted = stack.target.secrets_provider.clone().unwrap_or_else(|| "passphrase".to_string());
     let recorded = state.secrets.clone();
     let lineage = state.lineage.0.clone();
     let read = match (&recorded, sealed) {
@@ -348,7 +341,7 @@ fn codecs(
 
 /// Opens (or, with no matching record, creates) the codec of one provider.
 /// `STACKR_PASSPHRASE`, which a stack with secrets needs (with the passphrase provider).
-pub fn passphrase(stack: &Stack) -> Result<zeroize::Zeroizing<String>, Failure> {
+pub fn passphrase(stack: &Site) -> Result<zeroize::Zeroizing<String>, Failure> {
     std::env::var("STACKR_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new).ok_or_else(|| {
         Failure::hint(
             anyhow::anyhow!("stack {} has secret values, and stackr stores them only encrypted", stack.name),
@@ -358,14 +351,14 @@ pub fn passphrase(stack: &Stack) -> Result<zeroize::Zeroizing<String>, Failure> 
 }
 
 pub fn open(
-    stack: &Stack,
+    stack: &Site,
     lineage: &str,
     provider: &str,
     recorded: Option<&stackr_state::secrets::SecretsConfig>,
 ) -> Result<OpenKey, Failure> {
     if provider.starts_with("awskms://") {
         let runtime = workspace::runtime()?;
-        let region = stack.region.clone().or_else(|| std::env::var("AWS_REGION").ok());
+        let region = stack.region();
         let config = runtime.block_on(stackr_providers::aws::load_config(region));
         let bound = [("stack".to_string(), stack.name.clone()), ("lineage".to_string(), lineage.to_string())];
         let (codec, recorded) = runtime

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use stackr_engine::eval::Builtins;
+use stackr_engine::plan::file::{PlanFile, Target};
 use stackr_engine::provider::Registry;
 use stackr_engine::stack::{self, ProcessEnvironment, Stack};
 
@@ -16,6 +17,66 @@ pub const STACKR_DIR: &str = ".stackr";
 /// Every schema, no implementations: enough for `validate` and `graph`.
 pub fn registry() -> Registry {
     stackr_providers::catalog::registry()
+}
+
+/// What a command needs to reach a stack's state and AWS, from its stack file or from a saved plan (which
+/// records it, so that apply needs no stack).
+pub struct Site {
+    pub name: String,
+    /// The stack file as the user named it, for hints.
+    pub shown: String,
+    pub target: Target,
+    /// The state store's URL, checked: file://DIR inside the project, or s3://BUCKET/PREFIX?region=R.
+    pub backend: String,
+    /// Whether the stack holds secret values (and so a run writing its state needs the secrets key).
+    pub has_secrets: bool,
+}
+
+impl Site {
+    pub fn of(stack: &Stack, registry: &Registry) -> Result<Site, Failure> {
+        let url = stack.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}"));
+        if let Some(dir) = url.strip_prefix("file://") {
+            // A stack in a pull request must not point its state at another stack's (or any) directory outside
+            // the project: it would be read, and planned against.
+            stackr_engine::stack::confine::resolve(stack.confinement(), Path::new(""), dir).map_err(|message| {
+                Failure::hint(
+                    anyhow::anyhow!("backend: {message}"),
+                    "a local backend is a directory inside the project (or one `allowPaths` names); a shared one is s3://BUCKET/PREFIX",
+                )
+            })?;
+        }
+        Ok(Site {
+            name: stack.name.clone(),
+            shown: stack.files.first().map(|f| f.path.display().to_string()).unwrap_or_else(|| "STACK.yaml".into()),
+            target: Target {
+                region: stack.region.clone(),
+                backend: stack.backend.clone(),
+                secrets_provider: stack.secrets_provider.clone(),
+            },
+            backend: url,
+            has_secrets: stack.has_secrets(registry),
+        })
+    }
+
+    /// The site a saved plan records: it was checked when planning.
+    pub fn of_plan(file: &PlanFile) -> Site {
+        Site {
+            name: file.stack.clone(),
+            shown: file.stack_file.display().to_string(),
+            target: file.target.clone(),
+            backend: file.target.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}")),
+            has_secrets: file.holds_secrets(),
+        }
+    }
+
+    /// The region the stack names, or the standard chain's.
+    pub fn region(&self) -> Option<String> {
+        self.target
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+    }
 }
 
 /// Attaches the AWS providers (configured from the standard chain, the stack's region first) and returns the
@@ -42,31 +103,23 @@ pub fn connect(stack: &Stack, registry: &mut Registry, online: bool) -> Result<B
     Ok(builtins)
 }
 
+/// Attaches the AWS providers for a saved plan's site and returns the region they act in.
+pub fn connect_site(site: &Site, registry: &mut Registry) -> Result<Option<String>, Failure> {
+    let runtime = runtime()?;
+    let config = runtime.block_on(stackr_providers::aws::load_config(site.region()));
+    stackr_providers::attach(registry, &config);
+    Ok(site.target.region.clone().or_else(|| config.region().map(|r| r.to_string())))
+}
+
 pub fn load_stack(path: &Path, registry: &Registry) -> Result<Stack, Failure> {
     stack::load(path, registry, &ProcessEnvironment).map_err(Failure::Invalid)
 }
 
 /// The stack's state store: `backend:` in the stack (file://DIR or s3://BUCKET/PREFIX?region=R), or `.stackr/`
 /// in the working directory.
-pub fn store(stack: &Stack) -> Result<crate::store::Store, Failure> {
-    let url = stack.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}"));
+pub fn store(site: &Site) -> Result<crate::store::Store, Failure> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    if let Some(dir) = url.strip_prefix("file://") {
-        // A stack in a pull request must not point its state at another stack's (or any) directory outside
-        // the project: it would be read, and planned against.
-        stackr_engine::stack::confine::resolve(stack.confinement(), Path::new(""), dir).map_err(|message| {
-            Failure::hint(
-                anyhow::anyhow!("backend: {message}"),
-                "a local backend is a directory inside the project (or one `allowPaths` names); a shared one is s3://BUCKET/PREFIX",
-            )
-        })?;
-    }
-    crate::store::Store::from_url(&url, &cwd)
-}
-
-/// The stack file as the user named it, for hints.
-pub fn shown_stack_path(stack: &Stack) -> String {
-    stack.files.first().map(|f| f.path.display().to_string()).unwrap_or_else(|| "STACK.yaml".into())
+    crate::store::Store::from_url(&site.backend, &cwd)
 }
 
 /// The async runtime provider calls run on.

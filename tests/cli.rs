@@ -10,6 +10,8 @@ fn stackr(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("AWS_REGION")
+        // The chatbot stacks hold secrets: a saved plan seals them under the key this opens.
+        .env("STACKR_PASSPHRASE", "cli tests")
         .env("NO_COLOR", "1")
         .output()
         .expect("run stackr")
@@ -131,8 +133,8 @@ fn plan_prints_saves_and_reports_changes_in_the_exit_code() {
     let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
     assert_eq!(saved["stack"], "chatbot-dev");
     assert_eq!(saved["steps"].as_array().map(Vec::len), Some(22));
-    assert!(saved["inputs"]["file:stacks/dev.yaml"].is_string());
-    assert!(saved["inputs"]["file:stacks/shared/chatbot.yaml"].is_string());
+    assert!(saved["inputs"]["stack:stacks/dev.yaml"].is_string());
+    assert!(saved["inputs"]["stack:stacks/shared/chatbot.yaml"].is_string());
 
     // Without --detailed-exitcode a plan with changes still succeeds; -o saves elsewhere.
     let out = stackr(dir.path(), &["plan", "stacks/dev.yaml", "-o", "custom.plan.json", "--format", "json"]);
@@ -151,7 +153,33 @@ fn plan_output_is_byte_identical_across_runs() {
     let a = std::fs::read(dir.path().join(".stackr/plans/chatbot-dev.plan.json")).unwrap();
     stackr(dir.path(), &["plan", "stacks/dev.yaml"]);
     let b = std::fs::read(dir.path().join(".stackr/plans/chatbot-dev.plan.json")).unwrap();
-    assert_eq!(a, b, "the saved plan is deterministic too");
+    // Deterministic too, but for what is random by design: each sealed secret's nonce (and so the plan's
+    // authentication), and the salt of a key made for a stack with no state yet.
+    assert_ne!(a, b, "secrets are sealed afresh");
+    assert_eq!(unsealed_shape(&a), unsealed_shape(&b), "the saved plan is deterministic apart from its sealing");
+}
+
+/// A saved plan with what sealing randomises masked.
+fn unsealed_shape(bytes: &[u8]) -> serde_json::Value {
+    fn mask(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    if ["@encrypted", "mac", "salt", "check"].contains(&key.as_str()) {
+                        *v = serde_json::Value::Null;
+                    } else {
+                        mask(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(mask),
+            _ => {}
+        }
+    }
+    let mut json: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    assert!(json.to_string().contains("@encrypted"), "the dev stack's plan holds sealed secrets");
+    mask(&mut json);
+    json
 }
 
 #[test]
@@ -482,4 +510,28 @@ fn control_characters_a_stack_holds_are_escaped_in_plans_and_errors() {
         let all = clean(&stackr(dir.path(), &["plan", "stack.yaml", "--refresh=false", "--format", format]));
         assert!(all.contains(r"a\u001b[31m\u007f\u009b31mb"), "{all}");
     }
+}
+
+#[test]
+fn the_saved_plan_follows_its_json_schema() {
+    let dir = workdir();
+    let out = stackr(dir.path(), &["plan", "stacks/dev.yaml", "--refresh=false"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan = dir.path().join(".stackr/plans/chatbot-dev.plan.json");
+    let saved = std::fs::read_to_string(&plan).unwrap();
+    // What the schema must be able to tell: pending values and sealed secrets are in this plan.
+    assert!(saved.contains("\"@unknown\"") && saved.contains("\"@encrypted\""), "{saved}");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/plan.schema.json");
+    let check = "import json, sys, jsonschema\n\
+                 schema = json.load(open(sys.argv[1]))\n\
+                 jsonschema.Draft202012Validator.check_schema(schema)\n\
+                 jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))\n";
+    let out = Command::new("python3").args(["-c", check]).arg(&schema).arg(&plan).output().expect("run python3");
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    // And the schema refuses what is not a plan.
+    std::fs::write(dir.path().join("bad.json"), saved.replace("\"action\": \"create\"", "\"action\": \"explode\""))
+        .unwrap();
+    let out =
+        Command::new("python3").args(["-c", check]).arg(&schema).arg(dir.path().join("bad.json")).output().unwrap();
+    assert!(!out.status.success(), "the schema accepted an unknown action");
 }

@@ -110,15 +110,16 @@ async fn run(n: usize, width: usize, latency: Duration, parallelism: usize) -> (
         drift: vec![],
     })
     .unwrap();
-    let file = PlanFile::new(&plan, &path, BTreeMap::new(), None, Vec::new());
+    let file = PlanFile::new(&plan, &path, Default::default(), BTreeMap::new(), None, Vec::new());
+    let outputs = file.output_values();
     let journal = JournalWriter::open(&dir.path().join("bench.journal"), None).unwrap();
     let started = Instant::now();
     let report = apply::apply(ApplyRun {
-        stack: &stack,
         steps: &file.steps,
+        outputs: &outputs,
         state: StateFile::new("bench"),
         registry: &registry,
-        builtins: &builtins,
+        region: None,
         options: ApplyOptions { parallelism, allow_data_loss: false },
         journal,
         events: None,

@@ -1,8 +1,9 @@
 //! Evaluation: expressions → values, and a resource's expressions → its inputs, conformed to its schema.
 //!
 //! The evaluator is pure apart from reading files (`fn::readFile`, Lambda code). What other resources'
-//! attributes are comes from a [`ResourceValues`]: during planning an attribute that only apply will know is
-//! `Unknown`; during apply it is the real output.
+//! attributes are comes from a [`ResourceValues`]: an attribute that only apply will know is
+//! `Value::Unknown`, and what depends on it stays pending ([`crate::value::pending`]): the saved plan carries
+//! it, and apply computes it with the same operations.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,6 +13,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::schema::ResourceSchema;
 use crate::stack::expr::{Call, Expr, Function, Reference, TemplatePart};
 use crate::stack::{Resource, Stack};
+use crate::value::pending::{self, Pending};
 use crate::value::{PathSegment, Value};
 use conform::Conform;
 
@@ -19,9 +21,8 @@ mod conform;
 
 /// The most `fn::readFile` reads into a value (the limit of a stack file, too).
 const MAX_READ_FILE: u64 = 8 * 1024 * 1024;
-/// The longest text a template or `fn::join` may build, and the most all of a stack's may build together: a
-/// chain of variables each repeating the one before would otherwise grow without bound.
-const MAX_VALUE_BYTES: usize = 4 * 1024 * 1024;
+/// The most all of a stack's templates and joins may build together (one may build `MAX_VALUE_BYTES`): a chain
+/// of variables each repeating the one before would otherwise grow without bound.
 const MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
 
 /// The `${stackr.*}` values.
@@ -39,13 +40,22 @@ pub trait ResourceValues {
     fn attribute(&self, resource: &str, attribute: &str) -> Value;
 }
 
+/// `${resource.attribute}` not known yet.
+pub fn unknown_output(resource: &str, attribute: &str) -> Value {
+    Pending::Output { resource: resource.to_string(), attribute: attribute.to_string() }.value()
+}
+
 /// Knows nothing: every resource attribute is unknown (what `validate` checks with).
 pub struct NothingKnown;
 
 impl ResourceValues for NothingKnown {
-    fn attribute(&self, _: &str, _: &str) -> Value {
-        Value::Unknown
+    fn attribute(&self, resource: &str, attribute: &str) -> Value {
+        unknown_output(resource, attribute)
     }
+}
+
+fn builtin(name: &str) -> Value {
+    Pending::Builtin(name.to_string()).value()
 }
 
 pub struct Evaluator<'a> {
@@ -54,6 +64,8 @@ pub struct Evaluator<'a> {
     resources: &'a dyn ResourceValues,
     variables: RefCell<BTreeMap<String, Result<Value, Diagnostic>>>,
     files_read: RefCell<BTreeSet<PathBuf>>,
+    /// Code trees assets named (Lambda code), apart: apply reads them again.
+    code_read: RefCell<BTreeSet<PathBuf>>,
     /// Bytes of text templates and joins have built so far (bounded by `MAX_TOTAL_BYTES`).
     built: std::cell::Cell<usize>,
 }
@@ -66,18 +78,14 @@ impl<'a> Evaluator<'a> {
             resources,
             variables: RefCell::new(BTreeMap::new()),
             files_read: RefCell::new(BTreeSet::new()),
+            code_read: RefCell::new(BTreeSet::new()),
             built: std::cell::Cell::new(0),
         }
     }
 
-    /// Accounts for `added` bytes of built text making a value `length` long: refused past the limits.
-    fn charge(&self, length: usize, added: usize, error: impl FnOnce(String) -> Diagnostic) -> Result<(), Diagnostic> {
-        if length > MAX_VALUE_BYTES {
-            return Err(error(format!(
-                "the value grows past {} MiB, the most a value may hold",
-                MAX_VALUE_BYTES >> 20
-            )));
-        }
+    /// Accounts for a built text `value`: refused once all built text passes `MAX_TOTAL_BYTES`.
+    fn charge(&self, value: &Value, error: impl FnOnce(String) -> Diagnostic) -> Result<(), Diagnostic> {
+        let added = value.as_str().map_or(0, str::len);
         let built = self.built.get().saturating_add(added);
         self.built.set(built);
         if built > MAX_TOTAL_BYTES {
@@ -86,9 +94,14 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    /// Files read by `fn::readFile` and assets so far (they are inputs of the plan).
+    /// Files read by `fn::readFile` so far (they are inputs of the plan).
     pub fn files_read(&self) -> BTreeSet<PathBuf> {
         self.files_read.borrow().clone()
+    }
+
+    /// Code trees assets named so far (inputs of the plan that apply reads again).
+    pub fn code_read(&self) -> BTreeSet<PathBuf> {
+        self.code_read.borrow().clone()
     }
 
     pub fn eval(&self, expr: &Expr) -> Result<Value, Diagnostic> {
@@ -105,26 +118,25 @@ impl<'a> Evaluator<'a> {
                 if let Some(reference) = template.sole_reference() {
                     return self.reference(reference);
                 }
-                let mut text = String::new();
-                let mut secret = false;
+                let mut parts = Vec::with_capacity(template.parts.len());
+                let mut first = None;
                 for part in &template.parts {
-                    match part {
-                        TemplatePart::Text(t) => text.push_str(t),
+                    parts.push(match part {
+                        TemplatePart::Text(t) => Value::String(t.clone()),
                         TemplatePart::Ref(r) => {
-                            let value = self.reference(r)?;
-                            secret |= value.has_secret();
-                            match value.interpolate() {
-                                Some(s) if !value.has_unknown() => {
-                                    let error = |m: String| Diagnostic::new(r.location.clone(), r.doc_path.clone(), m);
-                                    self.charge(text.len() + s.len(), s.len(), error)?;
-                                    text.push_str(&s);
-                                }
-                                _ => return Ok(Value::Unknown),
-                            }
+                            first = first.or(Some(r));
+                            self.reference(r)?
                         }
-                    }
+                    });
                 }
-                Ok(if secret { Value::String(text).into_secret() } else { Value::String(text) })
+                // A template holds at least one reference (or it would have been parsed as a plain string).
+                let error = |m: String| match first {
+                    Some(r) => Diagnostic::new(r.location.clone(), r.doc_path.clone(), m),
+                    None => Diagnostic::new(crate::diagnostic::Location::file_only(""), String::new(), m),
+                };
+                let value = pending::text(parts).map_err(|e| error(e.message))?;
+                self.charge(&value, error)?;
+                Ok(value)
             }
             Expr::Call(call) => self.call(call),
         }
@@ -135,8 +147,10 @@ impl<'a> Evaluator<'a> {
         let (base, path): (Value, &[PathSegment]) = if r.root == "stackr" {
             let value = match r.attribute() {
                 Some("stack") => Value::String(self.builtins.stack.clone()),
-                Some("region") => self.builtins.region.clone().map(Value::String).unwrap_or(Value::Unknown),
-                Some("accountId") => self.builtins.account_id.clone().map(Value::String).unwrap_or(Value::Unknown),
+                Some("region") => self.builtins.region.clone().map(Value::String).unwrap_or(builtin("region")),
+                Some("accountId") => {
+                    self.builtins.account_id.clone().map(Value::String).unwrap_or(builtin("accountId"))
+                }
                 _ => return Err(error(format!("`${{{}}}` is not a built-in value", r.text()))),
             };
             (value, &r.path[1..])
@@ -152,52 +166,13 @@ impl<'a> Evaluator<'a> {
         } else {
             return Err(error(format!("`{}` is not a parameter, variable or resource", r.root)));
         };
-        if path.is_empty() {
-            return Ok(base);
-        }
-        let secret = base.has_secret();
-        let mut current = &base;
-        for (i, segment) in path.iter().enumerate() {
-            if let Value::Secret(inner) = current {
-                current = inner;
+        pending::select(base, path).map_err(|e| {
+            let d = error(format!("`${{{}}}`: {}", r.text(), e.message));
+            match e.hint {
+                Some(hint) => d.with_hint(hint),
+                None => d,
             }
-            if matches!(current, Value::Unknown) {
-                return Ok(Value::Unknown);
-            }
-            current = match (current, segment) {
-                (Value::Map(map), PathSegment::Key(k)) => match map.get(k) {
-                    Some(v) => v,
-                    None => {
-                        let mut d = error(format!("`${{{}}}`: there is no `{k}` here", r.text()));
-                        if let Some(best) = crate::diagnostic::suggest(k, map.keys().map(String::as_str)) {
-                            d = d.with_hint(format!("did you mean `{best}`?"));
-                        }
-                        return Err(d);
-                    }
-                },
-                (Value::List(items), PathSegment::Index(n)) => match items.get(*n) {
-                    Some(v) => v,
-                    None => {
-                        return Err(error(format!(
-                            "`${{{}}}`: index {n} is out of range (the list has {} items)",
-                            r.text(),
-                            items.len()
-                        )))
-                    }
-                },
-                (other, _) => {
-                    let done = crate::value::format_path(&path[..i]);
-                    return Err(error(format!(
-                        "`${{{}}}`: cannot look inside {} {}",
-                        r.text(),
-                        other.kind(),
-                        if done.is_empty() { String::new() } else { format!("(at `{done}`)") }
-                    )));
-                }
-            };
-        }
-        let value = current.clone();
-        Ok(if secret { value.into_secret() } else { value })
+        })
     }
 
     fn variable(&self, name: &str, expr: &Expr) -> Result<Value, Diagnostic> {
@@ -213,51 +188,22 @@ impl<'a> Evaluator<'a> {
         let error = |message: String| Diagnostic::new(call.location.clone(), call.doc_path.clone(), message);
         match &call.function {
             Function::Secret(inner) => Ok(self.eval(inner)?.into_secret()),
-            Function::ToJson(inner) => {
-                let value = self.eval(inner)?;
-                if value.has_unknown() {
-                    return Ok(Value::Unknown);
-                }
-                let text = serde_json::to_string(&value.reveal().to_json()).map_err(|e| error(e.to_string()))?;
-                Ok(if value.has_secret() { Value::String(text).into_secret() } else { Value::String(text) })
-            }
+            Function::ToJson(inner) => pending::to_json(self.eval(inner)?).map_err(|e| error(e.message)),
             Function::Join { separator, items } => {
-                let separator = self.eval(separator)?;
-                let items = self.eval(items)?;
-                if separator.has_unknown() || items.has_unknown() {
-                    return Ok(Value::Unknown);
-                }
-                let Some(separator_text) = separator.as_str() else {
-                    return Err(error(format!("fn::join: the separator must be a string, found {}", separator.kind())));
-                };
-                let secret = separator.has_secret() || items.has_secret();
-                let list = match &items {
-                    Value::List(list) => list,
-                    Value::Secret(inner) => match inner.as_ref() {
-                        Value::List(list) => list,
-                        other => return Err(error(format!("fn::join: expected a list, found {}", other.kind()))),
-                    },
-                    other => return Err(error(format!("fn::join: expected a list, found {}", other.kind()))),
-                };
-                let mut parts = Vec::with_capacity(list.len());
-                for item in list {
-                    match item {
-                        Value::List(_) | Value::Map(_) => {
-                            return Err(error(format!("fn::join: items must be text, found {}", item.kind())))
-                        }
-                        _ => parts.push(item.interpolate().unwrap_or_default()),
-                    }
-                }
-                let length =
-                    parts.iter().map(String::len).sum::<usize>() + separator_text.len() * parts.len().saturating_sub(1);
-                self.charge(length, length, error)?;
-                let text = parts.join(separator_text);
-                Ok(if secret { Value::String(text).into_secret() } else { Value::String(text) })
+                let value = pending::join(self.eval(separator)?, self.eval(items)?).map_err(|e| error(e.message))?;
+                self.charge(&value, error)?;
+                Ok(value)
             }
             Function::ReadFile { path, base_dir } => {
                 let value = self.eval(path)?;
                 if value.has_unknown() {
-                    return Ok(Value::Unknown);
+                    // The file is read when planning and its content is part of the plan: its path must be known.
+                    let mut waits = Vec::new();
+                    value.waits_for(&mut waits);
+                    return Err(error(format!(
+                        "fn::readFile: the path depends on `{}`, which only apply knows; a file the plan reads must be named when planning",
+                        waits.join("`, `")
+                    )));
                 }
                 if value.has_secret() {
                     // A path is shown in errors and recorded as a plan input: it cannot keep a secret.
@@ -318,7 +264,7 @@ impl<'a> Evaluator<'a> {
                 resource,
                 base_dir: &base_dir,
                 confined: self.stack.confinement(),
-                files_read: &self.files_read,
+                code_read: &self.code_read,
                 diags: &mut diags,
                 inside_secret: false,
             };
@@ -348,7 +294,6 @@ impl<'a> Evaluator<'a> {
         match own {
             Value::Map(map) => merged.extend(map),
             Value::Null => {}
-            Value::Unknown => return Ok(Value::Unknown),
             other => return Ok(other),
         }
         Ok(if merged.is_empty() { Value::Null } else { Value::Map(merged) })

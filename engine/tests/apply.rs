@@ -230,20 +230,18 @@ impl Harness {
 
     async fn apply_with(
         &mut self,
-        stack: &Stack,
         plan: &Plan,
         options: ApplyOptions,
         cancel: CancelFlag,
     ) -> Result<ApplyReport, apply::ApplyError> {
-        let file = PlanFile::new(plan, std::path::Path::new("stack.yaml"), BTreeMap::new(), None, Vec::new());
-        let builtins = Builtins { stack: "t".into(), region: None, account_id: None };
+        let file = saved(plan, self.codec.as_deref());
         let journal = JournalWriter::open(&self.journal_path(), self.codec.clone()).unwrap();
         let report = apply::apply(ApplyRun {
-            stack,
             steps: &file.steps,
+            outputs: &file.output_values(),
             state: self.state.clone(),
             registry: &self.registry,
-            builtins: &builtins,
+            region: None,
             options,
             journal,
             events: None,
@@ -261,7 +259,7 @@ impl Harness {
 
     async fn converge(&mut self, stack: &Stack) -> ApplyReport {
         let plan = self.plan(stack, false);
-        self.apply_with(stack, &plan, ApplyOptions { parallelism: 10, allow_data_loss: true }, CancelFlag::default())
+        self.apply_with(&plan, ApplyOptions { parallelism: 10, allow_data_loss: true }, CancelFlag::default())
             .await
             .unwrap()
     }
@@ -294,9 +292,7 @@ async fn parallelism_bounds_the_steps_in_flight() {
     *h.cloud.latency.lock().unwrap() = Duration::from_millis(20);
     let stack = h.stack(&(0..24).map(|i| thing(&format!("t{i:02}"), "")).collect::<String>());
     let plan = h.plan(&stack, false);
-    h.apply_with(&stack, &plan, ApplyOptions { parallelism: 4, allow_data_loss: false }, CancelFlag::default())
-        .await
-        .unwrap();
+    h.apply_with(&plan, ApplyOptions { parallelism: 4, allow_data_loss: false }, CancelFlag::default()).await.unwrap();
     assert_eq!(h.cloud.max_in_flight.load(Ordering::SeqCst), 4);
     assert_eq!(h.state.resources.len(), 24);
 }
@@ -307,7 +303,7 @@ async fn a_failed_step_stops_its_dependents_while_independent_steps_finish() {
     h.cloud.fail.lock().unwrap().insert("a".into());
     let stack = h.stack(&[thing("a", ""), thing("b", "      ref: ${a.arn}\n"), thing("c", "")].concat());
     let plan = h.plan(&stack, false);
-    let report = h.apply_with(&stack, &plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
+    let report = h.apply_with(&plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
     assert_eq!(report.errors.len(), 1);
     assert_eq!(report.errors[0].name, "a");
     assert!(
@@ -350,11 +346,11 @@ async fn replacements_create_first_unless_the_name_must_be_freed() {
     );
     let plan = h.plan(&v2, false);
     assert!(plan.changes.iter().all(|c| c.action == Action::Replace));
-    let refused = h.apply_with(&v2, &plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap_err();
+    let refused = h.apply_with(&plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap_err();
     assert_eq!(refused.to_string(), "the plan destroys data (store); apply refuses without --allow-data-loss");
     assert!(h.cloud.calls().is_empty(), "nothing ran");
     let report = h
-        .apply_with(&v2, &plan, ApplyOptions { parallelism: 10, allow_data_loss: true }, CancelFlag::default())
+        .apply_with(&plan, ApplyOptions { parallelism: 10, allow_data_loss: true }, CancelFlag::default())
         .await
         .unwrap();
     assert_eq!(report.counts.replaced, 2);
@@ -373,7 +369,7 @@ async fn replacements_create_first_unless_the_name_must_be_freed() {
     ].concat());
     let plan = h.plan(&v3, false);
     let report = h
-        .apply_with(&v3, &plan, ApplyOptions { parallelism: 10, allow_data_loss: true }, CancelFlag::default())
+        .apply_with(&plan, ApplyOptions { parallelism: 10, allow_data_loss: true }, CancelFlag::default())
         .await
         .unwrap();
     assert_eq!(h.cloud.calls(), vec![format!("delete {before} of store"), "create store".to_string()]);
@@ -426,8 +422,9 @@ async fn protected_resources_are_refused_even_when_a_plan_says_otherwise() {
         dependencies: vec![],
         inputs: None,
         prior_id: Some(h.state.resources["p"].id.clone()),
+        recorded: Default::default(),
     });
-    let err = h.apply_with(&stack, &plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap_err();
+    let err = h.apply_with(&plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap_err();
     assert_eq!(err.to_string(), "the plan would delete protected resource `p`");
 }
 
@@ -438,7 +435,7 @@ async fn cancelling_stops_scheduling_and_keeps_what_finished() {
     let plan = h.plan(&stack, false);
     let cancel = CancelFlag::default();
     cancel.cancel();
-    let report = h.apply_with(&stack, &plan, ApplyOptions::default(), cancel).await.unwrap();
+    let report = h.apply_with(&plan, ApplyOptions::default(), cancel).await.unwrap();
     assert!(report.interrupted);
     assert_eq!(report.counts.created, 0);
     assert_eq!(report.skipped.len(), 2);
@@ -457,17 +454,17 @@ async fn an_interrupted_create_is_adopted_not_created_twice() {
         .concat(),
     );
     let plan = h.plan(&stack, false);
-    let file = PlanFile::new(&plan, std::path::Path::new("stack.yaml"), BTreeMap::new(), None, Vec::new());
-    let builtins = Builtins { stack: "t".into(), region: None, account_id: None };
+    let file = saved(&plan, None);
+    let outputs = file.output_values();
     let base = h.state.clone();
     {
         let journal = JournalWriter::open(&h.journal_path(), None).unwrap();
         let run = apply::apply(ApplyRun {
-            stack: &stack,
             steps: &file.steps,
+            outputs: &outputs,
             state: base.clone(),
             registry: &h.registry,
-            builtins: &builtins,
+            region: None,
             options: ApplyOptions::default(),
             journal,
             events: None,
@@ -549,7 +546,7 @@ async fn a_type_without_a_provider_fails_its_step_and_skips_its_dependents() {
         .concat(),
     );
     let plan = h.plan(&stack, false);
-    let report = h.apply_with(&stack, &plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
+    let report = h.apply_with(&plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
     assert_eq!(report.errors.len(), 1);
     assert_eq!(
         report.errors[0].cause.to_string(),
@@ -587,8 +584,19 @@ async fn an_error_that_quotes_a_secret_input_is_reported_without_it() {
     h.cloud.fail.lock().unwrap().insert("s".into());
     let stack = h.stack(&thing("s", "      value: {fn::secret: hunter2-marker}\n"));
     let plan = h.plan(&stack, false);
-    let report = h.apply_with(&stack, &plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
+    let report = h.apply_with(&plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
     let shown = report.errors[0].cause.to_string();
     assert!(shown.contains("s is broken: refused") && shown.contains("(secret)"), "{shown}");
     assert!(!shown.contains("hunter2-marker"), "{shown}");
+}
+
+/// The plan as apply gets it: saved (secrets sealed under `codec`), read back and opened, so that every test
+/// runs the program from its serialised form, not the planner's structures.
+fn saved(plan: &Plan, codec: Option<&dyn stackr_state::secrets::SecretsCodec>) -> PlanFile {
+    let file =
+        PlanFile::new(plan, std::path::Path::new("stack.yaml"), Default::default(), BTreeMap::new(), None, Vec::new());
+    let bytes = file.to_bytes(codec).unwrap_or_else(|e| panic!("{e}"));
+    let mut read = PlanFile::from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    read.open(codec).unwrap_or_else(|e| panic!("{e}"));
+    read
 }

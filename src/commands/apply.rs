@@ -1,15 +1,16 @@
 //! `stackr apply [PLANFILE | STACK]` and `stackr destroy STACK`.
 //!
-//! With a saved plan, the plan is applied exactly or refused when it went stale: the state's lineage or serial
-//! moved, or any input (stack files, included files, code, config) changed. With a stack file, stackr plans,
-//! shows the plan, asks (unless `--auto-approve`; with no terminal it refuses) and applies.
+//! With a saved plan, the plan is the program: apply runs its steps without reading the stack, or refuses the
+//! plan when it went stale (the state's lineage or serial moved, a file it read changed, code it deploys is
+//! missing) or was edited. With a stack file, stackr plans, shows the plan, asks (unless `--auto-approve`; with
+//! no terminal it refuses) and applies.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use stackr_engine::apply::{self, ApplyEvent, ApplyOptions, ApplyRun, CancelFlag};
-use stackr_engine::plan::file::{has_secret_config, input_digests, PlanFile, PlanKey};
+use stackr_engine::plan::file::{PlanFile, PlanFileError, PlanKey};
 use stackr_engine::render;
 
 use super::planning::{make_plan, Settings};
@@ -18,7 +19,7 @@ use crate::printer::Printer;
 use crate::progress::Progress;
 use crate::report::Failure;
 use crate::session::Session;
-use crate::workspace;
+use crate::workspace::{self, Site};
 
 pub fn run(args: &ApplyArgs, printer: &Printer) -> Result<u8, Failure> {
     let target = match &args.target {
@@ -72,20 +73,19 @@ fn only_saved_plan() -> Result<PathBuf, Failure> {
 
 fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<u8, Failure> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
-    let file = PlanFile::from_bytes(&bytes).map_err(|e| {
-        let stack_file = serde_json::from_slice::<serde_json::Value>(&bytes)
+    let new_plan = |bytes: &[u8]| {
+        let stack_file = serde_json::from_slice::<serde_json::Value>(bytes)
             .ok()
             .and_then(|v| v.get("stackFile").and_then(|f| f.as_str()).map(str::to_string))
             .unwrap_or_else(|| "STACK.yaml".to_string());
-        Failure::hint(
-            anyhow::anyhow!("{}: {e}", path.display()),
-            format!("make a new plan: `stackr plan {stack_file}`"),
-        )
-    })?;
+        format!("make a new plan: `stackr plan {stack_file}`")
+    };
+    let mut file = PlanFile::from_bytes(&bytes)
+        .map_err(|e| Failure::hint(anyhow::anyhow!("{}: {e}", path.display()), new_plan(&bytes)))?;
+    let site = Site::of_plan(&file);
     let mut registry = workspace::registry();
-    let stack = workspace::load_stack(&file.stack_file, &registry)?;
-    let builtins = workspace::connect(&stack, &mut registry, true)?;
-    let mut session = Session::write(&stack, &registry, "apply", printer)?;
+    let region = workspace::connect_site(&site, &mut registry)?;
+    let mut session = Session::write(&site, &registry, "apply", printer)?;
 
     let mut moved = Vec::new();
     let lineage_now = session.existed.then(|| session.state.lineage.0.clone());
@@ -101,38 +101,33 @@ fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<
             file.serial, session.state.serial
         ));
     }
-    let files: Vec<PathBuf> = file
-        .inputs
-        .keys()
-        .filter_map(|k| k.strip_prefix("file:"))
-        .map(PathBuf::from)
-        .filter(|p| !stack.files.iter().any(|f| &f.path == p))
-        .collect();
-    // A plan made against another state is stale whatever its inputs: say so before opening any key.
+    // A plan made against another state is stale whatever its files: say so before opening any key.
     if moved.is_empty() {
-        let key = match &file.secrets_key {
-            Some(key) => Some(crate::secrets_key::for_saved_plan(&session, &stack, key, path)?),
-            None => None,
-        };
-        if key.is_none() && has_secret_config(&stack) {
-            moved.push("config:(secret values) is a new input".to_string());
-        } else {
-            let current = input_digests(&stack, &files, &builtins, key.as_deref()).context("cannot hash the inputs")?;
-            moved.extend(file.moved_inputs(&current));
-        }
-        if let Some(PlanKey::New { record }) = &file.secrets_key {
-            if record.provider == "passphrase" && moved.iter().any(|m| m.starts_with("config:(secret values)")) {
-                moved.push("or STACKR_PASSPHRASE is not the one the plan was made with".to_string());
-            }
-        }
+        moved.extend(file.moved_inputs().context("cannot hash the plan's inputs")?);
     }
     if !moved.is_empty() {
         return Err(Failure::hint(
             anyhow::anyhow!("the saved plan {} is stale: {}", path.display(), moved.join("; ")),
-            format!("make a new plan: `stackr plan {}`", file.stack_file.display()),
+            new_plan(&bytes),
         ));
     }
-    let code = execute(&stack, &file, &mut session, &registry, &builtins, options, "apply", printer)?;
+    let key = match &file.secrets_key {
+        Some(key) => Some(crate::secrets_key::for_saved_plan(&session, &site, key, path)?),
+        None => None,
+    };
+    file.open(key.as_deref()).map_err(|e| {
+        let hint = match (&e, &file.secrets_key) {
+            (PlanFileError::Edited, Some(PlanKey::New { record })) if record.provider == "passphrase" => {
+                format!("use the STACKR_PASSPHRASE the plan was made with, or {}", new_plan(&bytes))
+            }
+            (PlanFileError::Edited, _) => {
+                format!("a saved plan applies as `stackr plan` wrote it; {}", new_plan(&bytes))
+            }
+            _ => new_plan(&bytes),
+        };
+        Failure::hint(anyhow::anyhow!("{}: {e}", path.display()), hint)
+    })?;
+    let code = execute(&file, &mut session, &registry, region, options, "apply", printer)?;
     if code == 0 {
         // A consumed plan is stale by construction; leave no trap for the next `stackr apply`.
         let _ = std::fs::remove_file(path);
@@ -152,10 +147,11 @@ fn plan_and_apply(
     let stack = workspace::load_stack(path, &registry)?;
     let builtins = workspace::connect(&stack, &mut registry, true)?;
     let operation = if destroy { "destroy" } else { "apply" };
-    let mut session = Session::write(&stack, &registry, operation, printer)?;
+    let mut session = Session::write(&Site::of(&stack, &registry)?, &registry, operation, printer)?;
     let settings = Settings { targets: &[], destroy, refresh: true };
-    let (plan, file) = make_plan(path, &stack, &session, &registry, &builtins, &settings, printer)?;
-    printer.out(&render::text::render(&plan, printer.stdout_style));
+    let planned = make_plan(path, &stack, &session, &registry, &builtins, &settings, printer)?;
+    let plan = &planned.plan;
+    printer.out(&render::text::render(plan, printer.stdout_style));
     if !plan.has_changes() {
         if session.replayed {
             // An interrupted run's journal was replayed and reconciled: record that in the state now, or every
@@ -180,7 +176,7 @@ fn plan_and_apply(
             return Ok(1);
         }
     }
-    let code = execute(&stack, &file, &mut session, &registry, &builtins, options, operation, printer)?;
+    let code = execute(&planned.file, &mut session, &registry, builtins.region.clone(), options, operation, printer)?;
     session.release()?;
     Ok(code)
 }
@@ -196,7 +192,7 @@ fn apply_failure(error: apply::ApplyError) -> Failure {
             "nothing is lost: the journal of this run is kept, and the next `stackr apply` or `stackr plan` replays it and adopts what was created",
         ),
         e @ apply::ApplyError::NotFromThisStack { .. } => {
-            Failure::hint(e, "a saved plan applies as `stackr plan` wrote it; make a new plan")
+            Failure::hint(e, "a saved plan applies as `stackr plan` wrote it, to the state it was made against; make a new plan")
         }
         other => Failure::from(other),
     }
@@ -244,20 +240,19 @@ fn confirm_gone(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Runs a plan's program under the session's lock.
 fn execute(
-    stack: &stackr_engine::stack::Stack,
     file: &PlanFile,
     session: &mut Session,
     registry: &stackr_engine::provider::Registry,
-    builtins: &stackr_engine::eval::Builtins,
+    region: Option<String>,
     options: ApplyOptions,
     operation: &str,
     printer: &Printer,
 ) -> Result<u8, Failure> {
     let runtime = workspace::runtime()?;
     apply::guard(&file.steps, &session.state, options).map_err(apply_failure)?;
-    apply::verify_saved(&file.steps, file.destroy, stack, &session.state, registry, options).map_err(apply_failure)?;
+    apply::verify_saved(&file.steps, &file.gone, &session.state, registry, options).map_err(apply_failure)?;
     confirm_gone(&runtime, file, session, registry)?;
     // Whether or not the plan read AWS (`--refresh=false`), nothing is changed in another account or region.
     super::planning::confirm_place(&runtime, &mut session.state, registry)?;
@@ -272,15 +267,16 @@ fn execute(
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<ApplyEvent>();
     let progress = Progress::new(*printer);
     let total = file.steps.len();
+    let outputs = file.output_values();
     let report = runtime.block_on(async {
         let display = tokio::spawn(progress.run(receiver, total));
         let interrupts = tokio::spawn(watch_interrupts(cancel.clone(), *printer));
         let result = apply::apply(ApplyRun {
-            stack,
             steps: &file.steps,
+            outputs: &outputs,
             state: session.state.clone(),
             registry,
-            builtins,
+            region,
             options,
             journal,
             events: Some(sender),

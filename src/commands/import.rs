@@ -8,7 +8,7 @@ use stackr_state::ResourceState;
 use crate::printer::Printer;
 use crate::report::Failure;
 use crate::session::Session;
-use crate::workspace;
+use crate::workspace::{self, Site};
 
 pub fn run(path: &Path, name: &str, id: &str, printer: &Printer) -> Result<u8, Failure> {
     let mut registry = workspace::registry();
@@ -22,7 +22,7 @@ pub fn run(path: &Path, name: &str, id: &str, printer: &Printer) -> Result<u8, F
         }
         return Err(Failure::hint(failure, "declare the resource in the stack first, then import it"));
     };
-    let mut session = Session::write(&stack, &registry, "import", printer)?;
+    let mut session = Session::write(&Site::of(&stack, &registry)?, &registry, "import", printer)?;
     if let Some(existing) = session.state.resources.get(name) {
         let message = anyhow::anyhow!("`{name}` is already managed (physical id {})", existing.id);
         session.release()?;

@@ -8,13 +8,13 @@ use stackr_engine::value::Value;
 use crate::printer::Printer;
 use crate::report::Failure;
 use crate::session::Session;
-use crate::workspace;
+use crate::workspace::{self, Site};
 
 pub fn run(path: &Path, name: Option<&str>, json: bool, printer: &Printer) -> Result<u8, Failure> {
     let mut registry = workspace::registry();
     let stack = workspace::load_stack(path, &registry)?;
     workspace::connect(&stack, &mut registry, false)?;
-    let session = Session::read(&stack, &registry, printer)?;
+    let session = Session::read(&Site::of(&stack, &registry)?, &registry, printer)?;
     let outputs: Vec<(String, Value)> =
         session.state.outputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
     if let Some(name) = name {

@@ -2,6 +2,7 @@
 //! record with the digests of every input.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use stackr_engine::apply::refresh::{refresh, PlaceError, Placed};
@@ -10,16 +11,34 @@ use stackr_engine::plan::file::{input_digests, GoneResource, PlanFile};
 use stackr_engine::plan::{self, Plan, PlanError, PlanRequest};
 use stackr_engine::provider::Registry;
 use stackr_engine::stack::Stack;
+use stackr_state::secrets::SecretsCodec;
 
 use crate::printer::Printer;
 use crate::report::Failure;
 use crate::session::Session;
-use crate::workspace;
+use crate::workspace::{self, Site};
 
 pub struct Settings<'a> {
     pub targets: &'a [String],
     pub destroy: bool,
     pub refresh: bool,
+}
+
+/// A plan, its saved form, and the key that form's secrets are sealed under.
+pub struct Planned {
+    pub plan: Plan,
+    pub file: PlanFile,
+    pub key: Option<Arc<dyn SecretsCodec>>,
+    /// Why the plan cannot be saved: it holds secrets, and the key to seal them under cannot be opened here
+    /// (a review of a pull request without the passphrase). It is shown all the same.
+    pub unsaved: Option<Failure>,
+}
+
+impl Planned {
+    /// The saved plan's bytes (its secrets sealed).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Failure> {
+        self.file.to_bytes(self.key.as_deref()).context("cannot write the plan").map_err(Failure::from)
+    }
 }
 
 /// Plans `stack` against `state` (refreshed in memory first, when asked).
@@ -31,7 +50,7 @@ pub fn make_plan(
     builtins: &Builtins,
     settings: &Settings<'_>,
     printer: &Printer,
-) -> Result<(Plan, PlanFile), Failure> {
+) -> Result<Planned, Failure> {
     let mut current = session.state.clone();
     let mut drift = Vec::new();
     if settings.refresh && !current.resources.is_empty() {
@@ -60,12 +79,16 @@ pub fn make_plan(
         drift,
     })
     .map_err(plan_failure)?;
-    let files_read: Vec<_> = plan.files_read.iter().cloned().collect();
-    let key = crate::secrets_key::for_plan(session, stack)?;
-    let inputs = input_digests(stack, &files_read, builtins, key.as_ref().map(|(codec, _)| codec.as_ref()))
-        .context("cannot hash the plan's inputs")?;
-    let file = PlanFile::new(&plan, stack_path, inputs, key.map(|(_, config)| config), gone);
-    Ok((plan, file))
+    let stack_files: Vec<_> = stack.files.iter().map(|f| (f.path.clone(), f.sha256.clone())).collect();
+    let inputs = input_digests(&plan, &stack_files).context("cannot hash the plan's inputs")?;
+    let site = Site::of(stack, registry)?;
+    let mut file = PlanFile::new(&plan, stack_path, site.target.clone(), inputs, None, gone);
+    let (key, unsaved) = match crate::secrets_key::for_plan(session, &site, file.holds_secrets()) {
+        Ok(key) => (key, None),
+        Err(failure) => (None, Some(failure)),
+    };
+    file.secrets_key = key.as_ref().map(|(_, config)| config.clone());
+    Ok(Planned { plan, file, key: key.map(|(codec, _)| codec), unsaved })
 }
 
 /// Refresh could not read some resources: planning on what the state says would call a blind plan

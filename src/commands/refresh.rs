@@ -9,13 +9,13 @@ use stackr_engine::render;
 use crate::printer::Printer;
 use crate::report::Failure;
 use crate::session::Session;
-use crate::workspace;
+use crate::workspace::{self, Site};
 
 pub fn run(path: &Path, printer: &Printer) -> Result<u8, Failure> {
     let mut registry = workspace::registry();
     let stack = workspace::load_stack(path, &registry)?;
     workspace::connect(&stack, &mut registry, false)?;
-    let mut session = Session::write(&stack, &registry, "refresh", printer)?;
+    let mut session = Session::write(&Site::of(&stack, &registry)?, &registry, "refresh", printer)?;
     if !session.existed {
         printer.out(&format!("Stack {} has no state yet: nothing to refresh.\n", stack.name));
         session.release()?;

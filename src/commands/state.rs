@@ -10,7 +10,7 @@ use crate::printer::Printer;
 use crate::report::Failure;
 use crate::session::Session;
 use crate::store::Store;
-use crate::workspace;
+use crate::workspace::{self, Site};
 
 pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
     let mut registry = workspace::registry();
@@ -18,7 +18,7 @@ pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
         StateCommand::List { stack } => {
             let stack = workspace::load_stack(stack, &registry)?;
             workspace::connect(&stack, &mut registry, false)?;
-            let session = Session::read(&stack, &registry, printer)?;
+            let session = Session::read(&Site::of(&stack, &registry)?, &registry, printer)?;
             if session.state.resources.is_empty() {
                 printer.out(&format!("Stack {} has no resources in its state.\n", stack.name));
             }
@@ -32,7 +32,7 @@ pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
         StateCommand::Show { stack, name } => {
             let stack = workspace::load_stack(stack, &registry)?;
             workspace::connect(&stack, &mut registry, false)?;
-            let session = Session::read(&stack, &registry, printer)?;
+            let session = Session::read(&Site::of(&stack, &registry)?, &registry, printer)?;
             let resource =
                 session.state.resources.get(name).ok_or_else(|| not_in_state(&stack.name, name, &session))?;
             let shown = serde_json::json!({
@@ -51,7 +51,7 @@ pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
         StateCommand::Rm { stack: path, name } => {
             let stack = workspace::load_stack(path, &registry)?;
             workspace::connect(&stack, &mut registry, false)?;
-            let mut session = Session::write(&stack, &registry, "state rm", printer)?;
+            let mut session = Session::write(&Site::of(&stack, &registry)?, &registry, "state rm", printer)?;
             if !session.state.resources.contains_key(name) {
                 let failure = not_in_state(&stack.name, name, &session);
                 session.release()?;
@@ -72,7 +72,7 @@ pub fn run(command: &StateCommand, printer: &Printer) -> Result<u8, Failure> {
         }
         StateCommand::Unlock { stack, force } => {
             let stack = workspace::load_stack(stack, &registry)?;
-            let store = workspace::store(&stack)?;
+            let store = workspace::store(&Site::of(&stack, &registry)?)?;
             match store.force_unlock(&stack.name, *force)? {
                 Some(holder) => printer.out(&format!("Removed the lock held by {}.\n", holder.describe())),
                 None => printer.out(&format!("Stack {} was not locked.\n", stack.name)),
@@ -100,7 +100,7 @@ fn migrate(path: &Path, to: &str, printer: &Printer) -> Result<u8, Failure> {
     workspace::connect(&stack, &mut registry, false)?;
     let cwd = std::env::current_dir().map_err(|e| anyhow::anyhow!("cannot read the working directory: {e}"))?;
     let target = Store::from_url(to, &cwd)?;
-    let mut session = Session::write(&stack, &registry, "state migrate", printer)?;
+    let mut session = Session::write(&Site::of(&stack, &registry)?, &registry, "state migrate", printer)?;
     if session.replayed {
         // An interrupted run left a journal: what it recorded belongs to the state being copied. Commit it here
         // first (the stored state alone would lack it, and the journal would stay behind on the old backend).

@@ -19,7 +19,7 @@ async fn saved_plans_locks_guards_and_state_commands() {
     write(&SMALL.replace("lifecycle key", "lifecycle key v2"));
     let (code, text) = status(&stackr(d, &["apply"]));
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("is stale: file:stack.yaml changed"), "{text}");
+    assert!(text.contains("is stale: stack:stack.yaml changed"), "{text}");
     assert!(!d.join(".stackr/lifecycle.state.json").exists(), "a refused plan writes nothing");
 
     // Planned again, it applies exactly; the plan file is consumed.
@@ -109,4 +109,73 @@ async fn saved_plans_locks_guards_and_state_commands() {
         assert!(text.contains("never overwrites a state file it cannot read"), "{text}");
     }
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+/// The saved plan is the program: apply runs it with the stack's YAML files gone, computing what the plan left
+/// pending (an ARN inside a template, a join, a JSON document, an output) from the outputs of the steps before.
+/// Code it deploys is still read, and must be what was planned.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_applies_after_the_stack_files_are_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("stacks/parts")).unwrap();
+    std::fs::create_dir_all(d.join("functions/hello")).unwrap();
+    std::fs::write(d.join("functions/hello/handler.py"), "def handler(event, context):\n    return 1\n").unwrap();
+    std::fs::write(
+        d.join("stacks/program.yaml"),
+        "name: program\nregion: us-east-1\ninclude: [parts/role.yaml]\nresources:\n  fn:\n    type: aws:lambda:Function\n    properties:\n      name: program-fn\n      runtime: python3.12\n      handler: handler.handler\n      role: ${role.arn}\n      code: ../functions/hello\n      environment:\n        variables:\n          ROLE: \"role=${role.arn}\"\n          JOINED: {fn::join: [\",\", [\"${role.name}\", \"${role.arn}\"]]}\n          DOC: {fn::toJSON: {arn: \"${role.arn}\"}}\noutputs:\n  fnArn: ${fn.arn}\n  roleUri: \"uri/${role.arn}/x\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("stacks/parts/role.yaml"),
+        "resources:\n  role:\n    type: aws:iam:Role\n    properties:\n      name: program-role\n      assumeRolePolicy:\n        Version: \"2012-10-17\"\n        Statement:\n          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: \"sts:AssumeRole\"}\n",
+    )
+    .unwrap();
+    let printed = ok(&stackr(d, &["plan", "stacks/program.yaml"]));
+    assert!(
+        printed.contains("\"ROLE\": (known after apply)") || printed.contains("\"ROLE\":(known after apply)"),
+        "{printed}"
+    );
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join(".stackr/plans/program.plan.json")).unwrap()).unwrap();
+    let role_var = &plan["steps"][1]["inputs"]["environment"]["variables"]["ROLE"];
+    assert_eq!(
+        role_var,
+        &serde_json::json!({"@unknown": {"text": ["role=", {"@unknown": {"output": "role", "attribute": "arn"}}]}}),
+        "{plan}"
+    );
+
+    // Code that changed after planning makes the plan stale; code that is missing too.
+    std::fs::write(d.join("functions/hello/handler.py"), "def handler(event, context):\n    return 2\n").unwrap();
+    let (code, text) = status(&stackr(d, &["apply"]));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("is stale: code:") && text.contains("functions/hello changed"), "{text}");
+    std::fs::write(d.join("functions/hello/handler.py"), "def handler(event, context):\n    return 1\n").unwrap();
+
+    // The stack files go; the plan still applies, exactly.
+    std::fs::remove_dir_all(d.join("stacks")).unwrap();
+    let applied = ok(&stackr(d, &["apply"]));
+    assert!(applied.contains("Apply complete: 2 created"), "{applied}");
+    let config = stackr_providers::moto::sdk_config().await;
+    let role = aws_sdk_iam::Client::new(&config).get_role().role_name("program-role").send().await.unwrap();
+    let role_arn = role.role().unwrap().arn().to_string();
+    let function = aws_sdk_lambda::Client::new(&config)
+        .get_function_configuration()
+        .function_name("program-fn")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(function.role(), Some(role_arn.as_str()));
+    let variables = function.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+    assert_eq!(variables.get("ROLE").map(String::as_str), Some(format!("role={role_arn}").as_str()));
+    assert_eq!(variables.get("JOINED").map(String::as_str), Some(format!("program-role,{role_arn}").as_str()));
+    assert_eq!(variables.get("DOC").map(String::as_str), Some(format!("{{\"arn\":\"{role_arn}\"}}").as_str()));
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join(".stackr/program.state.json")).unwrap()).unwrap();
+    assert_eq!(state["outputs"]["roleUri"], format!("uri/{role_arn}/x"));
+    assert_eq!(state["outputs"]["fnArn"], function.function_arn().unwrap());
+    assert!(!state.to_string().contains("@unknown"), "nothing pending reaches the state: {state}");
+    let (code, text) = status(&stackr(d, &["apply"]));
+    assert_eq!(code, Some(1));
+    assert!(text.contains("there is no saved plan"), "{text}");
 }

@@ -140,7 +140,7 @@ async fn kms_encrypted_state_needs_the_key_and_a_new_provider_re_encrypts() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn saved_plans_fingerprint_secret_config_under_the_secrets_key() {
+async fn saved_plans_seal_their_secrets_under_the_secrets_key() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(
@@ -155,32 +155,41 @@ async fn saved_plans_fingerprint_secret_config_under_the_secrets_key() {
         serde_json::from_slice(&std::fs::read(d.join(".stackr/plans/fingerprint.plan.json")).unwrap()).unwrap()
     };
 
+    // Without the passphrase (a review of a pull request) a new stack's plan is shown but not saved: its
+    // secrets could not be sealed. An older saved plan at that path is removed, not left to be applied.
+    std::fs::create_dir_all(d.join(".stackr/plans")).unwrap();
+    std::fs::write(d.join(".stackr/plans/fingerprint.plan.json"), "{}").unwrap();
+    let mut review = support::command(d);
+    review.env("FINGERPRINT_KEY", "hunter2").env_remove("STACKR_PASSPHRASE");
+    let (code, text) = status(&review.args(["plan", "stack.yaml", "--detailed-exitcode"]).output().unwrap());
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("Plan: 1 to create"), "{text}");
+    assert!(text.contains("not saved") && text.contains("STACKR_PASSPHRASE"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!d.join(".stackr/plans/fingerprint.plan.json").exists());
+
     // A new stack: the plan makes the secrets key and carries its record (salt and parameters), without the
-    // check value, which would let anyone test passphrase guesses offline.
+    // check value, which would let anyone test passphrase guesses offline. The secret is in the plan only
+    // sealed under that key, bound to its place, and the plan is authenticated under it.
     let (code, text) = run("hunter2", &["plan", "stack.yaml"]);
     assert_eq!(code, Some(0), "{text}");
     let plan = saved();
-    assert_eq!(plan["formatVersion"], 2);
+    assert_eq!(plan["formatVersion"], 3);
     assert_eq!(plan["secretsKey"]["source"], "new", "{plan}");
     let key: stackr_state::secrets::SecretsConfig =
         serde_json::from_value(plan["secretsKey"]["record"].clone()).unwrap();
     assert_eq!(key.provider, "passphrase");
     assert_eq!(key.check, "", "no check value in a plan");
-    let print = plan["inputs"]["config:(secret values)"].as_str().unwrap().to_string();
-    // The print is an HMAC under the passphrase's key: reproducible with the passphrase, and with nothing else
-    // (a plain or salted SHA-256 of a guess does not match it).
-    use stackr_state::secrets::SecretsCodec as _;
-    let codec = stackr_state::secrets::KeyCodec::open_unverified("end-to-end", &key).unwrap();
-    let guessed = b"apiKey\0\"hunter2\"\0";
-    assert_eq!(codec.fingerprint(guessed).unwrap(), print);
-    let other = stackr_state::secrets::KeyCodec::open_unverified("a guess", &key).unwrap();
-    assert_ne!(other.fingerprint(guessed).unwrap(), print);
-    use sha2::Digest as _;
-    for salt in ["", "fingerprint"] {
-        let plain = hex::encode(sha2::Sha256::digest([salt.as_bytes(), guessed].concat()));
-        assert_ne!(plain, print);
-    }
+    assert!(plan["mac"].is_string(), "{plan}");
     assert!(!std::fs::read_to_string(d.join(".stackr/plans/fingerprint.plan.json")).unwrap().contains("hunter2"));
+    let mut inputs = plan["steps"][0]["inputs"].clone();
+    assert!(inputs["secretString"]["@encrypted"].is_string(), "{inputs}");
+    let codec = stackr_state::secrets::KeyCodec::open_unverified("end-to-end", &key).unwrap();
+    stackr_state::secrets::unseal(&mut inputs, &codec, "plan.steps.secret.create").unwrap();
+    assert_eq!(inputs["secretString"], serde_json::json!({"@secret": "hunter2"}));
+    let other = stackr_state::secrets::KeyCodec::open_unverified("a guess", &key).unwrap();
+    let mut guessed = plan["steps"][0]["inputs"].clone();
+    assert!(stackr_state::secrets::unseal(&mut guessed, &other, "plan.steps.secret.create").is_err());
 
     // A record whose Argon2 parameters were edited (to exhaust memory or time) is refused before any derivation.
     let mut tampered = plan.clone();
@@ -190,7 +199,7 @@ async fn saved_plans_fingerprint_secret_config_under_the_secrets_key() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("cannot open the secrets key the plan was made with"), "{text}");
     assert!(text.contains("Argon2id parameters stackr does not use"), "{text}");
-    // A wrong passphrase at apply does not match the print: refused as stale, saying why it may be.
+    // A wrong passphrase at apply does not authenticate the plan: refused, saying why it may be.
     let (code, text) = status(
         &support::command(d)
             .env("FINGERPRINT_KEY", "hunter2")
@@ -200,61 +209,73 @@ async fn saved_plans_fingerprint_secret_config_under_the_secrets_key() {
             .unwrap(),
     );
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("or STACKR_PASSPHRASE is not the one the plan was made with"), "{text}");
-
-    // The secret changed between plan and apply: refused, naming the secret values and not showing them.
-    let (code, text) = run("hunter3", &["apply"]);
+    assert!(text.contains("use the STACKR_PASSPHRASE the plan was made with"), "{text}");
+    // A sealed value moved to another place, or any edit of an authenticated plan, is refused.
+    let mut moved = plan.clone();
+    moved["steps"][0]["inputs"]["description"] = plan["steps"][0]["inputs"]["secretString"].clone();
+    std::fs::write(d.join("moved.plan.json"), serde_json::to_vec(&moved).unwrap()).unwrap();
+    let (code, text) = run("hunter2", &["apply", "moved.plan.json"]);
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("is stale: config:(secret values) changed"), "{text}");
-    assert!(!text.contains("hunter"), "{text}");
-    // Unchanged, it applies; the next plan fingerprints under the key the state now records.
-    let (code, text) = run("hunter2", &["apply"]);
+    assert!(text.contains("was changed after `stackr plan` wrote it"), "{text}");
+    assert!(!d.join(".stackr/fingerprint.state.json").exists(), "a refused plan writes nothing");
+
+    // The plan is the program: the secret it was made with is what apply sends, whatever the environment
+    // says now (as a Terraform plan keeps its variables).
+    let (code, text) = run("hunter3", &["apply"]);
     assert_eq!(code, Some(0), "{text}");
-    let (code, text) = run("hunter2", &["plan", "stack.yaml"]);
+    assert!(!text.contains("hunter"), "{text}");
+    let config = stackr_providers::moto::sdk_config().await;
+    let value = aws_sdk_secretsmanager::Client::new(&config)
+        .get_secret_value()
+        .secret_id("fingerprint/api-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(value.secret_string(), Some("hunter2"));
+    // The next plan seals under the key the state now records.
+    let (code, text) = run("hunter3", &["plan", "stack.yaml"]);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(saved()["secretsKey"], serde_json::json!({"source": "state"}));
     // A stack file that names another secrets provider (a pull request choosing a key it can open) does not
-    // choose the key: a state that records one fingerprints under it.
+    // choose the key: a state that records one seals under it.
     let text = std::fs::read_to_string(d.join("stack.yaml")).unwrap();
     std::fs::write(
         d.join("pr.yaml"),
         text.replace("region: us-east-1\n", "region: us-east-1\nsecretsProvider: awskms://alias/theirs\n"),
     )
     .unwrap();
-    let (code, text) = run("hunter2", &["plan", "pr.yaml", "--refresh=false", "-o", "pr.plan.json"]);
+    let (code, text) = run("hunter3", &["plan", "pr.yaml", "--refresh=false", "-o", "pr.plan.json"]);
     assert_eq!(code, Some(0), "{text}");
     let pr: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("pr.plan.json")).unwrap()).unwrap();
     assert_eq!(pr["secretsKey"], serde_json::json!({"source": "state"}));
-    assert_eq!(pr["inputs"]["config:(secret values)"], saved()["inputs"]["config:(secret values)"]);
 
-    // A plan file of the old format (a salted SHA-256 beside its salt) is refused: plan again.
+    // A plan file of an older format is refused: plan again.
     let mut old = saved();
-    old["formatVersion"] = 1.into();
-    old.as_object_mut().unwrap().remove("secretsKey");
+    old["formatVersion"] = 2.into();
     std::fs::write(d.join("old.plan.json"), serde_json::to_vec(&old).unwrap()).unwrap();
-    let (code, text) = run("hunter2", &["apply", "old.plan.json"]);
+    let (code, text) = run("hunter3", &["apply", "old.plan.json"]);
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("written by an older stackr (format version 1)") && text.contains("plan again"), "{text}");
+    assert!(text.contains("written by an older stackr (format version 2)") && text.contains("plan again"), "{text}");
     assert!(text.contains("hint: make a new plan: `stackr plan stack.yaml`"), "{text}");
     // A version that is not a number, and inputs edited without their hash, are refused as damaged.
     let mut odd = saved();
-    odd["formatVersion"] = "2".into();
+    odd["formatVersion"] = "3".into();
     std::fs::write(d.join("odd.plan.json"), serde_json::to_vec(&odd).unwrap()).unwrap();
-    let (_, text) = run("hunter2", &["apply", "odd.plan.json"]);
-    assert!(text.contains("`formatVersion` must be a whole number, not \"2\""), "{text}");
+    let (_, text) = run("hunter3", &["apply", "odd.plan.json"]);
+    assert!(text.contains("`formatVersion` must be a whole number, not \"3\""), "{text}");
     let mut edited = saved();
-    edited["inputs"]["file:stack.yaml"] = "0".repeat(64).into();
+    edited["inputs"]["stack:stack.yaml"] = "0".repeat(64).into();
     std::fs::write(d.join("edited.plan.json"), serde_json::to_vec(&edited).unwrap()).unwrap();
-    let (_, text) = run("hunter2", &["apply", "edited.plan.json"]);
+    let (_, text) = run("hunter3", &["apply", "edited.plan.json"]);
     assert!(text.contains("`inputsHash` does not match `inputs`"), "{text}");
 
-    // Without the passphrase a stack with secret config cannot be planned: there is no key to fingerprint under.
+    // Once the state holds sealed secrets, planning without the passphrase cannot even read it.
     let mut plan = support::command(d);
-    plan.env("FINGERPRINT_KEY", "hunter2").env_remove("STACKR_PASSPHRASE");
+    plan.env("FINGERPRINT_KEY", "hunter3").env_remove("STACKR_PASSPHRASE");
     let (code, text) = status(&plan.args(["plan", "stack.yaml", "--refresh=false"]).output().unwrap());
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("STACKR_PASSPHRASE"), "{text}");
-    let (code, text) = run("hunter2", &["destroy", "stack.yaml", "--auto-approve"]);
+    let (code, text) = run("hunter3", &["destroy", "stack.yaml", "--auto-approve"]);
     assert_eq!(code, Some(0), "{text}");
 }
 
@@ -328,8 +349,18 @@ async fn an_edited_plan_file_applies_nothing_no_plan_showed() {
             "the saved plan says `table` was deleted outside stackr, but it exists",
         ),
         (
+            // A plan holding no secret is not authenticated (see docs/SECURITY.md): what it says is checked
+            // against the state, and what would lose data still needs --allow-data-loss.
             edited("delete", &|p| p["steps"].as_array_mut().unwrap().push(delete_table.clone())),
-            "`table` is declared by the stack, and only a destroy plan deletes it",
+            "the plan destroys data (table)",
+        ),
+        (
+            edited("stranger", &|p| {
+                let mut step = delete_table.clone();
+                step["priorId"] = "some-other-table".into();
+                p["steps"].as_array_mut().unwrap().push(step);
+            }),
+            "`table` is edited-table in the state, not some-other-table",
         ),
         (
             edited("loss", &|p| {
@@ -340,7 +371,7 @@ async fn an_edited_plan_file_applies_nothing_no_plan_showed() {
         ),
         (
             edited("type", &|p| p["steps"][0]["type"] = "aws:sqs:Queue".into()),
-            "`topic` is a aws:sns:Topic, but the plan says aws:sqs:Queue",
+            "`topic` is a aws:sns:Topic in the state, but the plan says aws:sqs:Queue",
         ),
     ];
     for (path, expected) in cases {

@@ -2,8 +2,8 @@
 //!
 //! The plan decided everything (actions, replacement order, what depends on what); apply only executes:
 //! 1. creates, updates and the create half of replacements, each as soon as its dependencies are done, at most
-//!    `parallelism` at once, with inputs evaluated against the real outputs of what ran before (and checked
-//!    against what the plan showed);
+//!    `parallelism` at once, with what the plan left pending computed from the real outputs of what ran before
+//!    (the stack is not read again: the plan is the program);
 //! 2. then deletes and the old halves of replacements, in reverse dependency order.
 //!
 //! A failed step stops what depends on it while independent steps finish; every error is reported at the end.
@@ -35,12 +35,9 @@ use stackr_state::journal::{JournalRecord, JournalWriter};
 use stackr_state::{ResourceState, StateFile};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::eval::{Builtins, Evaluator, ResourceValues};
 use crate::plan::file::{GoneResource, PlannedStep};
-use crate::plan::Action;
 use crate::provider::{LockCheck, Registry};
-use crate::stack::Stack;
-use crate::value::Value;
+use crate::value::{Known, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApplyOptions {
@@ -103,11 +100,9 @@ pub enum ApplyError {
     /// not removed) for the next run to replay and reconcile, so nothing a provider call created is lost.
     #[error("the run cannot be recorded completely ({0}); it stopped after the steps in flight")]
     JournalBroken(String),
-    #[error("the plan names `{0}`, which is not in the stack")]
-    UnknownResource(String),
-    /// A saved plan whose steps do not follow from the stack and the state it was made against: written by
-    /// something other than `stackr plan`, or edited since.
-    #[error("the saved plan does not follow from the stack and its state: `{name}` {why}")]
+    /// A saved plan whose steps do not follow from the state it was made against: written by something other
+    /// than `stackr plan`, or edited since.
+    #[error("the saved plan does not follow from the stack's state: `{name}` {why}")]
     NotFromThisStack { name: String, why: String },
 }
 
@@ -125,11 +120,13 @@ impl CancelFlag {
 }
 
 pub struct ApplyRun<'a> {
-    pub stack: &'a Stack,
     pub steps: &'a [PlannedStep],
+    /// The stack's outputs as the plan computed them, pending parts computed once the steps have run.
+    pub outputs: &'a BTreeMap<String, Value>,
     pub state: StateFile,
     pub registry: &'a Registry,
-    pub builtins: &'a Builtins,
+    /// The region `${stackr.region}` stands for, where the plan left it pending.
+    pub region: Option<String>,
     pub options: ApplyOptions,
     pub journal: JournalWriter,
     pub events: Option<UnboundedSender<ApplyEvent>>,
@@ -142,30 +139,42 @@ pub struct ApplyRun<'a> {
     pub lock: Option<Arc<dyn LockCheck>>,
 }
 
-/// Reads attributes from the state as it is now: what apply evaluates later steps against.
-pub struct StateValues<'a>(pub &'a StateFile);
+/// What apply computes pending values from: the state as it is now (a resource's outputs, then its inputs, and
+/// `id`), and the account and region the run acts in.
+pub struct StateValues<'a> {
+    pub state: &'a StateFile,
+    pub region: Option<&'a str>,
+}
 
-impl ResourceValues for StateValues<'_> {
-    fn attribute(&self, resource: &str, attribute: &str) -> Value {
-        let Some(r) = self.0.resources.get(resource) else { return Value::Unknown };
+impl Known for StateValues<'_> {
+    fn output(&self, resource: &str, attribute: &str) -> Option<Value> {
+        let r = self.state.resources.get(resource)?;
         if attribute == "id" {
-            return Value::String(r.id.clone());
+            return Some(Value::String(r.id.clone()));
         }
         let outputs = Value::from_json(&r.outputs);
         if let Some(v) = outputs.as_map().and_then(|m| m.get(attribute)) {
-            return v.clone();
+            return Some(v.clone());
         }
-        Value::from_json(&r.inputs).as_map().and_then(|m| m.get(attribute)).cloned().unwrap_or(Value::Null)
+        Some(Value::from_json(&r.inputs).as_map().and_then(|m| m.get(attribute)).cloned().unwrap_or(Value::Null))
+    }
+
+    fn builtin(&self, name: &str) -> Option<Value> {
+        match name {
+            "accountId" => self.state.place.as_ref().map(|p| Value::String(p.account.clone())),
+            "region" => self.region.map(Value::string),
+            _ => None,
+        }
     }
 }
 
 pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
     let ApplyRun {
-        stack,
         steps,
+        outputs: planned_outputs,
         mut state,
         registry,
-        builtins,
+        region,
         options,
         journal,
         events,
@@ -193,7 +202,7 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
         }
     };
     let mut report = ApplyReport {
-        state: StateFile::new(&stack.name),
+        state: StateFile::new(&state.stack),
         counts: Counts::default(),
         errors: Vec::new(),
         skipped: Vec::new(),
@@ -203,7 +212,7 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
 
     // Phase 1: creates, updates, replacements.
     let mut retired: Vec<(String, ResourceState)> = Vec::new();
-    let context = StepContext { stack, registry, builtins, journal: &journal, lock };
+    let context = StepContext { registry, region: region.as_deref(), journal: &journal, lock };
     let mut phase =
         Phase { state: &mut state, context: &context, options, cancel: &cancel, emit: &emit, report: &mut report };
     let first = schedule(forward_jobs(steps), &mut phase, &mut retired).await?;
@@ -227,15 +236,12 @@ pub async fn apply(run: ApplyRun<'_>) -> Result<ApplyReport, ApplyError> {
     }
 
     if report.errors.is_empty() && !cancel.is_cancelled() {
-        let values = StateValues(&state);
-        let evaluator = Evaluator::new(stack, builtins, &values);
+        let values = StateValues { state: &state, region: region.as_deref() };
         let mut outputs = BTreeMap::new();
-        let destroying = steps.iter().all(|s| s.action == Action::Delete) && state.resources.is_empty();
-        if !destroying {
-            for (name, expr) in &stack.outputs {
-                if let Ok(value) = evaluator.eval(expr) {
-                    outputs.insert(name.clone(), value.to_json());
-                }
+        for (name, value) in planned_outputs {
+            // An output that depends on a resource this run did not reach (`--target`) stays unset.
+            if let Ok(value) = value.resolve(&values) {
+                outputs.insert(name.clone(), value.to_json());
             }
         }
         append(&journal, JournalRecord::Outputs { outputs: outputs.clone() }).await?;
@@ -296,9 +302,8 @@ async fn append(journal: &JournalWriter, record: JournalRecord) -> Result<(), st
 }
 
 struct StepContext<'a> {
-    stack: &'a Stack,
     registry: &'a Registry,
-    builtins: &'a Builtins,
+    region: Option<&'a str>,
     journal: &'a JournalWriter,
     lock: Option<Arc<dyn LockCheck>>,
 }

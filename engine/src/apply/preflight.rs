@@ -1,13 +1,12 @@
 //! What apply checks before its first call: the data-loss and protection guard, and that a saved plan's steps
-//! follow from the stack and the state it was made against.
+//! follow from the state it was made against.
 
 use stackr_state::StateFile;
 
 use super::{ApplyError, ApplyOptions};
-use crate::plan::file::PlannedStep;
+use crate::plan::file::{GoneResource, PlannedStep};
 use crate::plan::Action;
 use crate::provider::Registry;
-use crate::stack::Stack;
 
 /// Refuses data loss without `--allow-data-loss`, and protected resources whatever the plan says. [`apply`]
 /// checks it first; a caller checks it before opening a journal, so that a refused run leaves nothing behind.
@@ -26,14 +25,15 @@ pub fn guard(steps: &[PlannedStep], state: &StateFile, options: ApplyOptions) ->
     Ok(())
 }
 
-/// Checks that a saved plan's steps are what `stackr plan` would have written for this stack and state, so that
-/// an edited plan file cannot apply what no plan showed: each step's type is the stack's (or, for a delete, the
-/// state's), only a destroy plan deletes what the stack declares, and what loses data is decided from the
-/// schemas, not from the file's own `dataLoss` flags.
+/// Checks that a saved plan's steps follow from the state it was made against, so that a damaged or edited plan
+/// cannot act on what it does not name: each step's type is one stackr knows; an update, replacement or delete
+/// acts on the resource the state records under that name, with the id the plan names (and, but for a
+/// replacement, the same type); a create names what the state does not hold (or holds as `gone`: found deleted
+/// outside stackr, forgotten before the steps run). What loses data is decided from the schemas, not from the
+/// file's own `dataLoss` flags.
 pub fn verify_saved(
     steps: &[PlannedStep],
-    destroy: bool,
-    stack: &Stack,
+    gone: &[GoneResource],
     state: &StateFile,
     registry: &Registry,
     options: ApplyOptions,
@@ -41,25 +41,34 @@ pub fn verify_saved(
     let mut data_loss = Vec::new();
     for step in steps {
         let not_from = |why: String| ApplyError::NotFromThisStack { name: step.name.clone(), why };
-        let declared = stack.resources.get(&step.name).map(|r| r.type_name.as_str());
-        let recorded = state.resources.get(&step.name);
-        let expected = match step.action {
-            Action::Delete => recorded.map(|r| r.type_name.as_str()),
-            _ => declared,
-        };
-        match expected {
-            Some(type_name) if type_name == step.type_name => {}
-            Some(type_name) => return Err(not_from(format!("is a {type_name}, but the plan says {}", step.type_name))),
-            None if step.action == Action::Delete => return Err(not_from("is not in the state".into())),
-            None => return Err(not_from("is not in the stack".into())),
+        if registry.get(&step.type_name).is_none() {
+            return Err(not_from(format!("has type {}, which stackr does not know", step.type_name)));
         }
-        if step.action == Action::Delete && declared.is_some() && !destroy {
-            return Err(not_from("is declared by the stack, and only a destroy plan deletes it".into()));
+        let forgotten = |r: &&stackr_state::ResourceState| gone.iter().any(|g| g.name == step.name && g.id == r.id);
+        let recorded = state.resources.get(&step.name).filter(|r| !forgotten(r));
+        match (step.action, recorded) {
+            (Action::Create, None) => {}
+            (Action::Create, Some(r)) => return Err(not_from(format!("is already in the state ({})", r.id))),
+            (_, None) => return Err(not_from("is not in the state".into())),
+            (_, Some(r)) if step.prior_id.as_deref() != Some(r.id.as_str()) => {
+                return Err(not_from(format!(
+                    "is {} in the state, not {}",
+                    r.id,
+                    step.prior_id.as_deref().unwrap_or("(none)")
+                )))
+            }
+            (Action::Update | Action::Delete, Some(r)) if r.type_name != step.type_name => {
+                return Err(not_from(format!(
+                    "is a {} in the state, but the plan says {}",
+                    r.type_name, step.type_name
+                )))
+            }
+            _ => {}
         }
-        let holds_data = registry.schema(&step.type_name).is_some_and(|s| s.holds_data);
-        let loses = match step.action {
-            Action::Replace => holds_data,
-            Action::Delete => holds_data && !recorded.is_some_and(|r| r.retain_on_delete),
+        let holds_data = |type_name: &str| registry.schema(type_name).is_some_and(|s| s.holds_data);
+        let loses = match (step.action, recorded) {
+            (Action::Replace, Some(r)) => holds_data(&r.type_name) || holds_data(&step.type_name),
+            (Action::Delete, Some(r)) => holds_data(&r.type_name) && !r.retain_on_delete,
             _ => false,
         };
         if loses {

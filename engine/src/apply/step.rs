@@ -1,7 +1,7 @@
-//! One step of apply: evaluating a job's inputs against the state as it is now, then one journaled
-//! intent → call → outcome (create, update or delete), returned to the scheduler as a [`StepOutcome`].
+//! One step of apply: the planned inputs with what the plan left pending computed from the state as it is now,
+//! then one journaled intent → call → outcome (create, update or delete), returned to the scheduler as a
+//! [`StepOutcome`].
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,11 +11,10 @@ use stackr_state::{ResourceState, StateFile};
 
 use super::schedule::Job;
 use super::{append, create, Operation, StateValues, StepCause, StepContext};
-use crate::eval::Evaluator;
-use crate::plan::{desired_inputs, Action, ReplaceOrder};
+use crate::plan::{Action, ReplaceOrder};
 use crate::provider::{CallContext, LockCheck, MadeRecorder, Provider, ProviderError, RecordMade};
 use crate::schema::{PropType, ResourceSchema};
-use crate::value::{Value, SECRET_TEXT, UNKNOWN_TEXT};
+use crate::value::Value;
 
 /// What a running step returns to the scheduler.
 pub(super) struct StepOutcome {
@@ -37,13 +36,13 @@ pub(super) struct StepOutcome {
 
 pub(super) type StepFuture = std::pin::Pin<Box<dyn std::future::Future<Output = StepOutcome> + Send>>;
 
-/// Evaluates a job's inputs against the state as it is now and returns the future that runs it.
+/// Computes a job's pending inputs from the state as it is now and returns the future that runs it.
 pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -> Result<StepFuture, StepCause> {
     let journal = context.journal.clone();
     let lock = context.lock.clone();
     let name = job.name.clone();
     let operation = job.operation;
-    let cx = CallContext { stack: context.stack.name.clone(), resource: name.clone(), create_token: None, made: None };
+    let cx = CallContext { stack: state.stack.clone(), resource: name.clone(), create_token: None, made: None };
 
     if matches!(operation, Operation::Delete | Operation::DeleteRetired | Operation::Forget) {
         let Some(prior) = job.prior.clone() else {
@@ -86,13 +85,9 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
 
     let prepare = |message: String| StepCause::Prepare(message);
     let step = job.step.clone().ok_or_else(|| prepare("internal: a create or update without its step".into()))?;
-    let resource =
-        context.stack.resources.get(&name).ok_or_else(|| prepare(format!("`{name}` is not in the stack")))?;
-    let registered = context
-        .registry
-        .get(&resource.type_name)
-        .ok_or_else(|| prepare(format!("unknown type {}", resource.type_name)))?;
-    let provider = context.registry.provider(&resource.type_name)?;
+    let registered =
+        context.registry.get(&step.type_name).ok_or_else(|| prepare(format!("unknown type {}", step.type_name)))?;
+    let provider = context.registry.provider(&step.type_name)?;
     let prior = state.resources.get(&name).cloned();
     if step.action == Action::Create {
         if let Some(existing) = &prior {
@@ -103,28 +98,21 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
             )));
         }
     }
-    let values = StateValues(state);
-    let evaluator = Evaluator::new(context.stack, context.builtins, &values);
-    let desired =
-        desired_inputs(&evaluator, resource, registered, prior.as_ref()).map_err(|d| prepare(d.to_string()))?;
-    if desired.has_unknown() {
-        return Err(prepare("some inputs are still unknown after their dependencies were applied".into()));
-    }
-    if let Some(planned) = &step.inputs {
-        if let Some(path) = mismatch(planned, &desired.to_redacted_json(), String::new()) {
-            return Err(prepare(format!("the inputs differ from the plan at `{path}`; plan again")));
-        }
-    }
-    let call_inputs =
-        provider_view(&desired, &registered.schema, resource.location.file.parent().unwrap_or(Path::new("")));
+    let planned = step.input_values().ok_or_else(|| prepare("internal: a create or update without inputs".into()))?;
+    let values = StateValues { state, region: context.region };
+    let resolved = planned.resolve(&values).map_err(|e| prepare(e.message))?;
+    // Normalised again: a value only now known is put in the form the planned ones were.
+    let desired = provider.normalize(resolved);
+    let base_dir = step.base_dir.clone().unwrap_or_default();
+    let call_inputs = provider_view(&desired, &registered.schema, &base_dir);
     let record = ResourceState {
-        type_name: resource.type_name.clone(),
+        type_name: step.type_name.clone(),
         id: String::new(),
         inputs: desired.to_json(),
         outputs: serde_json::Value::Null,
-        dependencies: resource.dependencies.iter().cloned().collect(),
-        protect: resource.options.protect,
-        retain_on_delete: resource.options.retain_on_delete,
+        dependencies: step.dependencies.clone(),
+        protect: step.protect,
+        retain_on_delete: step.retain_on_delete,
         create_token: None,
     };
     let delete_first = step.action == Action::Replace && step.replace_order == Some(ReplaceOrder::DeleteBeforeCreate);
@@ -453,41 +441,10 @@ pub fn provider_view(inputs: &Value, schema: &ResourceSchema, base_dir: &Path) -
     for property in schema.properties.iter().filter(|p| p.ty == PropType::Asset) {
         if let Some(Value::Map(asset)) = out.get_mut(property.name) {
             if let Some(Value::String(path)) = asset.get("path") {
-                let absolute = base_dir.join(path).to_string_lossy().into_owned();
+                let absolute = crate::stack::confine::lexical(&base_dir.join(path)).to_string_lossy().into_owned();
                 asset.insert("path".into(), Value::String(absolute));
             }
         }
     }
     Value::Map(out)
-}
-
-/// The first path where an applied value disagrees with what the plan showed. `(known after apply)` in the plan
-/// matches anything; `(secret)` matches any secret.
-fn mismatch(planned: &serde_json::Value, actual: &serde_json::Value, path: String) -> Option<String> {
-    use serde_json::Value as J;
-    match (planned, actual) {
-        (J::String(s), _) if s == UNKNOWN_TEXT => None,
-        (J::String(s), J::String(a)) if s == SECRET_TEXT && a == SECRET_TEXT => None,
-        (J::Object(p), J::Object(a)) => {
-            let keys: BTreeSet<&String> = p.keys().chain(a.keys()).collect();
-            keys.into_iter().find_map(|k| match (p.get(k), a.get(k)) {
-                (Some(pv), Some(av)) => mismatch(pv, av, join(&path, k)),
-                _ => Some(join(&path, k)),
-            })
-        }
-        (J::Array(p), J::Array(a)) if p.len() == a.len() => {
-            p.iter().zip(a).enumerate().find_map(|(i, (pv, av))| mismatch(pv, av, format!("{path}[{i}]")))
-        }
-        (p, a) if p == a => None,
-        (J::Number(p), J::Number(a)) if p.as_f64() == a.as_f64() => None,
-        _ => Some(if path.is_empty() { "(inputs)".into() } else { path }),
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
 }

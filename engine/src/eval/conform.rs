@@ -17,7 +17,8 @@ pub(super) struct Conform<'a, 'd> {
     pub(super) base_dir: &'a Path,
     /// Where paths must stay.
     pub(super) confined: Option<crate::stack::confine::Confinement<'a>>,
-    pub(super) files_read: &'a RefCell<BTreeSet<PathBuf>>,
+    /// Where the code trees assets name are collected.
+    pub(super) code_read: &'a RefCell<BTreeSet<PathBuf>>,
     pub(super) diags: &'d mut Diagnostics,
     /// Checking the inside of a secret: messages name what was found, never quote it.
     pub(super) inside_secret: bool,
@@ -79,7 +80,7 @@ impl Conform<'_, '_> {
 
     fn value(&mut self, ty: &PropType, value: Value, path: &str) -> Option<Value> {
         match value {
-            Value::Unknown => return Some(Value::Unknown),
+            unknown @ Value::Unknown(_) => return Some(unknown),
             Value::Secret(inner) => {
                 let outer = std::mem::replace(&mut self.inside_secret, true);
                 let checked = self.value(ty, *inner, path).map(Value::into_secret);
@@ -177,12 +178,12 @@ impl Conform<'_, '_> {
                 let full = match crate::stack::confine::resolve(self.confined, self.base_dir, &relative)
                     .and_then(|full| crate::stack::confine::check_tree(self.confined, &full, &relative).map(|()| full))
                 {
-                    Ok(full) => full,
+                    Ok(full) => crate::stack::confine::lexical(&full),
                     Err(message) => return self.error(path, message),
                 };
                 match asset::content_hash(&full) {
                     Ok(sha256) => {
-                        self.files_read.borrow_mut().insert(full);
+                        self.code_read.borrow_mut().insert(full);
                         Some(Value::Map(BTreeMap::from([
                             ("path".to_string(), Value::String(relative)),
                             ("sha256".to_string(), Value::String(sha256)),
@@ -202,7 +203,7 @@ impl Conform<'_, '_> {
 /// The value without its secret wrapper, unless unknown.
 fn plain(value: &Value) -> Option<&Value> {
     match value {
-        Value::Unknown => None,
+        Value::Unknown(_) => None,
         Value::Secret(inner) => plain(inner),
         other => Some(other),
     }

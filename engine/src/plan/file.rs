@@ -1,54 +1,82 @@
-//! The saved plan (`.stackr/plans/<stack>.plan.json`): the plan's decisions plus what they were made against,
-//! the state's lineage and serial and a digest of every input (stack and included files, files read by
-//! `fn::readFile`, Lambda code, config values, built-ins). Apply recomputes the digests and refuses the plan,
-//! naming what moved, when any differs.
+//! The saved plan (`.stackr/plans/<stack>.plan.json`): the program apply runs, and what it was made against.
 //!
-//! Secret values never appear: planned inputs are stored redacted, and secret config values contribute to one
-//! keyed fingerprint only (HMAC under the secrets key the plan records in `secretsKey`), so a plan artifact
-//! allows no offline guessing of a weak secret.
+//! Each step carries everything apply needs to execute it without the stack: its action and order, its inputs
+//! as typed values (what only apply will know is a [`crate::value::Pending`] naming the outputs it is computed
+//! from), what the state records of it, and where its code paths are relative to. Stack outputs travel the same
+//! way. What the plan was made against: the state's lineage and serial, and a digest of every file it read
+//! (stack and included files, `fn::readFile` files, Lambda code). Apply refuses the plan, naming what moved,
+//! when the state moved or a file that is still there changed; a stack file may be gone (the plan carries what
+//! it said), code the plan deploys may not.
+//!
+//! Secret values are sealed (encrypted under the stack's secrets key, each bound to its place in the file), and
+//! a plan holding any is authenticated under the same key (`mac`): an edited plan is refused, not applied.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use super::{Action, Plan, ReplaceOrder};
-use crate::eval::Builtins;
-use crate::stack::Stack;
-use stackr_state::secrets::{SecretsCodec, SecretsConfig, SecretsError};
+use crate::value::Value;
+use stackr_state::secrets::{self, SecretsCodec, SecretsConfig, SecretsError};
 
-/// 2: secret config values are fingerprinted under the secrets key (`secretsKey`), not hashed with a salt that
-/// sits beside the hash. Files of version 1 are refused: plan again.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: the plan is the program (typed inputs with pending values, sealed secrets, stack outputs, the target it
+/// deploys to); config values are no longer digested (the plan carries them). Older files are refused: plan
+/// again.
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanFile {
     pub format_version: u32,
     pub stack: String,
-    /// The stack file the plan was made from, as given on the command line.
+    /// The stack file the plan was made from, as given on the command line (for hints: apply does not read it).
     pub stack_file: PathBuf,
+    /// Where the plan deploys and keeps its state.
+    pub target: Target,
     pub lineage: Option<String>,
     pub serial: u64,
     pub destroy: bool,
     pub targets: Vec<String>,
     /// SHA-256 over every input digest.
     pub inputs_hash: String,
-    /// Each input by name (`file:stacks/dev.yaml`, `config:environment`, `builtin:region`).
+    /// Each file the plan read, by name (`stack:stacks/dev.yaml`, `file:…`, `code:functions/chat`), and its digest.
     pub inputs: BTreeMap<String, String>,
+    /// In apply order: creates, updates and replaces in dependency order, then deletes in reverse order.
     pub steps: Vec<PlannedStep>,
-    /// The secrets key the secret config values were fingerprinted under. Apply opens it to recompute the
-    /// fingerprint.
+    /// The stack's outputs, as values (pending where they depend on what apply creates).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, Json>,
+    /// The secrets key the plan's secrets are sealed under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets_key: Option<PlanKey>,
     /// Resources the plan's refresh found deleted outside stackr: apply records their removal from the state
     /// before it runs the steps (which recreate them when the stack still declares them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gone: Vec<GoneResource>,
+    /// HMAC-SHA256 under the secrets key over the file without this field: present when the plan holds secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
-/// The secrets key a saved plan's fingerprint of the secret config values was made under.
+/// Where a plan deploys: what apply connects to and keeps the state in, recorded when planning.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Target {
+    /// The AWS region the plan was made for (`None`: the standard chain decides, as it did when planning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The stack's `backend:` URL (`None`: `.stackr/` in the working directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// The stack's `secretsProvider:` (`None`: the passphrase).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_provider: Option<String>,
+}
+
+/// The secrets key a saved plan's secrets are sealed under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "camelCase")]
 pub enum PlanKey {
@@ -63,14 +91,16 @@ pub enum PlanKey {
 
 /// A resource recorded in the state that no longer exists in AWS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GoneResource {
     pub name: String,
     /// The physical id the state records; the removal applies only while the state still records this one.
     pub id: String,
 }
 
+/// One step of the program.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlannedStep {
     pub name: String,
     #[serde(rename = "type")]
@@ -80,18 +110,37 @@ pub struct PlannedStep {
     pub replace_order: Option<ReplaceOrder>,
     pub data_loss: bool,
     pub retain: bool,
+    /// What the step waits for (creates, updates, replaces; what the state records as its dependencies), or what
+    /// waits for it (deletes run after them).
     pub dependencies: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior_id: Option<String>,
     /// For updates: the top-level properties that change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed: Vec<String>,
-    /// The planned inputs, redacted: `(secret)` and `(known after apply)` in place of such values.
+    /// The inputs to send (creates, updates, replaces), as [`Value::to_json`] writes them: `{"@unknown": …}`
+    /// where apply computes a value, `{"@secret": …}` sealed as `{"@encrypted": …}` in the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<serde_json::Value>,
+    pub inputs: Option<Json>,
+    /// The stack's `protect` for this resource, recorded in the state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// The stack's `retainOnDelete`, recorded in the state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_on_delete: bool,
+    /// The directory the resource's code paths are relative to (its declaring file's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+impl PlannedStep {
+    /// The inputs as values (pending parts still pending).
+    pub fn input_values(&self) -> Option<Value> {
+        self.inputs.as_ref().map(Value::from_json)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
     #[error("the plan file is not valid: {0}")]
     Syntax(String),
@@ -99,23 +148,21 @@ pub enum PlanFileError {
     Newer(u64),
     #[error("the plan file was written by an older stackr (format version {0}), whose plans this one does not apply; plan again")]
     Older(u64),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DigestError {
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-    #[error("the stack has secret config values, and a saved plan fingerprints them under the secrets key, which is not open")]
+    #[error("the plan holds secret values, and they are saved only sealed under the secrets key, which is not open")]
     NoSecretsKey,
-    #[error("cannot fingerprint the secret config values: {0}")]
+    #[error("the plan file was changed after `stackr plan` wrote it (its authentication does not match)")]
+    Edited,
+    #[error("cannot seal or open the plan's secrets: {0}")]
     Secrets(#[from] SecretsError),
 }
 
 impl PlanFile {
-    /// The saved form of `plan`. `gone` lists the resources refresh found deleted (name and recorded id).
+    /// The saved form of `plan`: `stack_file` for hints, `target` where it deploys, `inputs` the digests of
+    /// the files it read, `secrets_key` how the key its secrets are sealed under is opened.
     pub fn new(
         plan: &Plan,
         stack_file: &Path,
+        target: Target,
         inputs: BTreeMap<String, String>,
         secrets_key: Option<PlanKey>,
         gone: Vec<GoneResource>,
@@ -124,6 +171,7 @@ impl PlanFile {
             format_version: FORMAT_VERSION,
             stack: plan.stack.clone(),
             stack_file: stack_file.to_path_buf(),
+            target,
             lineage: plan.lineage.clone(),
             serial: plan.serial,
             destroy: plan.destroy,
@@ -143,22 +191,43 @@ impl PlanFile {
                     dependencies: c.dependencies.clone(),
                     prior_id: c.prior_id.clone(),
                     changed: changed_properties(c),
-                    inputs: c.inputs.as_ref().map(|v| v.to_redacted_json()),
+                    inputs: c.inputs.as_ref().map(Value::to_json),
+                    protect: c.recorded.protect,
+                    retain_on_delete: c.recorded.retain_on_delete,
+                    base_dir: c.recorded.base_dir.clone(),
                 })
                 .collect(),
+            outputs: plan.outputs.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
             secrets_key,
             gone,
+            mac: None,
         }
     }
 
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
-        bytes.push(b'\n');
-        bytes
+    /// Whether any step's inputs or any output holds a secret (in the clear, or sealed).
+    pub fn holds_secrets(&self) -> bool {
+        let values = self.steps.iter().filter_map(|s| s.inputs.as_ref()).chain(self.outputs.values());
+        values.into_iter().any(|v| secrets::find_plain(v) || secrets::find_sealed(v))
     }
 
+    /// The file's bytes: secrets sealed under `codec` and the whole authenticated with it. A plan holding secrets
+    /// needs the codec.
+    pub fn to_bytes(&self, codec: Option<&dyn SecretsCodec>) -> Result<Vec<u8>, PlanFileError> {
+        let mut sealed = self.clone();
+        sealed.mac = None;
+        if self.holds_secrets() {
+            let codec = codec.ok_or(PlanFileError::NoSecretsKey)?;
+            sealed.each_value(|json, context| secrets::seal(json, codec, context))?;
+            sealed.mac = Some(codec.fingerprint(&sealed.canonical()?)?);
+        }
+        let mut bytes = serde_json::to_vec_pretty(&sealed).map_err(|e| PlanFileError::Syntax(e.to_string()))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Reads a saved plan, its secrets still sealed: [`PlanFile::open`] checks it and opens them.
     pub fn from_bytes(bytes: &[u8]) -> Result<PlanFile, PlanFileError> {
-        let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| PlanFileError::Syntax(e.to_string()))?;
+        let raw: Json = serde_json::from_slice(bytes).map_err(|e| PlanFileError::Syntax(e.to_string()))?;
         let version = match raw.get("formatVersion") {
             None => return Err(PlanFileError::Syntax("it has no `formatVersion`; it is not a stackr plan".into())),
             Some(v) => v
@@ -175,25 +244,91 @@ impl PlanFile {
         if combined_hash(&file.inputs) != file.inputs_hash {
             return Err(PlanFileError::Syntax("`inputsHash` does not match `inputs`: the file was edited".into()));
         }
+        let plain = file.steps.iter().filter_map(|s| s.inputs.as_ref()).chain(file.outputs.values());
+        if plain.into_iter().any(secrets::find_plain) {
+            return Err(PlanFileError::Syntax("it holds a secret in the clear; `stackr plan` never writes one".into()));
+        }
+        if file.holds_secrets() && file.mac.is_none() {
+            return Err(PlanFileError::Edited);
+        }
         Ok(file)
     }
 
-    /// What differs between the inputs this plan was made from and `current`, in words.
-    pub fn moved_inputs(&self, current: &BTreeMap<String, String>) -> Vec<String> {
-        let mut moved = Vec::new();
-        for (name, digest) in &self.inputs {
-            match current.get(name) {
-                Some(now) if now == digest => {}
-                Some(_) => moved.push(format!("{name} changed")),
-                None => moved.push(format!("{name} is no longer an input")),
+    /// Checks the authentication of a plan read by [`PlanFile::from_bytes`] and opens its secrets with `codec`
+    /// (needed when it holds any).
+    pub fn open(&mut self, codec: Option<&dyn SecretsCodec>) -> Result<(), PlanFileError> {
+        let Some(mac) = self.mac.take() else { return Ok(()) };
+        let codec = codec.ok_or(PlanFileError::NoSecretsKey)?;
+        if codec.fingerprint(&self.canonical()?)? != mac {
+            self.mac = Some(mac);
+            return Err(PlanFileError::Edited);
+        }
+        self.each_value(|json, context| secrets::unseal(json, codec, context))
+    }
+
+    /// The bytes the authentication covers: the file as written, without `mac`.
+    fn canonical(&self) -> Result<Vec<u8>, PlanFileError> {
+        let mut copy = self.clone();
+        copy.mac = None;
+        serde_json::to_vec(&copy).map_err(|e| PlanFileError::Syntax(e.to_string()))
+    }
+
+    /// Every value that may hold a secret, with the place a sealed secret is bound to.
+    fn each_value(
+        &mut self,
+        mut visit: impl FnMut(&mut Json, &str) -> Result<(), SecretsError>,
+    ) -> Result<(), PlanFileError> {
+        for step in &mut self.steps {
+            if let Some(inputs) = &mut step.inputs {
+                visit(inputs, &format!("plan.steps.{}.{}", step.name, step.action.name()))?;
             }
         }
-        for name in current.keys().filter(|n| !self.inputs.contains_key(*n)) {
-            moved.push(format!("{name} is a new input"));
+        for (name, value) in &mut self.outputs {
+            visit(value, &format!("plan.outputs.{name}"))?;
         }
-        moved
+        Ok(())
+    }
+
+    /// The stack's outputs as values.
+    pub fn output_values(&self) -> BTreeMap<String, Value> {
+        self.outputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()
+    }
+
+    /// What moved among the files the plan read, in words: a file that changed, or code that is missing (apply
+    /// deploys it). A stack or `fn::readFile` file that is gone moved nothing: the plan carries what it said.
+    pub fn moved_inputs(&self) -> Result<Vec<String>, std::io::Error> {
+        let mut moved = Vec::new();
+        for (name, digest) in &self.inputs {
+            let Some((kind, path)) = name.split_once(':') else {
+                moved.push(format!("{name} is not an input stackr knows"));
+                continue;
+            };
+            let path = Path::new(path);
+            if !path.exists() {
+                // Code the plan deploys is read again; a stack file or a file read into a value is not.
+                if kind == "code" && digest != MISSING {
+                    moved.push(format!("{name} is missing"));
+                }
+                continue;
+            }
+            let now = match kind {
+                "stack" => hex::encode(Sha256::digest(std::fs::read(path)?)),
+                "file" | "code" => crate::asset::content_hash(path)?,
+                _ => {
+                    moved.push(format!("{name} is not an input stackr knows"));
+                    continue;
+                }
+            };
+            if &now != digest {
+                moved.push(format!("{name} changed"));
+            }
+        }
+        Ok(moved)
     }
 }
+
+/// The digest of a file that did not exist when planning.
+const MISSING: &str = "missing";
 
 /// Top-level property names an update changes (`ttl.enabled` → `ttl`), sorted and unique.
 fn changed_properties(change: &super::ResourceChange) -> Vec<String> {
@@ -203,10 +338,6 @@ fn changed_properties(change: &super::ResourceChange) -> Vec<String> {
     let names: std::collections::BTreeSet<String> =
         change.diff.iter().map(|d| d.path.split(['.', '[']).next().unwrap_or_default().to_string()).collect();
     names.into_iter().collect()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 fn combined_hash(inputs: &BTreeMap<String, String>) -> String {
@@ -220,44 +351,28 @@ fn combined_hash(inputs: &BTreeMap<String, String>) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Whether a plan of `stack` fingerprints secret config values, and so needs the secrets key.
-pub fn has_secret_config(stack: &Stack) -> bool {
-    stack.config.values().any(|v| v.has_secret())
-}
-
-/// The digest of every input a plan depends on. Secret config values are fingerprinted together under
-/// `secrets` (the key the plan records), so the file carries no plain hash of a secret.
+/// The digest of every file a plan read: the stack's own files (`stack:`, SHA-256 of the text it was planned
+/// from), `fn::readFile` files (`file:`) and the code it deploys (`code:`).
 pub fn input_digests(
-    stack: &Stack,
-    files_read: &[PathBuf],
-    builtins: &Builtins,
-    secrets: Option<&dyn SecretsCodec>,
-) -> Result<BTreeMap<String, String>, DigestError> {
+    plan: &Plan,
+    stack_files: &[(PathBuf, String)],
+) -> Result<BTreeMap<String, String>, std::io::Error> {
     let mut inputs = BTreeMap::new();
-    for file in &stack.files {
-        inputs.insert(format!("file:{}", file.path.display()), file.sha256.clone());
+    for (path, sha256) in stack_files {
+        inputs.insert(format!("stack:{}", path.display()), sha256.clone());
     }
-    for path in files_read {
-        let digest =
-            if path.is_dir() || path.is_file() { crate::asset::content_hash(path)? } else { "missing".to_string() };
-        inputs.insert(format!("file:{}", path.display()), digest);
-    }
-    // Plaintext of the secret values: zeroized once fingerprinted.
-    let mut secret_text = zeroize::Zeroizing::new(Vec::new());
-    for (name, value) in &stack.config {
-        if value.has_secret() {
-            secret_text.extend_from_slice(name.as_bytes());
-            secret_text.push(0);
-            secret_text.extend_from_slice(value.reveal().to_json().to_string().as_bytes());
-            secret_text.push(0);
+    let digest = |path: &Path| -> Result<String, std::io::Error> {
+        if path.is_dir() || path.is_file() {
+            crate::asset::content_hash(path)
         } else {
-            inputs.insert(format!("config:{name}"), sha256_hex(value.to_json().to_string().as_bytes()));
+            Ok(MISSING.to_string())
         }
+    };
+    for path in &plan.files_read {
+        inputs.insert(format!("file:{}", path.display()), digest(path)?);
     }
-    if !secret_text.is_empty() {
-        let codec = secrets.ok_or(DigestError::NoSecretsKey)?;
-        inputs.insert("config:(secret values)".to_string(), codec.fingerprint(&secret_text)?);
+    for path in &plan.code_read {
+        inputs.insert(format!("code:{}", path.display()), digest(path)?);
     }
-    inputs.insert("builtin:region".to_string(), sha256_hex(builtins.region.clone().unwrap_or_default().as_bytes()));
     Ok(inputs)
 }

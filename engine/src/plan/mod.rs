@@ -4,7 +4,7 @@
 pub mod file;
 pub mod planner;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -80,6 +80,17 @@ pub struct ResourceChange {
     pub inputs: Option<Value>,
     /// The physical id being changed (updates, replaces, deletes).
     pub prior_id: Option<String>,
+    /// What the state records of the resource beside its inputs (creates, updates, replaces).
+    pub recorded: Recorded,
+}
+
+/// What apply records of a resource beside its inputs, from the stack: its options, and the directory its code
+/// paths are relative to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    pub protect: bool,
+    pub retain_on_delete: bool,
+    pub base_dir: Option<PathBuf>,
 }
 
 /// A difference between the state and what AWS reports, found by refresh.
@@ -113,8 +124,12 @@ pub struct Plan {
     pub changes: Vec<ResourceChange>,
     pub unchanged: Vec<String>,
     pub drift: Vec<Drift>,
-    /// Files the plan read besides the stack files (`fn::readFile`, Lambda code): inputs of the saved plan.
+    /// Files `fn::readFile` read: inputs of the saved plan.
     pub files_read: BTreeSet<PathBuf>,
+    /// Code the plan deploys (Lambda code trees): inputs of the saved plan, read again by apply.
+    pub code_read: BTreeSet<PathBuf>,
+    /// The stack's outputs, pending where they depend on what apply creates (empty for a destroy).
+    pub outputs: BTreeMap<String, Value>,
     /// Directories outside the project root the stack's `allowPaths` lets it read: every rendering shows them.
     pub allowed_paths: Vec<String>,
 }

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use stackr_state::StateFile;
 
-use super::{Action, Drift, Plan, ReplaceOrder, ResourceChange};
+use super::{Action, Drift, Plan, Recorded, ReplaceOrder, ResourceChange};
 use crate::diagnostic::{suggest, Diagnostics};
 use crate::diff::{apply_ignore_changes, diff_inputs};
-use crate::eval::{Builtins, Evaluator, ResourceValues};
+use crate::eval::{unknown_output, Builtins, Evaluator, ResourceValues};
 use crate::graph::{CycleError, DependencyGraph};
 use crate::provider::Registry;
 use crate::schema::ResourceSchema;
@@ -64,7 +64,7 @@ struct PlannedValues<'a> {
 
 impl ResourceValues for PlannedValues<'_> {
     fn attribute(&self, resource: &str, attribute: &str) -> Value {
-        let Some(view) = self.planned.get(resource) else { return Value::Unknown };
+        let Some(view) = self.planned.get(resource) else { return unknown_output(resource, attribute) };
         if attribute == "id" {
             return view.id.clone();
         }
@@ -116,6 +116,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
     let mut protected: Vec<(String, Action)> = Vec::new();
     let mut planned: BTreeMap<String, PlannedView> = BTreeMap::new();
     let mut files_read = BTreeSet::new();
+    let mut code_read = BTreeSet::new();
     // Names built from other resources' planned properties are known only now: checked again here.
     let mut names = crate::stack::names::PhysicalNames::default();
 
@@ -135,6 +136,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
             let evaluator = Evaluator::new(stack, request.builtins, &values);
             let evaluated = desired_inputs(&evaluator, resource, registered, prior);
             files_read.extend(evaluator.files_read());
+            code_read.extend(evaluator.code_read());
             let desired = match evaluated {
                 Ok(inputs) => inputs,
                 Err(d) => {
@@ -147,7 +149,11 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
             let Some(prior) = prior else {
                 planned.insert(
                     name.clone(),
-                    PlannedView { id: Value::Unknown, inputs: desired.clone(), outputs: unknown_outputs(schema) },
+                    PlannedView {
+                        id: unknown_output(name, "id"),
+                        inputs: desired.clone(),
+                        outputs: unknown_outputs(name, schema),
+                    },
                 );
                 changes.push(ResourceChange {
                     name: name.clone(),
@@ -161,6 +167,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                     dependencies,
                     inputs: Some(desired),
                     prior_id: None,
+                    recorded: recorded(resource),
                 });
                 continue;
             };
@@ -200,7 +207,11 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                 }
                 planned.insert(
                     name.clone(),
-                    PlannedView { id: Value::Unknown, inputs: desired.clone(), outputs: unknown_outputs(schema) },
+                    PlannedView {
+                        id: unknown_output(name, "id"),
+                        inputs: desired.clone(),
+                        outputs: unknown_outputs(name, schema),
+                    },
                 );
                 changes.push(ResourceChange {
                     name: name.clone(),
@@ -214,6 +225,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                     dependencies,
                     inputs: Some(desired),
                     prior_id: Some(prior.id.clone()),
+                    recorded: recorded(resource),
                 });
                 if resource.options.protect || prior.protect {
                     protected.push((name.clone(), Action::Replace));
@@ -226,7 +238,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                 PlannedView {
                     id: Value::String(prior.id.clone()),
                     inputs: desired.clone(),
-                    outputs: updated_outputs(schema, &Value::from_json(&prior.outputs)),
+                    outputs: updated_outputs(name, schema, &Value::from_json(&prior.outputs)),
                 },
             );
             changes.push(ResourceChange {
@@ -241,6 +253,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                 dependencies,
                 inputs: Some(desired),
                 prior_id: Some(prior.id.clone()),
+                recorded: recorded(resource),
             });
         }
     }
@@ -290,12 +303,32 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
             dependencies: prior.dependencies.clone(),
             inputs: None,
             prior_id: Some(prior.id.clone()),
+            recorded: Recorded::default(),
         });
     }
 
     if !protected.is_empty() {
         protected.sort();
         return Err(PlanError::Protected { resources: protected });
+    }
+
+    // The stack's outputs, as far as planning knows them: apply computes the rest once the steps have run.
+    let mut outputs = BTreeMap::new();
+    if !request.destroy {
+        let values = PlannedValues { planned: &planned };
+        let evaluator = Evaluator::new(stack, request.builtins, &values);
+        for (name, expr) in &stack.outputs {
+            match evaluator.eval(expr) {
+                Ok(value) => {
+                    outputs.insert(name.clone(), value);
+                }
+                Err(d) => diags.push(d),
+            }
+        }
+        files_read.extend(evaluator.files_read());
+        if !diags.is_empty() {
+            return Err(PlanError::Invalid(diags.finish()));
+        }
     }
 
     Ok(Plan {
@@ -308,6 +341,8 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
         unchanged,
         drift: request.drift,
         files_read,
+        code_read,
+        outputs,
         allowed_paths: stack.allowed_paths.iter().map(|p| p.display().to_string()).collect(),
     })
 }
@@ -368,16 +403,25 @@ fn prior_view(prior: &stackr_state::ResourceState) -> PlannedView {
     }
 }
 
-fn unknown_outputs(schema: &ResourceSchema) -> Value {
-    Value::Map(schema.outputs.iter().map(|o| (o.name.to_string(), Value::Unknown)).collect())
+fn unknown_outputs(name: &str, schema: &ResourceSchema) -> Value {
+    Value::Map(schema.outputs.iter().map(|o| (o.name.to_string(), unknown_output(name, o.name))).collect())
 }
 
-fn updated_outputs(schema: &ResourceSchema, prior: &Value) -> Value {
+fn updated_outputs(name: &str, schema: &ResourceSchema, prior: &Value) -> Value {
     let mut outputs = prior.as_map().cloned().unwrap_or_default();
     for output in schema.outputs.iter().filter(|o| o.changes_on_update) {
-        outputs.insert(output.name.to_string(), Value::Unknown);
+        outputs.insert(output.name.to_string(), unknown_output(name, output.name));
     }
     Value::Map(outputs)
+}
+
+/// What the state will record of `resource` beside its inputs.
+fn recorded(resource: &crate::stack::Resource) -> Recorded {
+    Recorded {
+        protect: resource.options.protect,
+        retain_on_delete: resource.options.retain_on_delete,
+        base_dir: resource.location.file.parent().map(std::path::Path::to_path_buf),
+    }
 }
 
 /// For `--destroy --target`: the targets and everything in the state that depends on them.

@@ -1,11 +1,13 @@
-//! The plan as JSON (`--format json`, SPEC §4): `formatVersion` 1, stable field names, secrets redacted.
+//! The plan as JSON (`--format json`, SPEC §4): stable field names, secrets redacted, unknowns typed
+//! (`{"@unknown": …}`, what apply computes them from). `formatVersion` 2: values of version 1 showed unknowns
+//! as the string `"(known after apply)"`.
 
 use serde_json::{json, Value as Json};
 
 use crate::diff::PropertyChange;
 use crate::plan::{Drift, Plan};
 
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub fn to_json(plan: &Plan) -> Json {
     let summary = plan.summary();

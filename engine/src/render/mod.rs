@@ -54,9 +54,7 @@ pub fn value_lines(value: &Value) -> Vec<String> {
             if one_line.chars().count() <= INLINE_WIDTH {
                 vec![one_line]
             } else {
-                serde_json::to_string_pretty(&value.to_redacted_json())
-                    .map(|s| s.lines().map(json_shown).collect())
-                    .unwrap_or_else(|_| vec![one_line])
+                value.pretty().lines().map(str::to_string).collect()
             }
         }
         other => vec![other.to_string()],

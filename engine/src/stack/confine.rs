@@ -94,6 +94,28 @@ pub fn allowed_dir(root: &Path, stack_dir: &Path, entry: &str) -> PathBuf {
     }
 }
 
+/// `stacks/../functions/chat` → `functions/chat`, without touching the filesystem; leading `..` are kept
+/// (`../shared` stays). How a code path is recorded in a plan and read by apply: the directory it was named
+/// from need not exist any more (a saved plan applies after its stack files are gone).
+pub fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                let up = matches!(out.components().next_back(), None | Some(Component::ParentDir));
+                if up {
+                    out.push("..");
+                } else if !matches!(out.components().next_back(), Some(Component::RootDir | Component::Prefix(_))) {
+                    out.pop();
+                }
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// `a/./b/../c` → `a/c`, without touching the filesystem.
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -112,6 +134,20 @@ fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lexical_paths_drop_what_parent_steps_undo_and_keep_the_rest() {
+        for (path, expected) in [
+            ("stacks/../functions/chat", "functions/chat"),
+            ("stacks/shared/../../functions", "functions"),
+            ("../shared/./x", "../shared/x"),
+            ("a/../../b", "../b"),
+            ("/root/../x", "/x"),
+            ("/../x", "/x"),
+        ] {
+            assert_eq!(lexical(Path::new(path)), PathBuf::from(expected), "{path}");
+        }
+    }
 
     #[test]
     fn paths_stay_inside_the_root() -> std::io::Result<()> {

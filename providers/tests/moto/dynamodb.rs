@@ -62,7 +62,7 @@ async fn table_lifecycle() {
     let plan = env.plan(&stack).await;
     assert_eq!(plan.drift.len(), 1);
     assert_eq!(plan.drift[0].diff[0].path, "pointInTimeRecovery.enabled");
-    env.apply_plan(&stack, &plan).await;
+    env.apply_plan(&plan).await;
     env.assert_no_changes(&stack).await;
 
     // Deletion protection is honoured: AWS refuses, and the error names the operation and code.

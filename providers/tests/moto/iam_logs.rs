@@ -60,7 +60,7 @@ async fn role_lifecycle() {
         .unwrap();
     let plan = env.plan(&stack).await;
     assert_eq!(plan.drift.len(), 1);
-    env.apply_plan(&stack, &plan).await;
+    env.apply_plan(&plan).await;
     let names = iam.list_role_policies().role_name("iam-test-role").send().await.unwrap();
     assert_eq!(names.policy_names(), ["data"]);
 
@@ -103,7 +103,7 @@ async fn log_group_lifecycle() {
     logs.delete_retention_policy().log_group_name("/test/lifecycle").send().await.unwrap();
     let plan = env.plan(&stack).await;
     assert_eq!(plan.drift[0].diff[0].path, "retentionInDays");
-    env.apply_plan(&stack, &plan).await;
+    env.apply_plan(&plan).await;
     env.assert_no_changes(&stack).await;
 
     // Replace on a new name; delete.

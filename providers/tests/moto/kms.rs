@@ -53,7 +53,7 @@ async fn key_and_alias_lifecycle() {
     assert_eq!(plan.drift.len(), 1);
     assert_eq!(plan.drift[0].diff[0].path, "description");
     assert_eq!(actions(&plan), [("key".to_string(), "update")]);
-    env.apply_plan(&stack, &plan).await;
+    env.apply_plan(&plan).await;
     assert_eq!(
         kms.describe_key().key_id(&key_id).send().await.unwrap().key_metadata().unwrap().description(),
         Some("second")

@@ -126,7 +126,7 @@ async fn api_function_role_and_table_in_one_run() {
     let plan = env.plan(&stack).await;
     assert_eq!(actions(&plan), [("fn".to_string(), "update")]);
     assert_eq!(plan.changes[0].diff.iter().map(|d| d.path.as_str()).collect::<Vec<_>>(), ["code"]);
-    env.apply_plan(&stack, &plan).await;
+    env.apply_plan(&plan).await;
     let after = lambda.get_function().function_name("api-test-fn").send().await.unwrap();
     assert_ne!(after.configuration().unwrap().code_sha256(), Some(expected.as_str()));
     env.assert_no_changes(&stack).await;
@@ -160,7 +160,7 @@ async fn api_function_role_and_table_in_one_run() {
     lambda.update_function_configuration().function_name("api-test-fn").timeout(99).send().await.unwrap();
     let plan = env.plan(&stack).await;
     assert_eq!(plan.drift[0].diff[0].path, "timeout");
-    env.apply_plan(&stack, &plan).await;
+    env.apply_plan(&plan).await;
     env.assert_no_changes(&stack).await;
 
     // Import: the function by name, the API by id.

@@ -84,7 +84,7 @@ async fn run(case: Case) {
         let plan = env.plan(&stack).await;
         assert!(plan.drift.iter().any(|d| d.name == "it"), "the change made outside stackr is drift");
         assert_eq!(actions(&plan), [("it".to_string(), "update")]);
-        env.apply_plan(&stack, &plan).await;
+        env.apply_plan(&plan).await;
         env.assert_no_changes(&stack).await;
     }
 
@@ -118,7 +118,7 @@ async fn run(case: Case) {
     assert!(read(&env, case.type_name, &current).await.is_none(), "deleted outside stackr reads as gone");
     let plan = env.plan(&stack).await;
     assert_eq!(actions(&plan), [("it".to_string(), "create")]);
-    env.apply_plan(&stack, &plan).await;
+    env.apply_plan(&plan).await;
     env.assert_no_changes(&stack).await;
 
     // Delete: removed from the stack.

@@ -114,7 +114,7 @@ async fn monitoring_lifecycle() {
     let plan = env.plan(&stack_v2).await;
     let drifted: Vec<&str> = plan.drift.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(drifted, ["alarm", "dashboard"]);
-    env.apply_plan(&stack_v2, &plan).await;
+    env.apply_plan(&plan).await;
     env.assert_no_changes(&stack_v2).await;
 
     // Replace: a new subscription endpoint.

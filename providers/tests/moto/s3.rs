@@ -21,7 +21,7 @@ async fn a_bucket_with_objects_is_emptied_then_deleted() {
     let plan = env.plan(&env.stack("resources: {}\n")).await;
     assert_eq!(actions(&plan), [("b".to_string(), "delete")]);
     assert!(plan.changes[0].data_loss, "deleting a bucket loses its objects");
-    env.apply_plan(&env.stack("resources: {}\n"), &plan).await;
+    env.apply_plan(&plan).await;
     let gone = s3.head_bucket().bucket("s3-holding").send().await;
     assert!(gone.is_err(), "the bucket was emptied and deleted");
 }

@@ -52,7 +52,7 @@ async fn secret_lifecycle() {
     let text = stackr_engine::render::text::render(&plan, stackr_engine::render::Style::PLAIN);
     assert!(text.contains("secretString: (secret) → (secret)"), "{text}");
     assert!(!text.contains("changed-by-hand") && !text.contains("s3cr3t-value-2"), "{text}");
-    env.apply_plan(&stack, &plan).await;
+    env.apply_plan(&plan).await;
     let value = sm.get_secret_value().secret_id("sm-test/api-key").send().await.unwrap();
     assert_eq!(value.secret_string(), Some("s3cr3t-value-2"));
 

@@ -72,17 +72,21 @@ impl Env {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    pub async fn apply_plan(&mut self, stack: &Stack, plan: &Plan) -> ApplyReport {
-        let file = PlanFile::new(plan, Path::new("stack.yaml"), BTreeMap::new(), None, Vec::new());
+    pub async fn apply_plan(&mut self, plan: &Plan) -> ApplyReport {
         let (codec, _) = stackr_state::secrets::PassphraseCodec::create("moto tests").unwrap();
-        let journal = JournalWriter::open(&self.dir.path().join("journal"), Some(std::sync::Arc::new(codec))).unwrap();
-        let b = self.builtins();
+        let codec: std::sync::Arc<dyn stackr_state::secrets::SecretsCodec> = std::sync::Arc::new(codec);
+        // Saved and read back: apply runs the program from its serialised form, as `stackr apply` does.
+        let file = PlanFile::new(plan, Path::new("stack.yaml"), Default::default(), BTreeMap::new(), None, Vec::new());
+        let mut file = PlanFile::from_bytes(&file.to_bytes(Some(codec.as_ref())).unwrap()).unwrap();
+        file.open(Some(codec.as_ref())).unwrap();
+        let outputs = file.output_values();
+        let journal = JournalWriter::open(&self.dir.path().join("journal"), Some(codec)).unwrap();
         let report = apply::apply(ApplyRun {
-            stack,
             steps: &file.steps,
+            outputs: &outputs,
             state: self.state.clone(),
             registry: &self.registry,
-            builtins: &b,
+            region: Some("us-east-1".into()),
             options: ApplyOptions { parallelism: 8, allow_data_loss: true },
             journal,
             events: None,
@@ -103,7 +107,7 @@ impl Env {
     /// Plans and applies; returns the plan that was applied.
     pub async fn converge(&mut self, stack: &Stack) -> Plan {
         let plan = self.plan(stack).await;
-        self.apply_plan(stack, &plan).await;
+        self.apply_plan(&plan).await;
         plan
     }
 

@@ -1,5 +1,11 @@
 //! The engine's value: JSON plus two markers the planner needs, `Secret` (never printed) and `Unknown`
-//! (an output that only apply will know). Maps are `BTreeMap`s so every iteration order is deterministic.
+//! (what only apply will know, and how it computes it: [`pending`]). Maps are `BTreeMap`s so every iteration
+//! order is deterministic.
+
+pub mod pending;
+mod shown;
+
+pub use pending::{Known, OpError, Pending, UNKNOWN_KEY};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,8 +31,8 @@ pub enum Value {
     Map(BTreeMap<String, Value>),
     /// A value that must never be shown; compared by its content.
     Secret(Box<Value>),
-    /// Not known until apply (an output of a resource that does not exist yet).
-    Unknown,
+    /// Not known until apply (an output of a resource that does not exist yet), and how apply computes it.
+    Unknown(Box<Pending>),
 }
 
 impl Value {
@@ -44,14 +50,14 @@ impl Value {
             Value::List(_) => "a list",
             Value::Map(_) => "a map",
             Value::Secret(inner) => inner.kind(),
-            Value::Unknown => "an unknown value",
+            Value::Unknown(_) => "an unknown value",
         }
     }
 
     /// True when any part of the value is unknown.
     pub fn has_unknown(&self) -> bool {
         match self {
-            Value::Unknown => true,
+            Value::Unknown(_) => true,
             Value::List(items) => items.iter().any(Value::has_unknown),
             Value::Map(map) => map.values().any(Value::has_unknown),
             Value::Secret(inner) => inner.has_unknown(),
@@ -63,6 +69,7 @@ impl Value {
     pub fn has_secret(&self) -> bool {
         match self {
             Value::Secret(_) => true,
+            Value::Unknown(pending) => pending.parts().any(Value::has_secret),
             Value::List(items) => items.iter().any(Value::has_secret),
             Value::Map(map) => map.values().any(Value::has_secret),
             _ => false,
@@ -100,10 +107,10 @@ impl Value {
         }
     }
 
-    /// Wraps the value as secret (idempotent).
+    /// Wraps the value as secret (idempotent). A pending value stays secret once apply knows it.
     pub fn into_secret(self) -> Value {
         match self {
-            Value::Secret(_) | Value::Unknown => self,
+            Value::Secret(_) => self,
             other => Value::Secret(Box::new(other)),
         }
     }
@@ -152,10 +159,14 @@ impl Value {
         Some(current)
     }
 
-    /// JSON with secrets kept as `{"@secret": …}` and unknowns as null: the form stored in state.
+    /// JSON with secrets kept as `{"@secret": …}` and unknowns as `{"@unknown": …}`: the form stored in state
+    /// (where nothing is unknown any more) and in saved plans.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
-            Value::Null | Value::Unknown => serde_json::Value::Null,
+            Value::Null => serde_json::Value::Null,
+            Value::Unknown(pending) => {
+                serde_json::json!({ UNKNOWN_KEY: pending.encode(&Value::to_json) })
+            }
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => serde_json::Value::Number(n.clone()),
             Value::String(s) => serde_json::Value::String(s.clone()),
@@ -169,10 +180,11 @@ impl Value {
         }
     }
 
-    /// JSON fit to print: secrets become `(secret)`, unknowns `(known after apply)`.
+    /// JSON fit to print (`--format json`): secrets become `(secret)`; unknowns stay typed, `{"@unknown": …}`,
+    /// with what they wait for (redacted too).
     pub fn to_redacted_json(&self) -> serde_json::Value {
         match self {
-            Value::Unknown => serde_json::Value::String(UNKNOWN_TEXT.to_string()),
+            Value::Unknown(pending) => serde_json::json!({ UNKNOWN_KEY: pending.encode(&Value::to_redacted_json) }),
             Value::Secret(_) => serde_json::Value::String(SECRET_TEXT.to_string()),
             Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_redacted_json).collect()),
             Value::Map(map) => {
@@ -194,6 +206,9 @@ impl Value {
                 if map.len() == 1 {
                     if let Some(inner) = map.get(SECRET_KEY) {
                         return Value::Secret(Box::new(Value::from_json(inner)));
+                    }
+                    if let Some(pending) = map.get(UNKNOWN_KEY).and_then(Pending::decode) {
+                        return pending.value();
                     }
                 }
                 Value::Map(map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
@@ -241,7 +256,7 @@ impl Value {
             Value::String(s) => Some(s.clone()),
             Value::List(_) | Value::Map(_) => serde_json::to_string(&self.to_json()).ok(),
             Value::Secret(inner) => inner.interpolate(),
-            Value::Unknown => None,
+            Value::Unknown(_) => None,
         }
     }
 }
@@ -293,17 +308,18 @@ pub fn format_path(segments: &[PathSegment]) -> String {
 }
 
 impl fmt::Display for Value {
-    /// A one-line, redacted rendering: strings quoted, secrets `(secret)`, unknowns `(known after apply)`.
+    /// A one-line, redacted rendering: strings quoted, secrets `(secret)`, unknowns `(known after apply)`, both
+    /// unquoted wherever they sit, so that neither reads as a real string.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Unknown => f.write_str(UNKNOWN_TEXT),
-            Value::Secret(_) => f.write_str(SECRET_TEXT),
-            other => {
-                let json = other.to_redacted_json();
-                let text = serde_json::to_string(&json).map_err(|_| fmt::Error)?;
-                f.write_str(&crate::render::json_shown(&text))
-            }
-        }
+        f.write_str(&shown::one_line(self))
+    }
+}
+
+impl Value {
+    /// The value on several lines, indented by two spaces per level (JSON layout, markers unquoted): how a
+    /// long value is shown and diffed.
+    pub fn pretty(&self) -> String {
+        shown::pretty(self)
     }
 }
 
@@ -321,8 +337,9 @@ mod tests {
 
     #[test]
     fn display_redacts() {
-        let v = Value::List(vec![Value::string("a").into_secret(), Value::Unknown, Value::from(3)]);
-        assert_eq!(v.to_string(), r#"["(secret)","(known after apply)",3]"#);
+        let unknown = Pending::Output { resource: "f".into(), attribute: "arn".into() }.value();
+        let v = Value::List(vec![Value::string("a").into_secret(), unknown, Value::from(3)]);
+        assert_eq!(v.to_string(), r#"[(secret),(known after apply),3]"#);
         assert!(v.has_secret());
         assert!(v.has_unknown());
     }
@@ -344,7 +361,7 @@ mod tests {
         let observed =
             Value::from_json(&serde_json::json!({"tags": {"t": "s", "u": "v"}, "list": [1, "x"], "plain": "p"}));
         let marked = observed.marked_like(&prior);
-        assert_eq!(marked.to_string(), r#"{"list":[1,"(secret)"],"plain":"p","tags":{"t":"(secret)","u":"v"}}"#);
+        assert_eq!(marked.to_string(), r#"{"list":[1,(secret)],"plain":"p","tags":{"t":(secret),"u":"v"}}"#);
     }
 
     #[test]
