@@ -157,7 +157,7 @@ fn durability(n: usize) -> (Duration, Duration) {
         writer
             .append(JournalRecord::Done {
                 resource: format!("r{i}"),
-                operation: "create".into(),
+                operation: stackr_state::Change::Create,
                 state: Some(Box::new(resource(i))),
                 retired: None,
             })

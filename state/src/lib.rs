@@ -15,7 +15,7 @@ pub mod secrets;
 
 pub use backend::{Backend, LocalBackend};
 pub use format::{FormatError, FORMAT_VERSION};
-pub use model::{Lineage, PendingOperation, Place, ResourceState, StateFile};
+pub use model::{Change, Lineage, PendingOperation, Place, ResourceState, StateFile};
 
 /// Everything that can go wrong reading or writing state.
 #[derive(Debug, thiserror::Error)]

@@ -133,7 +133,7 @@ impl PendingOperation {
         PendingOperation {
             resource: resource.to_string(),
             type_name: old.type_name.clone(),
-            operation: "delete-retired".into(),
+            operation: Change::DeleteRetired,
             create_token: old.create_token.clone(),
             id: Some(old.id.clone()),
             inputs: old.inputs.clone(),
@@ -144,6 +144,42 @@ impl PendingOperation {
     }
 }
 
+/// The kind of change a journal record or a pending operation is about: the one vocabulary the journal, the
+/// state and apply share. Written as before (`create`, `update`, `replace`, `delete`, `delete-retired`,
+/// `refresh`), so journals and states of earlier versions read unchanged; any other name is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    Create,
+    Update,
+    /// The new half of a replacement.
+    Replace,
+    Delete,
+    /// The old half of a replacement.
+    DeleteRetired,
+    /// A resource the plan's refresh found deleted outside stackr, forgotten (no call).
+    Refresh,
+}
+
+impl Change {
+    pub fn name(self) -> &'static str {
+        match self {
+            Change::Create => "create",
+            Change::Update => "update",
+            Change::Replace => "replace",
+            Change::Delete => "delete",
+            Change::DeleteRetired => "delete-retired",
+            Change::Refresh => "refresh",
+        }
+    }
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A provider call that was started: recorded before the call, cleared when its result is recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -151,8 +187,7 @@ pub struct PendingOperation {
     pub resource: String,
     #[serde(rename = "type")]
     pub type_name: String,
-    /// `create`, `update` or `delete`.
-    pub operation: String,
+    pub operation: Change,
     /// For creates: the token the provider tagged the new resource with. For the old half of a replacement: the
     /// token it was created with, if recorded (it is deleted only while it still carries it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

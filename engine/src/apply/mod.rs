@@ -275,7 +275,7 @@ async fn forget_gone(journal: &JournalWriter, state: &mut StateFile, gone: &[Gon
             journal,
             JournalRecord::Done {
                 resource: resource.name.clone(),
-                operation: "refresh".into(),
+                operation: stackr_state::Change::Refresh,
                 state: None,
                 retired: None,
             },

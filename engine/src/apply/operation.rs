@@ -1,4 +1,6 @@
-//! The kind of call a step of apply makes, as progress, counts and the journal name it.
+//! The kind of call a step of apply makes, as progress and counts name it, and the journal's [`Change`] it is.
+
+use stackr_state::Change;
 
 /// One provider-facing operation of a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -15,13 +17,14 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub fn journal_name(self) -> &'static str {
+    /// What the journal and the state call it.
+    pub fn change(self) -> Change {
         match self {
-            Operation::Create => "create",
-            Operation::Update => "update",
-            Operation::Replace => "replace",
-            Operation::Delete | Operation::Forget => "delete",
-            Operation::DeleteRetired => "delete-retired",
+            Operation::Create => Change::Create,
+            Operation::Update => Change::Update,
+            Operation::Replace => Change::Replace,
+            Operation::Delete | Operation::Forget => Change::Delete,
+            Operation::DeleteRetired => Change::DeleteRetired,
         }
     }
 

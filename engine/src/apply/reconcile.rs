@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use stackr_state::{PendingOperation, ResourceState, StateFile};
+use stackr_state::{Change, PendingOperation, ResourceState, StateFile};
 
 use crate::provider::{CallContext, Registry};
 use crate::value::Value;
@@ -28,7 +28,7 @@ pub struct Reconciled {
 #[error("cannot reconcile the interrupted {operation} of `{resource}`: {message}")]
 pub struct ReconcileError {
     pub resource: String,
-    pub operation: String,
+    pub operation: Change,
     pub message: String,
 }
 
@@ -45,7 +45,7 @@ pub async fn reconcile(
     settle: Duration,
 ) -> Result<Reconciled, ReconcileError> {
     let mut reconciled = reconcile_pass(state, registry, delete_retired, settle).await?;
-    if delete_retired && state.pending.iter().any(|p| p.operation == "delete-retired") {
+    if delete_retired && state.pending.iter().any(|p| p.operation == Change::DeleteRetired) {
         // An interrupted replacement adopted above leaves its old half pending: delete it now, in this run,
         // rather than leave a pending delete of a name that something else may take later.
         let again = reconcile_pass(state, registry, delete_retired, settle).await?;
@@ -64,11 +64,7 @@ async fn reconcile_pass(
     let mut notes = Vec::new();
     let mut settled = false;
     for op in pending {
-        let fail = |message: String| ReconcileError {
-            resource: op.resource.clone(),
-            operation: op.operation.clone(),
-            message,
-        };
+        let fail = |message: String| ReconcileError { resource: op.resource.clone(), operation: op.operation, message };
         let provider = registry.provider(&op.type_name).map_err(|e| fail(e.to_string()))?;
         let cx = CallContext {
             stack: state.stack.clone(),
@@ -77,8 +73,8 @@ async fn reconcile_pass(
             made: None,
         };
         let inputs = Value::from_json(&op.inputs);
-        match op.operation.as_str() {
-            "create" | "replace" => {
+        match op.operation {
+            Change::Create | Change::Replace => {
                 let token = op.create_token.clone().unwrap_or_default();
                 let found = match &op.id {
                     // The create recorded the id of what it made before completing it: that resource is ours.
@@ -125,15 +121,17 @@ async fn reconcile_pass(
                             },
                         );
                         notes.push(format!("{}: adopted {} created by an interrupted run", op.resource, found.id));
-                        if let (Some(old), "replace") = (previous, op.operation.as_str()) {
+                        if let (Some(old), Change::Replace) = (previous, op.operation) {
                             state.pending.push(retired(&op, &old));
                         }
                     }
                     None => notes.push(format!("{}: the interrupted {} never took effect", op.resource, op.operation)),
                 }
             }
-            "update" => notes.push(format!("{}: an update was interrupted; the plan compares it again", op.resource)),
-            "delete" => {
+            Change::Update => {
+                notes.push(format!("{}: an update was interrupted; the plan compares it again", op.resource))
+            }
+            Change::Delete => {
                 let id = op.id.clone().unwrap_or_default();
                 if provider.read(&cx, &id, &inputs).await.map_err(|e| fail(e.to_string()))?.is_none() {
                     state.resources.remove(&op.resource);
@@ -146,7 +144,7 @@ async fn reconcile_pass(
                         .push(format!("{}: the interrupted delete had not finished; it is planned again", op.resource));
                 }
             }
-            "delete-retired" => {
+            Change::DeleteRetired => {
                 let id = op.id.clone().unwrap_or_default();
                 let observed = provider.read(&cx, &id, &inputs).await.map_err(|e| fail(e.to_string()))?;
                 // The old half may have been deleted since, and its name taken by a newer resource: only the
@@ -173,7 +171,8 @@ async fn reconcile_pass(
                     state.pending.push(op.clone());
                 }
             }
-            other => return Err(fail(format!("unknown pending operation `{other}`"))),
+            // Recorded without a call, so never in flight: a state that says otherwise was edited.
+            Change::Refresh => return Err(fail("a refresh is never in flight; the state was edited".into())),
         }
     }
     Ok(Reconciled { notes })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stackr_state::journal::{JournalRecord, JournalWriter};
-use stackr_state::{ResourceState, StateFile};
+use stackr_state::{Change, ResourceState, StateFile};
 
 use super::schedule::Job;
 use super::{append, create, Operation, StateValues, StepCause, StepContext};
@@ -222,14 +222,14 @@ async fn run_create(
     cx.made = Some(MadeRecorder(Arc::new(JournalMade {
         journal: journal.clone(),
         resource: cx.resource.clone(),
-        operation: journal_operation.journal_name().into(),
+        operation: journal_operation.change(),
     })));
     record(
         journal,
         JournalRecord::Intent {
             resource: cx.resource.clone(),
             type_name: new.type_name.clone(),
-            operation: journal_operation.journal_name().into(),
+            operation: journal_operation.change(),
             create_token: Some(token.clone()),
             id: None,
             inputs: new.inputs.clone(),
@@ -252,7 +252,7 @@ async fn run_create(
             let pending = stackr_state::PendingOperation {
                 resource: cx.resource.clone(),
                 type_name: new.type_name.clone(),
-                operation: journal_operation.journal_name().into(),
+                operation: journal_operation.change(),
                 create_token: Some(token),
                 id: None,
                 inputs: new.inputs.clone(),
@@ -268,7 +268,7 @@ async fn run_create(
                 journal,
                 JournalRecord::Failed {
                     resource: cx.resource.clone(),
-                    operation: journal_operation.journal_name().into(),
+                    operation: journal_operation.change(),
                     error: e.to_string(),
                 },
             )
@@ -282,7 +282,7 @@ async fn run_create(
     new.create_token = provider.schema().has_tags().then(|| token.clone());
     let done = JournalRecord::Done {
         resource: cx.resource.clone(),
-        operation: journal_operation.journal_name().into(),
+        operation: journal_operation.change(),
         state: Some(Box::new(new.clone())),
         retired: old.clone().map(Box::new),
     };
@@ -296,14 +296,13 @@ async fn run_create(
 struct JournalMade {
     journal: JournalWriter,
     resource: String,
-    operation: String,
+    operation: Change,
 }
 
 #[async_trait::async_trait]
 impl RecordMade for JournalMade {
     async fn made(&self, id: &str) -> Result<(), String> {
-        let made =
-            JournalRecord::Made { resource: self.resource.clone(), operation: self.operation.clone(), id: id.into() };
+        let made = JournalRecord::Made { resource: self.resource.clone(), operation: self.operation, id: id.into() };
         record(&self.journal, made).await.map_err(|e| e.to_string())
     }
 }
@@ -329,7 +328,7 @@ async fn run_update(
     changed: &[String],
 ) -> Result<(ResourceState, JournalRecord), StepCause> {
     let Call { journal, lock, provider } = call;
-    record(journal, intent_on(cx, &new.type_name, "update", &prior.id, &new.inputs)).await?;
+    record(journal, intent_on(cx, &new.type_name, Change::Update, &prior.id, &new.inputs)).await?;
     still_held(lock).await?;
     // The provider computes what to change from the prior: it must be what AWS has now, not what the state
     // last recorded, or a correction of drift (a policy removed outside stackr, a configuration call a killed
@@ -349,7 +348,7 @@ async fn run_update(
             new.create_token = prior.create_token.clone();
             let done = JournalRecord::Done {
                 resource: cx.resource.clone(),
-                operation: "update".into(),
+                operation: Change::Update,
                 state: Some(Box::new(new.clone())),
                 retired: None,
             };
@@ -360,7 +359,7 @@ async fn run_update(
                 journal,
                 JournalRecord::Failed {
                     resource: cx.resource.clone(),
-                    operation: "update".into(),
+                    operation: Change::Update,
                     error: e.to_string(),
                 },
             )
@@ -378,7 +377,7 @@ async fn run_delete(
     prior: &ResourceState,
     operation: Operation,
 ) -> Result<JournalRecord, StepCause> {
-    let name = operation.journal_name();
+    let name = operation.change();
     record(journal, intent_on(cx, &prior.type_name, name, &prior.id, &prior.inputs)).await?;
     still_held(lock).await?;
     let recorded = Value::from_json(&prior.inputs);
@@ -389,16 +388,13 @@ async fn run_delete(
         None => Ok(()),
     };
     match result {
-        Ok(()) => Ok(JournalRecord::Done {
-            resource: cx.resource.clone(),
-            operation: name.into(),
-            state: None,
-            retired: None,
-        }),
+        Ok(()) => {
+            Ok(JournalRecord::Done { resource: cx.resource.clone(), operation: name, state: None, retired: None })
+        }
         Err(e) => {
             record(
                 journal,
-                JournalRecord::Failed { resource: cx.resource.clone(), operation: name.into(), error: e.to_string() },
+                JournalRecord::Failed { resource: cx.resource.clone(), operation: name, error: e.to_string() },
             )
             .await?;
             Err(StepCause::Call(e))
@@ -410,14 +406,14 @@ async fn run_delete(
 fn intent_on(
     cx: &CallContext,
     type_name: &str,
-    operation: &str,
+    operation: Change,
     id: &str,
     inputs: &serde_json::Value,
 ) -> JournalRecord {
     JournalRecord::Intent {
         resource: cx.resource.clone(),
         type_name: type_name.to_string(),
-        operation: operation.to_string(),
+        operation,
         create_token: None,
         id: Some(id.to_string()),
         inputs: inputs.clone(),

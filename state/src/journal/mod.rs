@@ -16,6 +16,7 @@ pub use writer::{JournalSink, JournalWriter};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Change;
 use crate::model::{PendingOperation, ResourceState, StateFile};
 use crate::secrets::SecretsConfig;
 
@@ -41,7 +42,7 @@ pub enum JournalRecord {
         resource: String,
         #[serde(rename = "type")]
         type_name: String,
-        operation: String,
+        operation: Change,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         create_token: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,7 +62,7 @@ pub enum JournalRecord {
     #[serde(rename_all = "camelCase")]
     Done {
         resource: String,
-        operation: String,
+        operation: Change,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         state: Option<Box<ResourceState>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,10 +72,10 @@ pub enum JournalRecord {
     /// the create's outcome is recorded leaves the create pending with this id, which the next run reads
     /// instead of searching for the resource.
     #[serde(rename_all = "camelCase")]
-    Made { resource: String, operation: String, id: String },
+    Made { resource: String, operation: Change, id: String },
     /// The call failed and changed nothing stackr knows of.
     #[serde(rename_all = "camelCase")]
-    Failed { resource: String, operation: String, error: String },
+    Failed { resource: String, operation: Change, error: String },
     /// The stack's outputs after the run.
     #[serde(rename_all = "camelCase")]
     Outputs { outputs: std::collections::BTreeMap<String, serde_json::Value> },
@@ -87,7 +88,7 @@ pub enum JournalRecord {
 pub struct ReplayError {
     pub number: usize,
     pub resource: String,
-    pub operation: String,
+    pub operation: Change,
 }
 
 /// Applies records to a state in order. Intents without an outcome are left as pending operations.
@@ -110,15 +111,15 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) -> Result<(), Re
                 protect,
                 retain_on_delete,
             } => {
-                let already = state.pending.iter().any(|p| &p.resource == resource && &p.operation == operation);
-                if operation == "delete-retired" && already {
+                let already = state.pending.iter().any(|p| &p.resource == resource && p.operation == *operation);
+                if *operation == Change::DeleteRetired && already {
                     // Recorded when the replacement's new half was created.
                     continue;
                 }
                 state.pending.push(PendingOperation {
                     resource: resource.clone(),
                     type_name: type_name.clone(),
-                    operation: operation.clone(),
+                    operation: *operation,
                     create_token: create_token.clone(),
                     id: id.clone(),
                     inputs: inputs.clone(),
@@ -130,15 +131,11 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) -> Result<(), Re
             JournalRecord::Done { resource, operation, state: new_state, retired } => {
                 // `refresh` records a resource the plan found deleted outside stackr (no call, so no intent); it
                 // removes, never sets.
-                let forgotten = operation == "refresh" && new_state.is_none() && retired.is_none();
+                let forgotten = *operation == Change::Refresh && new_state.is_none() && retired.is_none();
                 if !clear_pending(state, resource, operation) && !forgotten {
-                    return Err(ReplayError {
-                        number: index + 1,
-                        resource: resource.clone(),
-                        operation: operation.clone(),
-                    });
+                    return Err(ReplayError { number: index + 1, resource: resource.clone(), operation: *operation });
                 }
-                if operation == "delete-retired" {
+                if *operation == Change::DeleteRetired {
                     // The retired half of a replacement is gone; the resource now under this name stays.
                     continue;
                 }
@@ -159,26 +156,22 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) -> Result<(), Re
                 }
             }
             JournalRecord::Made { resource, operation, id } => {
-                match state.pending.iter_mut().rev().find(|p| &p.resource == resource && &p.operation == operation) {
+                match state.pending.iter_mut().rev().find(|p| &p.resource == resource && p.operation == *operation) {
                     Some(pending) => pending.id = Some(id.clone()),
                     None => {
                         return Err(ReplayError {
                             number: index + 1,
                             resource: resource.clone(),
-                            operation: operation.clone(),
+                            operation: *operation,
                         })
                     }
                 }
             }
             // A failed delete of a replacement's old half leaves it in AWS: it stays pending, to be deleted.
-            JournalRecord::Failed { operation, .. } if operation == "delete-retired" => {}
+            JournalRecord::Failed { operation, .. } if *operation == Change::DeleteRetired => {}
             JournalRecord::Failed { resource, operation, .. } => {
                 if !clear_pending(state, resource, operation) {
-                    return Err(ReplayError {
-                        number: index + 1,
-                        resource: resource.clone(),
-                        operation: operation.clone(),
-                    });
+                    return Err(ReplayError { number: index + 1, resource: resource.clone(), operation: *operation });
                 }
             }
             JournalRecord::Outputs { outputs } => state.outputs = outputs.clone(),
@@ -188,8 +181,8 @@ pub fn replay(state: &mut StateFile, records: &[JournalRecord]) -> Result<(), Re
 }
 
 /// Removes the newest pending operation of `resource` named `operation`; false when there is none.
-fn clear_pending(state: &mut StateFile, resource: &str, operation: &str) -> bool {
-    match state.pending.iter().rposition(|p| p.resource == resource && p.operation == operation) {
+fn clear_pending(state: &mut StateFile, resource: &str, operation: &Change) -> bool {
+    match state.pending.iter().rposition(|p| p.resource == resource && p.operation == *operation) {
         Some(i) => {
             state.pending.remove(i);
             true

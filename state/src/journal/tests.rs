@@ -21,11 +21,11 @@ fn resource(type_name: &str, id: &str, dependencies: &[&str]) -> Box<ResourceSta
     })
 }
 
-fn intent(name: &str, operation: &str) -> JournalRecord {
+fn intent(name: &str, operation: crate::Change) -> JournalRecord {
     JournalRecord::Intent {
         resource: name.into(),
         type_name: "t".into(),
-        operation: operation.into(),
+        operation,
         create_token: Some(format!("token-{name}")),
         id: None,
         inputs: serde_json::json!({}),
@@ -39,40 +39,45 @@ fn intent(name: &str, operation: &str) -> JournalRecord {
 fn sample_run() -> Vec<JournalRecord> {
     vec![
         JournalRecord::Begin { lineage: "l".into(), serial: 0, operation: "apply".into(), secrets: None, place: None },
-        intent("a", "create"),
+        intent("a", crate::Change::Create),
         JournalRecord::Done {
             resource: "a".into(),
-            operation: "create".into(),
+            operation: crate::Change::Create,
             state: Some(resource("t", "a1", &[])),
             retired: None,
         },
-        intent("b", "create"),
+        intent("b", crate::Change::Create),
         JournalRecord::Done {
             resource: "b".into(),
-            operation: "create".into(),
+            operation: crate::Change::Create,
             state: Some(resource("t", "b1", &["a"])),
             retired: None,
         },
-        intent("c", "create"),
+        intent("c", crate::Change::Create),
         JournalRecord::Done {
             resource: "c".into(),
-            operation: "create".into(),
+            operation: crate::Change::Create,
             state: Some(resource("t", "c1", &["b"])),
             retired: None,
         },
-        intent("b", "replace"),
+        intent("b", crate::Change::Replace),
         JournalRecord::Done {
             resource: "b".into(),
-            operation: "replace".into(),
+            operation: crate::Change::Replace,
             state: Some(resource("t", "b2", &["a"])),
             retired: Some(resource("t", "b1", &["a"])),
         },
-        intent("c", "delete"),
-        JournalRecord::Done { resource: "c".into(), operation: "delete".into(), state: None, retired: None },
-        intent("b", "delete-retired"),
-        JournalRecord::Done { resource: "b".into(), operation: "delete-retired".into(), state: None, retired: None },
-        intent("x", "create"),
-        JournalRecord::Failed { resource: "x".into(), operation: "create".into(), error: "boom".into() },
+        intent("c", crate::Change::Delete),
+        JournalRecord::Done { resource: "c".into(), operation: crate::Change::Delete, state: None, retired: None },
+        intent("b", crate::Change::DeleteRetired),
+        JournalRecord::Done {
+            resource: "b".into(),
+            operation: crate::Change::DeleteRetired,
+            state: None,
+            retired: None,
+        },
+        intent("x", crate::Change::Create),
+        JournalRecord::Failed { resource: "x".into(), operation: crate::Change::Create, error: "boom".into() },
     ]
 }
 
@@ -90,7 +95,7 @@ fn writes_reads_and_replays() -> Result<(), StateError> {
     let threads: Vec<_> = (0..8)
         .map(|i| {
             let w = writer.clone();
-            std::thread::spawn(move || w.append(intent(&format!("r{i}"), "create")))
+            std::thread::spawn(move || w.append(intent(&format!("r{i}"), crate::Change::Create)))
         })
         .collect();
     for t in threads {
@@ -110,7 +115,7 @@ fn writes_reads_and_replays() -> Result<(), StateError> {
 fn a_torn_last_line_is_ignored_but_damage_elsewhere_is_refused() -> Result<(), StateError> {
     let dir = tempfile::tempdir().map_err(|source| StateError::Io { action: "mk", path: "/tmp".into(), source })?;
     let path = dir.path().join("j");
-    let good = serde_json::to_string(&intent("a", "create")).unwrap_or_default();
+    let good = serde_json::to_string(&intent("a", crate::Change::Create)).unwrap_or_default();
     std::fs::write(&path, format!("{good}\n{{\"record\":\"done\",\"reso")).unwrap_or_default();
     assert_eq!(read(&path, None)?.len(), 1);
     std::fs::write(&path, format!("{{garbage\n{good}\n")).unwrap_or_default();
@@ -125,24 +130,25 @@ fn an_outcome_without_its_intent_is_refused() {
     records.remove(3); // the intent of b's create
     let mut state = base();
     let refused = replay(&mut state, &records).unwrap_err();
-    assert_eq!(refused, ReplayError { number: 4, resource: "b".into(), operation: "create".into() });
+    assert_eq!(refused, ReplayError { number: 4, resource: "b".into(), operation: crate::Change::Create });
     assert_eq!(
         refused.to_string(),
         "record 4 gives the outcome of the create of `b`, but no intent for it comes before"
     );
     // A resource found gone by the plan's refresh is recorded without an intent: no call was made.
     let mut state = base();
-    let gone = JournalRecord::Done { resource: "a".into(), operation: "refresh".into(), state: None, retired: None };
+    let gone =
+        JournalRecord::Done { resource: "a".into(), operation: crate::Change::Refresh, state: None, retired: None };
     replay(&mut state, &[sample_run()[0].clone(), gone]).unwrap();
     // But a `refresh` outcome never sets a resource, and a failure needs its intent too.
     let injected = JournalRecord::Done {
         resource: "ghost".into(),
-        operation: "refresh".into(),
+        operation: crate::Change::Refresh,
         state: Some(resource("t", "someone-elses", &[])),
         retired: None,
     };
     assert!(replay(&mut base(), &[sample_run()[0].clone(), injected]).is_err(), "a resource injected by refresh");
-    let failed = JournalRecord::Failed { resource: "a".into(), operation: "create".into(), error: "e".into() };
+    let failed = JournalRecord::Failed { resource: "a".into(), operation: crate::Change::Create, error: "e".into() };
     assert_eq!(replay(&mut base(), &[sample_run()[0].clone(), failed]).unwrap_err().number, 2);
 }
 
@@ -172,21 +178,21 @@ fn random_run(ops: &[(u8, u8, u8)]) -> Vec<JournalRecord> {
         match kind % 5 {
             0 if !live.contains_key(&name) => {
                 let deps: Vec<String> = live.contains_key(&other).then(|| other.clone()).into_iter().collect();
-                records.push(intent(&name, "create"));
+                records.push(intent(&name, crate::Change::Create));
                 let d: Vec<&str> = deps.iter().map(String::as_str).collect();
                 records.push(JournalRecord::Done {
                     resource: name.clone(),
-                    operation: "create".into(),
+                    operation: crate::Change::Create,
                     state: Some(resource("t", &format!("{name}-{i}"), &d)),
                     retired: None,
                 });
                 live.insert(name, deps);
             }
             1 if live.contains_key(&name) && !live.values().any(|d| d.contains(&name)) => {
-                records.push(intent(&name, "delete"));
+                records.push(intent(&name, crate::Change::Delete));
                 records.push(JournalRecord::Done {
                     resource: name.clone(),
-                    operation: "delete".into(),
+                    operation: crate::Change::Delete,
                     state: None,
                     retired: None,
                 });
@@ -194,30 +200,30 @@ fn random_run(ops: &[(u8, u8, u8)]) -> Vec<JournalRecord> {
             }
             2 if live.contains_key(&name) => {
                 let d: Vec<&str> = live[&name].iter().map(String::as_str).collect();
-                records.push(intent(&name, "replace"));
+                records.push(intent(&name, crate::Change::Replace));
                 records.push(JournalRecord::Done {
                     resource: name.clone(),
-                    operation: "replace".into(),
+                    operation: crate::Change::Replace,
                     state: Some(resource("t", &format!("{name}-{i}"), &d)),
                     retired: Some(resource("t", "old", &d)),
                 });
-                records.push(intent(&name, "delete-retired"));
+                records.push(intent(&name, crate::Change::DeleteRetired));
                 records.push(JournalRecord::Done {
                     resource: name.clone(),
-                    operation: "delete-retired".into(),
+                    operation: crate::Change::DeleteRetired,
                     state: None,
                     retired: None,
                 });
             }
             3 => {
-                records.push(intent(&name, "update"));
+                records.push(intent(&name, crate::Change::Update));
                 records.push(JournalRecord::Failed {
                     resource: name.clone(),
-                    operation: "update".into(),
+                    operation: crate::Change::Update,
                     error: "x".into(),
                 });
             }
-            _ => records.push(intent(&name, "create")),
+            _ => records.push(intent(&name, crate::Change::Create)),
         }
     }
     records
@@ -255,11 +261,11 @@ proptest! {
             .map(|(kind, a, b)| {
                 let name = format!("r{a}");
                 match kind {
-                    0 => intent(&name, "create"),
-                    1 => JournalRecord::Done { resource: name, operation: "create".into(), state: Some(resource("t", "x", &[&format!("r{b}")])), retired: None },
-                    2 => JournalRecord::Done { resource: name, operation: "delete".into(), state: None, retired: None },
-                    3 => JournalRecord::Failed { resource: name, operation: "create".into(), error: "e".into() },
-                    _ => JournalRecord::Done { resource: name, operation: "delete-retired".into(), state: None, retired: None },
+                    0 => intent(&name, crate::Change::Create),
+                    1 => JournalRecord::Done { resource: name, operation: crate::Change::Create, state: Some(resource("t", "x", &[&format!("r{b}")])), retired: None },
+                    2 => JournalRecord::Done { resource: name, operation: crate::Change::Delete, state: None, retired: None },
+                    3 => JournalRecord::Failed { resource: name, operation: crate::Change::Create, error: "e".into() },
+                    _ => JournalRecord::Done { resource: name, operation: crate::Change::DeleteRetired, state: None, retired: None },
                 }
             })
             .collect();
@@ -278,12 +284,21 @@ proptest! {
 
 #[test]
 fn a_made_record_gives_the_pending_create_its_id() {
-    let made = JournalRecord::Made { resource: "k".into(), operation: "create".into(), id: "key-1".into() };
+    let made = JournalRecord::Made { resource: "k".into(), operation: crate::Change::Create, id: "key-1".into() };
     let mut state = base();
-    replay(&mut state, &[intent("k", "create"), made.clone()]).unwrap();
+    replay(&mut state, &[intent("k", crate::Change::Create), made.clone()]).unwrap();
     assert_eq!(state.pending.len(), 1, "still pending: the create's outcome was never recorded");
     assert_eq!(state.pending[0].id.as_deref(), Some("key-1"));
     // A made record for no create is refused, like any outcome without its intent.
     let err = replay(&mut base(), &[made]).unwrap_err();
     assert_eq!((err.number, err.resource.as_str()), (1, "k"));
+}
+
+#[test]
+fn a_change_is_written_as_before_and_an_unknown_one_is_refused() {
+    let written = serde_json::to_string(&intent("b", crate::Change::DeleteRetired)).unwrap_or_default();
+    assert!(written.contains(r#""operation":"delete-retired""#), "{written}");
+    let unknown = written.replace("delete-retired", "explode");
+    assert!(serde_json::from_str::<JournalRecord>(&unknown).is_err(), "an operation stackr never writes is not read");
+    assert_eq!(serde_json::from_str::<JournalRecord>(&written).ok(), Some(intent("b", crate::Change::DeleteRetired)));
 }
