@@ -24,6 +24,8 @@ use crate::workspace::{self, Site};
 pub type OpenKey = (Arc<dyn SecretsCodec>, stackr_state::secrets::SecretsConfig);
 
 pub struct Session {
+    /// Where the stack's state and AWS are.
+    pub site: Site,
     pub store: Store,
     pub state: StateFile,
     /// Whether a state file existed (a new stack's first apply creates it).
@@ -41,7 +43,7 @@ impl Session {
     pub fn read(site: &Site, registry: &Registry, printer: &Printer) -> Result<Session, Failure> {
         let store = workspace::store(site)?;
         let Loaded { state, existed, codec, replayed, state_key } = load(&store, site, false, printer)?;
-        let mut session = Session { store, state, existed, replayed, lock: None, codec, state_key };
+        let mut session = Session { site: site.clone(), store, state, existed, replayed, lock: None, codec, state_key };
         session.reconcile(registry, false, printer)?;
         Ok(session)
     }
@@ -75,7 +77,8 @@ impl Session {
                 return Err(failure);
             }
         };
-        let mut session = Session { store, state, existed, replayed, lock: Some(lock), codec, state_key };
+        let mut session =
+            Session { site: site.clone(), store, state, existed, replayed, lock: Some(lock), codec, state_key };
         session.reconcile(registry, true, printer)?;
         Ok(session)
     }

@@ -21,6 +21,7 @@ pub fn registry() -> Registry {
 
 /// What a command needs to reach a stack's state and AWS, from its stack file or from a saved plan (which
 /// records it, so that apply needs no stack).
+#[derive(Debug, Clone)]
 pub struct Site {
     pub name: String,
     /// The stack file as the user named it, for hints.
@@ -69,26 +70,23 @@ impl Site {
         }
     }
 
-    /// The region the stack names, or the standard chain's.
+    /// The region the stack names, or the environment's.
     pub fn region(&self) -> Option<String> {
-        self.target
-            .region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        region_or_env(self.target.region.clone())
     }
+}
+
+/// The region a stack names, else `AWS_REGION`, else `AWS_DEFAULT_REGION` (the SDK's chain may still find one
+/// in a profile).
+fn region_or_env(named: Option<String>) -> Option<String> {
+    named.or_else(|| std::env::var("AWS_REGION").ok()).or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
 }
 
 /// Attaches the AWS providers (configured from the standard chain, the stack's region first) and returns the
 /// built-ins. The account id is asked of STS only when the stack uses `${stackr.accountId}` and `online`.
 pub fn connect(stack: &Stack, registry: &mut Registry, online: bool) -> Result<Builtins, Failure> {
     let runtime = runtime()?;
-    let region = stack
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok());
-    let config = runtime.block_on(stackr_providers::aws::load_config(region));
+    let config = runtime.block_on(stackr_providers::aws::load_config(region_or_env(stack.region.clone())));
     stackr_providers::attach(registry, &config);
     let mut builtins = builtins(stack);
     if builtins.region.is_none() {
@@ -128,15 +126,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 pub fn builtins(stack: &Stack) -> Builtins {
-    Builtins {
-        stack: stack.name.clone(),
-        region: stack
-            .region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok()),
-        account_id: None,
-    }
+    Builtins { stack: stack.name.clone(), region: region_or_env(stack.region.clone()), account_id: None }
 }
 
 /// How long reconcile waits for a create that an interrupted run may still have in flight before concluding it

@@ -16,7 +16,7 @@ use stackr_state::secrets::SecretsCodec;
 use crate::printer::Printer;
 use crate::report::Failure;
 use crate::session::Session;
-use crate::workspace::{self, Site};
+use crate::workspace;
 
 pub struct Settings<'a> {
     pub targets: &'a [String],
@@ -81,9 +81,9 @@ pub fn make_plan(
     .map_err(plan_failure)?;
     let stack_files: Vec<_> = stack.files.iter().map(|f| (f.path.clone(), f.sha256.clone())).collect();
     let inputs = input_digests(&plan, &stack_files).context("cannot hash the plan's inputs")?;
-    let site = Site::of(stack, registry)?;
+    let site = &session.site;
     let mut file = PlanFile::new(&plan, stack_path, site.target.clone(), inputs, None, gone);
-    let (key, unsaved) = match crate::secrets_key::for_plan(session, &site, file.holds_secrets()) {
+    let (key, unsaved) = match crate::secrets_key::for_plan(session, site, file.holds_secrets()) {
         Ok(key) => (key, None),
         Err(failure) => (None, Some(failure)),
     };

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::diff::PropertyChange;
 use crate::value::Value;
 
-pub use planner::{desired_inputs, plan, PlanError, PlanRequest};
+pub use planner::{plan, PlanError, PlanRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -348,9 +348,9 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
 }
 
 /// A resource's desired inputs: evaluated, conformed to its schema, normalised by its provider, and with
-/// `ignoreChanges` paths set to their prior values. Planning and apply both use this, so apply sends exactly
-/// what the plan showed (with unknowns now known).
-pub fn desired_inputs(
+/// `ignoreChanges` paths set to their prior values: what the plan records, and so what apply sends (with what
+/// was pending computed).
+fn desired_inputs(
     evaluator: &Evaluator<'_>,
     resource: &crate::stack::Resource,
     registered: &crate::provider::RegisteredType,
