@@ -120,6 +120,21 @@ impl Session {
         Ok(())
     }
 
+    /// Re-encrypts the state's secrets under the provider the site names, when the state records another: the
+    /// change a plan shows (`~ secrets: … re-encrypted`), made by the apply of that plan once it is verified.
+    /// The state's own key has already opened what it holds; the next commit seals it under the new one.
+    pub fn rekey(&mut self) -> Result<(), Failure> {
+        let wanted = self.site.target.secrets_provider.clone().unwrap_or_else(|| "passphrase".to_string());
+        match &self.state.secrets {
+            Some(recorded) if recorded.provider != wanted => {}
+            _ => return Ok(()),
+        }
+        let (codec, config) = open(&self.site, &self.state.lineage.0, &wanted, None)?;
+        self.state.secrets = Some(config);
+        self.codec = Some(codec);
+        Ok(())
+    }
+
     /// Opens the journal for a run.
     pub fn open_journal(&self) -> Result<JournalWriter, Failure> {
         self.store.open_journal(&self.state.stack, self.codec.clone())
@@ -261,7 +276,7 @@ fn load(store: &Store, stack: &Site, writing: bool, printer: &Printer) -> Result
         &mut state,
         sealed,
         // A read (plan) needs only the state's key, unless an interrupted run's journal holds values sealed
-        // with that run's; a write re-seals what the state holds with the stack's provider.
+        // with that run's; a write re-seals what the state holds.
         writing && (stack.has_secrets || sealed) || journal_sealed,
         journal_secrets.as_ref(),
     )?;
@@ -306,9 +321,10 @@ struct Codecs {
     write: Option<Arc<dyn SecretsCodec>>,
 }
 
-/// The codecs for the state's secrets. The state records which provider encrypted them; the stack names the
-/// provider to write with. When they differ, the state is re-encrypted with the stack's on the next write. An
-/// interrupted run's journal names the configuration it wrote with, which this run continues.
+/// The codecs for the state's secrets. The state records which provider encrypted them, and a write keeps
+/// it (a change of provider is a step of the plan: [`Session::rekey`]); a stack with no key yet gets one of the
+/// provider it names. An interrupted run's journal names the configuration it wrote with, which this run
+/// continues.
 fn codecs(
     stack: &Site,
     state: &mut StateFile,
@@ -316,8 +332,12 @@ fn codecs(
     writes_secrets: bool,
     journal_secrets: Option<&stackr_state::secrets::SecretsConfig>,
 ) -> Result<Codecs, Failure> {
-    let wanted = stack.target.secrets_provider.clone().unwrap_or_else(|| "passphrase".to_string());
     let recorded = state.secrets.clone();
+    let wanted = journal_secrets
+        .or(recorded.as_ref())
+        .map(|c| c.provider.clone())
+        .or_else(|| stack.target.secrets_provider.clone())
+        .unwrap_or_else(|| "passphrase".to_string());
     let lineage = state.lineage.0.clone();
     let read = match (&recorded, sealed) {
         (Some(config), true) => Some(open(stack, &lineage, &config.provider, Some(config))?.0),

@@ -36,16 +36,7 @@ pub struct Site {
 impl Site {
     pub fn of(stack: &Stack, registry: &Registry) -> Result<Site, Failure> {
         let url = stack.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}"));
-        if let Some(dir) = url.strip_prefix("file://") {
-            // A stack in a pull request must not point its state at another stack's (or any) directory outside
-            // the project: it would be read, and planned against.
-            stackr_engine::stack::confine::resolve(stack.confinement(), Path::new(""), dir).map_err(|message| {
-                Failure::hint(
-                    anyhow::anyhow!("backend: {message}"),
-                    "a local backend is a directory inside the project (or one `allowPaths` names); a shared one is s3://BUCKET/PREFIX",
-                )
-            })?;
-        }
+        confined_backend(&url, stack.confinement())?;
         Ok(Site {
             name: stack.name.clone(),
             shown: stack.files.first().map(|f| f.path.display().to_string()).unwrap_or_else(|| "STACK.yaml".into()),
@@ -53,6 +44,7 @@ impl Site {
                 region: stack.region.clone(),
                 backend: stack.backend.clone(),
                 secrets_provider: stack.secrets_provider.clone(),
+                allow_paths: stack.allowed_paths.clone(),
             },
             backend: url,
             has_secrets: stack.has_secrets(registry),
@@ -60,20 +52,41 @@ impl Site {
     }
 
     /// The site a saved plan records: it was checked when planning.
-    pub fn of_plan(file: &PlanFile) -> Site {
-        Site {
+    /// The site a saved plan records, held to the same rules as a stack's.
+    pub fn of_plan(file: &PlanFile) -> Result<Site, Failure> {
+        let url = file.target.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}"));
+        let root = std::env::current_dir().context("cannot read the working directory (the project root)")?;
+        let allowed = &file.target.allow_paths;
+        confined_backend(&url, Some(stackr_engine::stack::confine::Confinement { root: &root, allowed }))?;
+        Ok(Site {
             name: file.stack.clone(),
             shown: file.stack_file.display().to_string(),
             target: file.target.clone(),
-            backend: file.target.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}")),
+            backend: url,
             has_secrets: file.holds_secrets(),
-        }
+        })
     }
 
     /// The region the stack names, or the environment's.
     pub fn region(&self) -> Option<String> {
         region_or_env(self.target.region.clone())
     }
+}
+
+/// A local backend stays inside the project (or a directory `allowPaths` names): a stack in a pull request
+/// must not point its state at another stack's (or any) directory outside it, which would be read and planned
+/// against, nor a plan file at one to write.
+fn confined_backend(
+    url: &str,
+    confined: Option<stackr_engine::stack::confine::Confinement<'_>>,
+) -> Result<(), Failure> {
+    let Some(dir) = url.strip_prefix("file://") else { return Ok(()) };
+    stackr_engine::stack::confine::resolve(confined, Path::new(""), dir).map(drop).map_err(|message| {
+        Failure::hint(
+            anyhow::anyhow!("backend: {message}"),
+            "a local backend is a directory inside the project (or one `allowPaths` names); a shared one is s3://BUCKET/PREFIX",
+        )
+    })
 }
 
 /// The region a stack names, else `AWS_REGION`, else `AWS_DEFAULT_REGION` (the SDK's chain may still find one

@@ -22,6 +22,9 @@ use stackr_engine::value::Value;
 use stackr_state::journal::{self, JournalWriter};
 use stackr_state::StateFile;
 
+#[path = "apply/saved_plans.rs"]
+mod saved_plans;
+
 #[derive(Default)]
 struct Cloud {
     /// id → (type, logical name, create token, inputs)
@@ -423,6 +426,7 @@ async fn protected_resources_are_refused_even_when_a_plan_says_otherwise() {
         inputs: None,
         prior_id: Some(h.state.resources["p"].id.clone()),
         recorded: Default::default(),
+        options: vec![],
     });
     let err = h.apply_with(&plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap_err();
     assert_eq!(err.to_string(), "the plan would delete protected resource `p`");

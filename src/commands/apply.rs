@@ -82,7 +82,7 @@ fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<
     };
     let mut file = PlanFile::from_bytes(&bytes)
         .map_err(|e| Failure::hint(anyhow::anyhow!("{}: {e}", path.display()), new_plan(&bytes)))?;
-    let site = Site::of_plan(&file);
+    let site = Site::of_plan(&file)?;
     let mut registry = workspace::registry();
     let region = workspace::connect_site(&site, &mut registry)?;
     let mut session = Session::write(&site, &registry, "apply", printer)?;
@@ -111,10 +111,7 @@ fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<
             new_plan(&bytes),
         ));
     }
-    let key = match &file.secrets_key {
-        Some(key) => Some(crate::secrets_key::for_saved_plan(&session, &site, key, path)?),
-        None => None,
-    };
+    let key = crate::secrets_key::for_saved_plan(&session, &site, file.secrets_key.as_ref(), path)?;
     file.open(key.as_deref()).map_err(|e| {
         let hint = match (&e, &file.secrets_key) {
             (PlanFileError::Edited, Some(PlanKey::New { record })) if record.provider == "passphrase" => {
@@ -127,6 +124,7 @@ fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<
         };
         Failure::hint(anyhow::anyhow!("{}: {e}", path.display()), hint)
     })?;
+    session.rekey()?;
     let code = execute(&file, &mut session, &registry, region, options, "apply", printer)?;
     if code == 0 {
         // A consumed plan is stale by construction; leave no trap for the next `stackr apply`.
@@ -176,6 +174,7 @@ fn plan_and_apply(
             return Ok(1);
         }
     }
+    session.rekey()?;
     let code = execute(&planned.file, &mut session, &registry, builtins.region.clone(), options, operation, printer)?;
     session.release()?;
     Ok(code)
@@ -191,9 +190,10 @@ fn apply_failure(error: apply::ApplyError) -> Failure {
             e,
             "nothing is lost: the journal of this run is kept, and the next `stackr apply` or `stackr plan` replays it and adopts what was created",
         ),
-        e @ apply::ApplyError::NotFromThisStack { .. } => {
-            Failure::hint(e, "a saved plan applies as `stackr plan` wrote it, to the state it was made against; make a new plan")
-        }
+        e @ apply::ApplyError::NotFromThisStack { .. } => Failure::hint(
+            e,
+            "a saved plan applies as `stackr plan` wrote it, to the state it was made against; make a new plan (after `stackr refresh`, if AWS changed outside stackr)",
+        ),
         other => Failure::from(other),
     }
 }
@@ -252,7 +252,8 @@ fn execute(
 ) -> Result<u8, Failure> {
     let runtime = workspace::runtime()?;
     apply::guard(&file.steps, &session.state, options).map_err(apply_failure)?;
-    apply::verify_saved(&file.steps, &file.gone, &session.state, registry, options).map_err(apply_failure)?;
+    let root = std::env::current_dir().context("cannot read the working directory (the project root)")?;
+    apply::verify_saved(file, &session.state, registry, options, Some(&root)).map_err(apply_failure)?;
     confirm_gone(&runtime, file, session, registry)?;
     // Whether or not the plan read AWS (`--refresh=false`), nothing is changed in another account or region.
     super::planning::confirm_place(&runtime, &mut session.state, registry)?;
@@ -297,7 +298,7 @@ fn execute(
         "{} created, {} updated, {} replaced, {} deleted.",
         counts.created, counts.updated, counts.replaced, counts.deleted
     );
-    if report.errors.is_empty() && !report.interrupted {
+    if report.errors.is_empty() && report.skipped.is_empty() && !report.interrupted {
         printer.out(&printer.stdout_style.green(&format!("Apply complete: {summary}\n")));
         return Ok(0);
     }
@@ -312,6 +313,9 @@ fn execute(
             error.operation.doing(),
             error.cause
         ));
+    }
+    if report.errors.is_empty() && !report.interrupted {
+        printer.err_line(&format!("Apply stopped: {summary} {} steps were not run.", report.skipped.len()));
     }
     if !report.errors.is_empty() {
         printer.err_line(&format!(

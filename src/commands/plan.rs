@@ -35,7 +35,7 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<u8, Failure> {
             Err(e) => return Err(anyhow::anyhow!("cannot remove the older plan {}: {e}", path.display()).into()),
         }
         printer.err_line(&format!(
-            "note: the plan holds secret values, which a saved plan keeps only sealed, and the key cannot be opened here: not saved ({})",
+            "note: a plan of this stack is saved only sealed and authenticated under its secrets key, which cannot be opened here: not saved ({})",
             crate::report::summary(why)
         ));
         return Ok(if args.detailed_exitcode && plan.has_changes() { 2 } else { 0 });

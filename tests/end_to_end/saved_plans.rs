@@ -152,6 +152,38 @@ async fn a_saved_plan_applies_after_the_stack_files_are_gone() {
     assert!(text.contains("is stale: code:") && text.contains("functions/hello changed"), "{text}");
     std::fs::write(d.join("functions/hello/handler.py"), "def handler(event, context):\n    return 1\n").unwrap();
 
+    // A plan that deploys code from elsewhere than it read and digested is refused before anything runs:
+    // outside the project root, or code that is not an input of the plan (so nothing checked it).
+    let edits: [support::PlanEdit; 3] = [
+        (
+            "outside",
+            &|p| p["steps"][1]["baseDir"] = "/".into(),
+            "`fn` deploys code from outside: `../functions/hello` leads outside the project root",
+        ),
+        (
+            "unread",
+            &|p| p["steps"][1]["inputs"]["code"]["path"] = "../stacks".into(),
+            "`fn` deploys code:stacks, which is not an input of the plan",
+        ),
+        (
+            "backend",
+            &|p| p["target"]["backend"] = "file:///tmp/stackr-elsewhere".into(),
+            "backend: `/tmp/stackr-elsewhere` is an absolute path",
+        ),
+    ];
+    for (name, edit, expected) in edits {
+        let mut edited = plan.clone();
+        edit(&mut edited);
+        let path = d.join(format!("{name}.plan.json"));
+        std::fs::write(&path, serde_json::to_vec(&edited).unwrap()).unwrap();
+        let (code, text) = status(&stackr(d, &["apply", &path.display().to_string()]));
+        assert_eq!(code, Some(1), "{name}: {text}");
+        assert!(text.contains(expected), "{name}: {text}");
+        std::fs::remove_file(&path).unwrap();
+    }
+    assert!(!d.join(".stackr/program.state.json").exists(), "a refused plan writes nothing");
+    assert!(!std::path::Path::new("/tmp/stackr-elsewhere").exists());
+
     // The stack files go; the plan still applies, exactly.
     std::fs::remove_dir_all(d.join("stacks")).unwrap();
     let applied = ok(&stackr(d, &["apply"]));

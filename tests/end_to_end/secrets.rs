@@ -174,7 +174,8 @@ async fn saved_plans_seal_their_secrets_under_the_secrets_key() {
     let (code, text) = run("hunter2", &["plan", "stack.yaml"]);
     assert_eq!(code, Some(0), "{text}");
     let plan = saved();
-    assert_eq!(plan["formatVersion"], 3);
+    let first_plan = plan.clone();
+    assert_eq!(plan["formatVersion"], 4);
     assert_eq!(plan["secretsKey"]["source"], "new", "{plan}");
     let key: stackr_state::secrets::SecretsConfig =
         serde_json::from_value(plan["secretsKey"]["record"].clone()).unwrap();
@@ -238,16 +239,70 @@ async fn saved_plans_seal_their_secrets_under_the_secrets_key() {
     assert_eq!(saved()["secretsKey"], serde_json::json!({"source": "state"}));
     // A stack file that names another secrets provider (a pull request choosing a key it can open) does not
     // choose the key: a state that records one seals under it.
-    let text = std::fs::read_to_string(d.join("stack.yaml")).unwrap();
+    let text_before_pr = std::fs::read_to_string(d.join("stack.yaml")).unwrap();
     std::fs::write(
         d.join("pr.yaml"),
-        text.replace("region: us-east-1\n", "region: us-east-1\nsecretsProvider: awskms://alias/theirs\n"),
+        text_before_pr.replace("region: us-east-1\n", "region: us-east-1\nsecretsProvider: awskms://alias/theirs\n"),
     )
     .unwrap();
     let (code, text) = run("hunter3", &["plan", "pr.yaml", "--refresh=false", "-o", "pr.plan.json"]);
     assert_eq!(code, Some(0), "{text}");
     let pr: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("pr.plan.json")).unwrap()).unwrap();
     assert_eq!(pr["secretsKey"], serde_json::json!({"source": "state"}));
+    // The change of provider is part of the plan, shown where reviewers read it.
+    assert!(
+        text.contains("~ secrets: the state's secrets will be re-encrypted from passphrase to awskms://alias/theirs"),
+        "{text}"
+    );
+    assert!(text.contains("apply needs both keys"), "{text}");
+
+    // An edit cannot make apply re-key the state, nor pass for a plan without secrets: a plan of a stack whose
+    // state records a key is authenticated under that key, whatever it holds.
+    let edits: [support::PlanEdit; 3] = [
+        (
+            "rekeyed",
+            &|p| p["target"]["secretsProvider"] = "awskms://alias/theirs".into(),
+            "was changed after `stackr plan` wrote it (its authentication does not match)",
+        ),
+        (
+            "stripped",
+            &|p| {
+                let map = p.as_object_mut().unwrap();
+                map.remove("mac");
+                map.remove("secretsKey");
+                p["steps"][0]["inputs"]["secretString"] = "chosen-by-the-editor".into();
+            },
+            "it is not authenticated, and every plan of a stack whose state records a secrets key is",
+        ),
+        (
+            "newkey",
+            &|p| p["secretsKey"] = first_plan["secretsKey"].clone(),
+            "it names a new secrets key, and the stack's state records one",
+        ),
+    ];
+    let serial = |d: &std::path::Path| {
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join(".stackr/fingerprint.state.json")).unwrap()).unwrap();
+        (state["serial"].clone(), state["secrets"]["provider"].clone())
+    };
+    let before = serial(d);
+    std::fs::write(
+        d.join("stack.yaml"),
+        text_before_pr.replace("fingerprint/api-key, ", "fingerprint/api-key, description: changed, "),
+    )
+    .unwrap();
+    let (code, text) = run("hunter3", &["plan", "stack.yaml", "--refresh=false"]);
+    assert_eq!(code, Some(0), "{text}");
+    for (name, edit, expected) in edits {
+        let mut plan = saved();
+        edit(&mut plan);
+        std::fs::write(d.join(format!("{name}.plan.json")), serde_json::to_vec(&plan).unwrap()).unwrap();
+        let (code, text) = run("hunter3", &["apply", &format!("{name}.plan.json")]);
+        assert_eq!(code, Some(1), "{name}: {text}");
+        assert!(text.contains(expected), "{name}: {text}");
+    }
+    assert_eq!(serial(d), before, "nothing was applied, the key is the state's");
+    std::fs::write(d.join("stack.yaml"), &text_before_pr).unwrap();
 
     // A plan file of an older format is refused: plan again.
     let mut old = saved();
@@ -343,7 +398,32 @@ async fn an_edited_plan_file_applies_nothing_no_plan_showed() {
     };
     let delete_table = serde_json::json!({"name": "table", "type": "aws:dynamodb:Table", "action": "delete",
         "dataLoss": false, "retain": false, "dependencies": [], "priorId": table_id});
+    let topic_name_edit = |p: &mut serde_json::Value| p["steps"][0]["inputs"]["name"] = "renamed-topic".into();
     let cases: Vec<(String, &str)> = vec![
+        (
+            edited("retained", &|p| {
+                let mut step = delete_table.clone();
+                step["retain"] = true.into();
+                p["steps"].as_array_mut().unwrap().push(step);
+            }),
+            "`table` is not retainOnDelete in the state, but the plan leaves it in AWS",
+        ),
+        (
+            edited("twice", &|p| {
+                let step = p["steps"][0].clone();
+                p["steps"].as_array_mut().unwrap().push(step);
+            }),
+            "`topic` has more than one step",
+        ),
+        (edited("forcing", &topic_name_edit), "`topic` changes `name` in place, which forces a replacement"),
+        (
+            edited("unshaped", &|p| drop(p["steps"][0]["inputs"].as_object_mut().unwrap().remove("name"))),
+            "`topic` lacks the required property `name`",
+        ),
+        (
+            edited("ghost", &|p| p["steps"][0]["dependencies"] = serde_json::json!(["ghost"])),
+            "`topic` waits for `ghost`, which is neither a step of the plan nor in the state",
+        ),
         (
             edited("gone", &|p| p["gone"] = serde_json::json!([{"name": "table", "id": table_id}])),
             "the saved plan says `table` was deleted outside stackr, but it exists",

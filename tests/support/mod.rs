@@ -21,6 +21,9 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// An edit of a saved plan's JSON for a test: its name, the edit, and what apply must say of the result.
+pub type PlanEdit<'a> = (&'a str, &'a dyn Fn(&mut serde_json::Value), &'a str);
+
 pub fn stackr(dir: &Path, args: &[&str]) -> Output {
     command(dir).args(args).output().unwrap()
 }

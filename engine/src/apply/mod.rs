@@ -18,6 +18,7 @@ mod preflight;
 pub mod reconcile;
 pub mod refresh;
 mod schedule;
+mod shape;
 mod step;
 
 pub use failure::StepCause;

@@ -74,7 +74,11 @@ pub(super) fn delete_jobs(steps: &[PlannedStep], state: &StateFile, retired: Vec
     for s in steps.iter().filter(|s| s.action == Action::Delete) {
         jobs.push(Job {
             name: s.name.clone(),
-            operation: if s.retain { Operation::Forget } else { Operation::Delete },
+            // What the state records decides (the plan's flag was checked against it before the run).
+            operation: match state.resources.get(&s.name) {
+                Some(r) if r.retain_on_delete => Operation::Forget,
+                _ => Operation::Delete,
+            },
             after: Vec::new(),
             step: Some(s.clone()),
             prior: state.resources.get(&s.name).cloned(),
@@ -284,15 +288,14 @@ pub(super) async fn schedule<E: Fn(ApplyEvent)>(
             }
         }
     }
+    // Left waiting: the run was interrupted, or (a plan stackr did not write) the steps wait for each other.
+    let reason =
+        if cancel.is_cancelled() || context.journal.is_poisoned() { "interrupted" } else { "waits in a cycle" };
     for (job, s) in jobs.iter().zip(&status) {
         if *s == Status::Waiting {
             all_ok = false;
-            emit(ApplyEvent::Skipped {
-                name: job.name.clone(),
-                operation: job.operation,
-                reason: "interrupted".into(),
-            });
-            report.skipped.push((job.name.clone(), "interrupted".into()));
+            emit(ApplyEvent::Skipped { name: job.name.clone(), operation: job.operation, reason: reason.into() });
+            report.skipped.push((job.name.clone(), reason.into()));
         }
     }
     Ok(all_ok)

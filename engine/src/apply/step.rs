@@ -334,10 +334,15 @@ async fn run_update(
     // last recorded, or a correction of drift (a policy removed outside stackr, a configuration call a killed
     // run never made) would compare equal and change nothing. The plan diffed against the same read.
     let recorded = Value::from_json(&prior.inputs);
-    let result = match provider.read(cx, &prior.id, &recorded).await {
-        Ok(Some(observed)) => provider.update(cx, &prior.id, &observed.inputs, call_inputs, changed).await,
-        Ok(None) => Err(ProviderError::Other(format!("{} no longer exists; plan again to recreate it", prior.id))),
-        Err(e) => Err(e),
+    let result = if changed.is_empty() {
+        // Only the options the state records change (`protect`, `retainOnDelete`): nothing to tell AWS.
+        Ok(Value::from_json(&prior.outputs))
+    } else {
+        match provider.read(cx, &prior.id, &recorded).await {
+            Ok(Some(observed)) => provider.update(cx, &prior.id, &observed.inputs, call_inputs, changed).await,
+            Ok(None) => Err(ProviderError::Other(format!("{} no longer exists; plan again to recreate it", prior.id))),
+            Err(e) => Err(e),
+        }
     };
     let result = result.map_err(|e| e.redacted(&[call_inputs.secret_texts(), recorded.secret_texts()].concat()));
     match result {

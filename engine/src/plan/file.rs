@@ -23,9 +23,10 @@ use crate::value::Value;
 use stackr_state::secrets::{self, SecretsCodec, SecretsConfig, SecretsError};
 
 /// 3: the plan is the program (typed inputs with pending values, sealed secrets, stack outputs, the target it
-/// deploys to); config values are no longer digested (the plan carries them). Older files are refused: plan
-/// again.
-pub const FORMAT_VERSION: u32 = 3;
+/// deploys to); config values are no longer digested (the plan carries them). 4: authenticated whenever a
+/// secrets key is open (every plan of a stack whose state records one), the target names `allowPaths`.
+/// Older files are refused: plan again.
+pub const FORMAT_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -56,7 +57,8 @@ pub struct PlanFile {
     /// before it runs the steps (which recreate them when the stack still declares them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gone: Vec<GoneResource>,
-    /// HMAC-SHA256 under the secrets key over the file without this field: present when the plan holds secrets.
+    /// HMAC-SHA256 under the secrets key over the file without this field: present when the plan was saved with
+    /// a key open (always when it holds secrets, or when the stack's state records a key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
 }
@@ -74,6 +76,10 @@ pub struct Target {
     /// The stack's `secretsProvider:` (`None`: the passphrase).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets_provider: Option<String>,
+    /// The directories outside the project root the stack's `allowPaths` lets it read (absolute): where its
+    /// code and a local backend may be.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_paths: Vec<PathBuf>,
 }
 
 /// The secrets key a saved plan's secrets are sealed under.
@@ -211,12 +217,14 @@ impl PlanFile {
     }
 
     /// The file's bytes: secrets sealed under `codec` and the whole authenticated with it. A plan holding secrets
-    /// needs the codec.
+    /// needs the codec; with one, any plan is authenticated.
     pub fn to_bytes(&self, codec: Option<&dyn SecretsCodec>) -> Result<Vec<u8>, PlanFileError> {
         let mut sealed = self.clone();
         sealed.mac = None;
-        if self.holds_secrets() {
-            let codec = codec.ok_or(PlanFileError::NoSecretsKey)?;
+        if self.holds_secrets() && codec.is_none() {
+            return Err(PlanFileError::NoSecretsKey);
+        }
+        if let Some(codec) = codec {
             sealed.each_value(|json, context| secrets::seal(json, codec, context))?;
             sealed.mac = Some(codec.fingerprint(&sealed.canonical()?)?);
         }
@@ -248,7 +256,7 @@ impl PlanFile {
         if plain.into_iter().any(secrets::find_plain) {
             return Err(PlanFileError::Syntax("it holds a secret in the clear; `stackr plan` never writes one".into()));
         }
-        if file.holds_secrets() && file.mac.is_none() {
+        if (file.holds_secrets() || file.secrets_key.is_some()) && file.mac.is_none() {
             return Err(PlanFileError::Edited);
         }
         Ok(file)

@@ -82,6 +82,9 @@ pub struct ResourceChange {
     pub prior_id: Option<String>,
     /// What the state records of the resource beside its inputs (creates, updates, replaces).
     pub recorded: Recorded,
+    /// Changes of the options the state records (`options.protect`, `options.retainOnDelete`): shown with the
+    /// diff, made without a call to AWS.
+    pub options: Vec<PropertyChange>,
 }
 
 /// What apply records of a resource beside its inputs, from the stack: its options, and the directory its code
@@ -132,6 +135,16 @@ pub struct Plan {
     pub outputs: BTreeMap<String, Value>,
     /// Directories outside the project root the stack's `allowPaths` lets it read: every rendering shows them.
     pub allowed_paths: Vec<String>,
+    /// The stack names another secrets provider than the one the state's secrets are encrypted with: apply
+    /// re-encrypts them (and needs both keys).
+    pub secrets_change: Option<SecretsChange>,
+}
+
+/// A change of the key the state's secrets are encrypted under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsChange {
+    pub from: String,
+    pub to: String,
 }
 
 impl Plan {
@@ -149,7 +162,7 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty()
+        !self.changes.is_empty() || self.secrets_change.is_some()
     }
 
     /// Changes sorted by name: the order people read them in.

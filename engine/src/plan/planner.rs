@@ -7,7 +7,7 @@ use stackr_state::StateFile;
 
 use super::{Action, Drift, Plan, Recorded, ReplaceOrder, ResourceChange};
 use crate::diagnostic::{suggest, Diagnostics};
-use crate::diff::{apply_ignore_changes, diff_inputs};
+use crate::diff::{apply_ignore_changes, diff_inputs, PropertyChange};
 use crate::eval::{unknown_output, Builtins, Evaluator, ResourceValues};
 use crate::graph::{CycleError, DependencyGraph};
 use crate::provider::Registry;
@@ -168,6 +168,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                     inputs: Some(desired),
                     prior_id: None,
                     recorded: recorded(resource),
+                    options: Vec::new(),
                 });
                 continue;
             };
@@ -178,7 +179,8 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
             } else {
                 diff_inputs(schema, &prior_inputs, &desired)
             };
-            if diff.is_empty() && !type_changed {
+            let options = option_changes(prior, resource);
+            if diff.is_empty() && !type_changed && options.is_empty() {
                 planned.insert(name.clone(), prior_view(prior));
                 unchanged.push(name.clone());
                 continue;
@@ -226,13 +228,15 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                     inputs: Some(desired),
                     prior_id: Some(prior.id.clone()),
                     recorded: recorded(resource),
+                    options,
                 });
                 if resource.options.protect || prior.protect {
                     protected.push((name.clone(), Action::Replace));
                 }
                 continue;
             }
-            let changed: Vec<&str> = diff.iter().map(|c| c.path.as_str()).collect();
+            // Only the options changed: the state records them, AWS is not called.
+            let changed: Vec<&str> = diff.iter().chain(&options).map(|c| c.path.as_str()).collect();
             planned.insert(
                 name.clone(),
                 PlannedView {
@@ -254,6 +258,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                 inputs: Some(desired),
                 prior_id: Some(prior.id.clone()),
                 recorded: recorded(resource),
+                options,
             });
         }
     }
@@ -304,6 +309,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
             inputs: None,
             prior_id: Some(prior.id.clone()),
             recorded: Recorded::default(),
+            options: Vec::new(),
         });
     }
 
@@ -344,6 +350,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
         code_read,
         outputs,
         allowed_paths: stack.allowed_paths.iter().map(|p| p.display().to_string()).collect(),
+        secrets_change: secrets_change(stack, request.state),
     })
 }
 
@@ -422,6 +429,32 @@ fn recorded(resource: &crate::stack::Resource) -> Recorded {
         retain_on_delete: resource.options.retain_on_delete,
         base_dir: resource.location.file.parent().map(std::path::Path::to_path_buf),
     }
+}
+
+/// The options the state records that the stack now sets otherwise, as `options.NAME` changes.
+fn option_changes(prior: &stackr_state::ResourceState, resource: &crate::stack::Resource) -> Vec<PropertyChange> {
+    let flags = [
+        ("options.protect", prior.protect, resource.options.protect),
+        ("options.retainOnDelete", prior.retain_on_delete, resource.options.retain_on_delete),
+    ];
+    flags
+        .into_iter()
+        .filter(|(_, before, after)| before != after)
+        .map(|(path, before, after)| PropertyChange {
+            path: path.to_string(),
+            before: Some(Value::Bool(before)),
+            after: Some(Value::Bool(after)),
+            forces_replacement: false,
+        })
+        .collect()
+}
+
+/// The state's secrets are encrypted under another provider than the stack names: apply re-encrypts them.
+fn secrets_change(stack: &Stack, state: Option<&StateFile>) -> Option<super::SecretsChange> {
+    let recorded = state?.secrets.as_ref()?;
+    let wanted = stack.secrets_provider.as_deref().unwrap_or("passphrase");
+    (recorded.provider != wanted)
+        .then(|| super::SecretsChange { from: recorded.provider.clone(), to: wanted.to_string() })
 }
 
 /// For `--destroy --target`: the targets and everything in the state that depends on them.

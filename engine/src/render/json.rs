@@ -22,7 +22,7 @@ pub fn to_json(plan: &Plan) -> Json {
             "action": c.action.name(),
             "reasons": c.reasons,
             "dataLoss": c.data_loss,
-            "diff": c.diff.iter().map(property).collect::<Vec<_>>(),
+            "diff": c.diff.iter().chain(&c.options).map(property).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "drift": plan.drift.iter().map(drift).collect::<Vec<_>>(),
         "summary": {
@@ -36,6 +36,9 @@ pub fn to_json(plan: &Plan) -> Json {
     // Only when used: plans of stacks without `allowPaths` stay as they were.
     if let (false, Some(map)) = (plan.allowed_paths.is_empty(), json.as_object_mut()) {
         map.insert("allowedPaths".into(), json!(plan.allowed_paths));
+    }
+    if let (Some(secrets), Some(map)) = (&plan.secrets_change, json.as_object_mut()) {
+        map.insert("secretsProvider".into(), json!({"from": secrets.from, "to": secrets.to}));
     }
     json
 }

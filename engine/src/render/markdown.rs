@@ -53,6 +53,17 @@ pub fn render_with_limit(plan: &Plan, limit: usize) -> String {
             let _ = writeln!(out, "> - `{}` ({}) will be {}d", change.name, change.type_name, change.action.name());
         }
     }
+    if let Some(secrets) = &plan.secrets_change {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "> [!IMPORTANT]");
+        let code = |p: &str| format!("`{}`", super::shown(p).replace('`', "'"));
+        let _ = writeln!(
+            out,
+            "> **The state's secrets will be re-encrypted** from {} to {} (apply needs both keys).",
+            code(&secrets.from),
+            code(&secrets.to)
+        );
+    }
     if !plan.drift.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(

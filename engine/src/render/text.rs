@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::{line_diff, value_lines, Style};
 use crate::diff::PropertyChange;
-use crate::plan::{Action, Drift, Plan, ReplaceOrder, ResourceChange};
+use crate::plan::{Action, Drift, Plan, ReplaceOrder, ResourceChange, SecretsChange};
 
 pub fn render(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
@@ -27,6 +27,10 @@ pub fn render(plan: &Plan, style: Style) -> String {
         let _ = writeln!(out);
         for change in plan.changes_by_name() {
             render_change_into(&mut out, change, style);
+            let _ = writeln!(out);
+        }
+        if let Some(secrets) = &plan.secrets_change {
+            let _ = writeln!(out, "{}", style.yellow(&secrets_line(secrets)));
             let _ = writeln!(out);
         }
         let data_loss: Vec<&str> = plan.data_loss().map(|c| c.name.as_str()).collect();
@@ -60,6 +64,15 @@ pub fn render(plan: &Plan, style: Style) -> String {
         ))
     );
     out
+}
+
+/// The line every rendering shows for a change of the secrets key.
+pub fn secrets_line(change: &SecretsChange) -> String {
+    format!(
+        "~ secrets: the state's secrets will be re-encrypted from {} to {} (apply needs both keys)",
+        super::shown(&change.from),
+        super::shown(&change.to)
+    )
 }
 
 fn headline(change: &ResourceChange) -> String {
@@ -96,7 +109,7 @@ pub fn render_change_into(out: &mut String, change: &ResourceChange, style: Styl
             let _ = writeln!(out, "    {}", style.dim(&format!("# {}", super::shown(reason))));
         }
     }
-    for property in &change.diff {
+    for property in change.diff.iter().chain(&change.options) {
         render_property(out, change.action, property, style);
     }
 }
