@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use stackr_engine::apply::reconcile;
 use stackr_engine::provider::Registry;
-use stackr_state::journal::{self, JournalRecord, JournalWriter};
+use stackr_state::journal::{self, JournalWriter};
 use stackr_state::lock::LockError;
 use stackr_state::secrets::{self, PassphraseCodec, SecretsCodec, SecretsConfig};
 use stackr_state::StateFile;
@@ -98,7 +98,7 @@ impl Session {
         ));
         let runtime = workspace::runtime()?;
         // Reconciling reads AWS and concludes (adopted, never took effect, deleted): only where the run acted.
-        crate::commands::planning::confirm_place(&runtime, &mut self.state, registry)?;
+        crate::commands::planning::confirm_place(runtime, &mut self.state, registry)?;
         let done = runtime
             .block_on(reconcile::reconcile(
                 &mut self.state,
@@ -221,53 +221,30 @@ fn load(store: &Store, stack: &Site, writing: bool, printer: &Printer) -> Result
         // removes it, or it would sit there forever.
         store.remove_journal(&stack.name)?;
     }
-    let begin = match records.first() {
-        None => None,
-        Some(JournalRecord::Begin { lineage, serial, secrets, .. }) => {
-            Some((lineage.clone(), *serial, secrets.clone()))
-        }
-        Some(_) => {
-            return Err(Failure::hint(
-                anyhow::anyhow!(
-                    "{} has no Begin record: it does not say which state it continues",
-                    journal_path.display()
-                ),
-                "it is incomplete (its first records were removed); move it aside after checking what it records",
-            ))
-        }
-    };
-    let mut replay = false;
-    if let Some((lineage, serial, _)) = &begin {
-        if existed && *lineage != state.lineage.0 {
-            return Err(Failure::hint(
-                anyhow::anyhow!("{} belongs to another state (lineage {lineage})", journal_path.display()),
-                "move it aside if it is not this stack's",
-            ));
-        }
-        if *serial == state.serial {
-            replay = true;
-        } else if *serial + 1 == state.serial {
-            // Compacted already; the run died before removing the journal. Only the lock holder removes it.
+    let resumed = journal::resume(&mut state, existed, &records).map_err(|e| {
+        let hint = match &e {
+            journal::ResumeError::NoBegin => {
+                "it is incomplete (its first records were removed); move it aside after checking what it records"
+            }
+            journal::ResumeError::OtherLineage(_) => "move it aside if it is not this stack's",
+            journal::ResumeError::OtherSerial { .. } => {
+                "the state was replaced after that run; move the journal aside after checking it"
+            }
+        };
+        Failure::hint(anyhow::anyhow!("{}: {e}", journal_path.display()), hint)
+    })?;
+    let (replay, journal_secrets) = match resumed {
+        journal::Resume::Replay { secrets } => (true, secrets),
+        journal::Resume::Compacted => {
+            // The run died after compacting, before removing the journal. Only the lock holder removes it.
             records.clear();
             if writing {
                 store.remove_journal(&stack.name)?;
             }
-        } else {
-            return Err(Failure::hint(
-                anyhow::anyhow!(
-                    "{} was written against serial {serial}, but the state is at serial {}",
-                    journal_path.display(),
-                    state.serial
-                ),
-                "the state was replaced after that run; move the journal aside after checking it",
-            ));
+            (false, None)
         }
-    }
-    if let (true, false, Some((lineage, _, _))) = (replay, existed, &begin) {
-        // The first run of a new stack died before writing a state file: continue that run's lineage.
-        state.lineage = stackr_state::Lineage(lineage.clone());
-    }
-    let journal_secrets = if replay { begin.as_ref().and_then(|(_, _, s)| s.clone()) } else { None };
+        journal::Resume::Nothing => (false, None),
+    };
     let sealed = secrets::values(&state).any(secrets::find_sealed);
     let journal_sealed = replay && records.iter().any(journal::holds_sealed);
     let recorded = state.secrets.clone();

@@ -18,7 +18,7 @@ use crate::report::Failure;
 
 pub enum Store {
     Local(LocalBackend),
-    S3 { store: Box<S3Store>, runtime: tokio::runtime::Runtime },
+    S3 { store: Box<S3Store>, runtime: &'static tokio::runtime::Runtime },
 }
 
 /// A held lock.
@@ -35,14 +35,19 @@ pub struct Renewer {
 }
 
 impl Renewer {
-    fn start(store: S3Store, stack: &str, mut info: LockInfo, etag: String) -> std::io::Result<Renewer> {
+    fn start(
+        runtime: &'static tokio::runtime::Runtime,
+        store: S3Store,
+        stack: &str,
+        mut info: LockInfo,
+        etag: String,
+    ) -> std::io::Result<Renewer> {
         let (stop, stopped) = mpsc::channel::<()>();
         let etag = Arc::new(Mutex::new(etag));
         let shared = Arc::clone(&etag);
         let stack = stack.to_string();
         let every = Duration::from_secs((info.lease_seconds / 3).max(1));
         let thread = std::thread::Builder::new().name("stackr-lease".into()).spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
                 info.renewed = lock::now();
                 let body = serde_json::to_vec(&info).unwrap_or_default();
@@ -79,10 +84,7 @@ fn s3_failure(error: stackr_engine::provider::ProviderError) -> Failure {
 impl Store {
     pub fn from_url(url: &str, base: &Path) -> Result<Store, Failure> {
         if url.starts_with("s3://") {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+            let runtime = crate::workspace::runtime()?;
             let config = runtime.block_on(stackr_providers::aws::load_config(None));
             let store = S3Store::from_url(url, &config).map_err(s3_failure)?;
             return Ok(Store::S3 { store: Box::new(store), runtime });
@@ -196,7 +198,7 @@ impl Store {
                 let body = serde_json::to_vec(&info).unwrap_or_default();
                 match runtime.block_on(store.lock(stack, body)).map_err(io)? {
                     LockAttempt::Taken { etag } => {
-                        let renewer = Renewer::start(store.handle(), stack, info, etag).map_err(|source| {
+                        let renewer = Renewer::start(runtime, store.handle(), stack, info, etag).map_err(|source| {
                             LockError::State(StateError::Io {
                                 action: "start renewing the lease of",
                                 path: store.key(stack).into(),

@@ -133,9 +133,16 @@ pub fn store(site: &Site) -> Result<crate::store::Store, Failure> {
     crate::store::Store::from_url(&site.backend, &cwd)
 }
 
-/// The async runtime provider calls run on.
-pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?)
+/// The process's one async runtime, which every AWS call (providers, the S3 state, KMS) runs on; built on
+/// first use.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime);
+    }
+    let built =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    Ok(RUNTIME.get_or_init(|| built))
 }
 
 pub fn builtins(stack: &Stack) -> Builtins {

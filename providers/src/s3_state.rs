@@ -320,28 +320,25 @@ impl S3Store {
     pub async fn journal_sink(&self, stack: &str) -> Result<S3JournalSink, ProviderError> {
         let prefix = self.journal_prefix(stack);
         let next = next_sequence(&prefix, &self.journal_keys(stack).await?);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ProviderError::Other(format!("cannot start the journal's runtime: {e}")))?;
         Ok(S3JournalSink {
             client: self.client.clone(),
             bucket: self.bucket.clone(),
             prefix: self.journal_prefix(stack),
             next,
-            runtime,
+            // The runtime this is called on: the process has one.
+            runtime: tokio::runtime::Handle::current(),
             fence: self.fence(),
         })
     }
 }
 
-/// Stores journal batches as objects; runs on the journal's writer thread, with a runtime of its own.
+/// Stores journal batches as objects; runs on the journal's writer thread, blocking on the process's runtime.
 pub struct S3JournalSink {
     client: Client,
     bucket: String,
     prefix: String,
     next: u64,
-    runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Handle,
     fence: Option<Arc<Fence>>,
 }
 

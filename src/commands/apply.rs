@@ -254,9 +254,9 @@ fn execute(
     apply::guard(&file.steps, &session.state, options).map_err(apply_failure)?;
     let root = std::env::current_dir().context("cannot read the working directory (the project root)")?;
     apply::verify_saved(file, &session.state, registry, options, Some(&root)).map_err(apply_failure)?;
-    confirm_gone(&runtime, file, session, registry)?;
+    confirm_gone(runtime, file, session, registry)?;
     // Whether or not the plan read AWS (`--refresh=false`), nothing is changed in another account or region.
-    super::planning::confirm_place(&runtime, &mut session.state, registry)?;
+    super::planning::confirm_place(runtime, &mut session.state, registry)?;
     if session.replayed {
         // An interrupted run's journal was replayed and reconciled: commit that first, so that every journal holds
         // exactly one run (one Begin record, one secrets configuration).

@@ -31,7 +31,7 @@ pub fn run(path: &Path, name: &str, id: &str, printer: &Printer) -> Result<u8, F
     let provider = registry.provider(&resource.type_name)?;
     let runtime = workspace::runtime()?;
     let mut state = session.state.clone();
-    super::planning::confirm_place(&runtime, &mut state, &registry)?;
+    super::planning::confirm_place(runtime, &mut state, &registry)?;
     let cx = CallContext { stack: stack.name.clone(), resource: name.to_string(), create_token: None, made: None };
     let found = runtime.block_on(provider.import(&cx, id))?;
     let Some(observed) = found else {

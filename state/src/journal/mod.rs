@@ -9,9 +9,11 @@
 //! onto the state it started from: intents without an outcome become pending operations to reconcile.
 
 mod read;
+mod resume;
 mod writer;
 
 pub use read::{complete_len, parse, parse_sealed, read, read_sealed, unseal_records};
+pub use resume::{resume, Resume, ResumeError};
 pub use writer::{JournalSink, JournalWriter};
 
 use serde::{Deserialize, Serialize};
