@@ -100,7 +100,10 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
     }
     let planned = step.input_values().ok_or_else(|| prepare("internal: a create or update without inputs".into()))?;
     let values = StateValues { state, region: context.region };
-    let resolved = planned.resolve(&values).map_err(|e| prepare(e.message))?;
+    let resolved = planned.resolve(&values).map_err(|e| match e.hint {
+        Some(hint) => prepare(format!("{} ({hint})", e.message)),
+        None => prepare(e.message),
+    })?;
     // Normalised again: a value only now known is put in the form the planned ones were.
     let desired = provider.normalize(resolved);
     let base_dir = step.base_dir.clone().unwrap_or_default();

@@ -47,6 +47,15 @@ impl OpError {
     fn new(message: impl Into<String>) -> OpError {
         OpError { message: message.into(), hint: None }
     }
+
+    /// The error of a path into an output that apply computed, naming the reference: `${fn.layers[3]}: …`.
+    fn within(self, from: &Value, path: &[PathSegment]) -> OpError {
+        let Value::Unknown(pending) = from else { return self };
+        let Pending::Output { resource, attribute } = pending.as_ref() else { return self };
+        let rest = crate::value::format_path(path);
+        let dot = if rest.starts_with('[') || rest.is_empty() { "" } else { "." };
+        OpError { message: format!("`${{{resource}.{attribute}{dot}{rest}}}`: {}", self.message), hint: self.hint }
+    }
 }
 
 impl std::fmt::Display for OpError {
@@ -97,7 +106,7 @@ impl Pending {
             Pending::Builtin(name) => known
                 .builtin(name)
                 .ok_or_else(|| OpError::new(format!("`${{stackr.{name}}}` is not known when applying"))),
-            Pending::Select { from, path } => select(from.resolve(known)?, path),
+            Pending::Select { from, path } => select(from.resolve(known)?, path).map_err(|e| e.within(from, path)),
             Pending::Text(parts) => text(parts.iter().map(|p| p.resolve(known)).collect::<Result<_, _>>()?),
             Pending::Join { separator, items } => join(separator.resolve(known)?, items.resolve(known)?),
             Pending::ToJson(inner) => to_json(inner.resolve(known)?),
@@ -372,6 +381,12 @@ mod tests {
             .and_then(|v| v.resolve(&known()))
             .err()
             .map(|e| e.message);
-        assert_eq!(absent.as_deref(), Some("index 3 is out of range (the list has 1 items)"));
+        assert_eq!(absent.as_deref(), Some("`${fn.layers[3]}`: index 3 is out of range (the list has 1 items)"));
+        let key = select(output("fn", "layers"), &[PathSegment::Index(0), PathSegment::Key("nmae".into())])
+            .and_then(|v| v.resolve(&known()))
+            .err();
+        let (message, hint) = key.map(|e| (e.message, e.hint)).unwrap_or_default();
+        assert_eq!(message, "`${fn.layers[0].nmae}`: there is no `nmae` here");
+        assert_eq!(hint.as_deref(), Some("did you mean `name`?"));
     }
 }
