@@ -26,6 +26,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
         s3::bucket::schema(),
         sns::topic::schema(),
         sns::subscription::schema(),
+        sns::topic_policy::schema(),
         sqs::queue::schema(),
         ssm::parameter::schema(),
     ];
@@ -49,7 +50,7 @@ mod tests {
     #[test]
     fn knows_every_type_once() {
         let names: Vec<_> = schemas().iter().map(|s| s.type_name).collect();
-        assert_eq!(names.len(), 19);
+        assert_eq!(names.len(), 20);
         assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted and unique: {names:?}");
     }
 

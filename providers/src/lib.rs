@@ -73,6 +73,7 @@ pub fn attach(registry: &mut Registry, config: &aws_config::SdkConfig) {
     registry.add_provider(typed(s3::bucket::schema(), s3::bucket::Bucket::new(config)));
     registry.add_provider(typed(sns::topic::schema(), sns::topic::Topic::new(config)));
     registry.add_provider(typed(sns::subscription::schema(), sns::subscription::Subscription::new(config)));
+    registry.add_provider(typed(sns::topic_policy::schema(), sns::topic_policy::TopicPolicy::new(config)));
     registry.add_provider(typed(sqs::queue::schema(), sqs::queue::Queue::new(config)));
     registry.add_provider(typed(ssm::parameter::schema(), ssm::parameter::Parameter::new(config)));
 }

@@ -1,4 +1,5 @@
-//! SNS: topics and subscriptions.
+//! SNS: topics, their policies and subscriptions.
 
 pub mod subscription;
 pub mod topic;
+pub mod topic_policy;

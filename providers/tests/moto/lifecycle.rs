@@ -417,6 +417,25 @@ lifecycle! {
             aws_sdk_ssm::Client::new(&c).delete_parameter().name(id).send().await.unwrap();
         }),
     };
+    topic_policy: Case {
+        stack: "lc-topic-policy", type_name: "aws:sns:TopicPolicy", files: &[],
+        setup: "  topic:\n    type: aws:sns:Topic\n    properties: {name: lc-policed}\n  other:\n    type: aws:sns:Topic\n    properties: {name: lc-policed-too}\n",
+        create: "{topic: \"${topic.arn}\", policy: {Version: \"2012-10-17\", Statement: [{Sid: events, Effect: Allow, Principal: {Service: events.amazonaws.com}, Action: \"sns:Publish\", Resource: \"${topic.arn}\"}]}}",
+        update: Some("{topic: \"${topic.arn}\", policy: {Version: \"2012-10-17\", Statement: [{Sid: alarms, Effect: Allow, Principal: {Service: cloudwatch.amazonaws.com}, Action: \"sns:Publish\", Resource: \"${topic.arn}\"}]}}"),
+        drift: Some(|c, id| Box::pin(async move {
+            let sns = aws_sdk_sns::Client::new(&c);
+            let policy = format!("{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Sid\":\"hand\",\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"sns:Publish\",\"Resource\":\"{id}\"}}]}}");
+            sns.set_topic_attributes().topic_arn(id).attribute_name("Policy").attribute_value(policy).send().await.unwrap();
+        })),
+        replace: Some("{topic: \"${other.arn}\", policy: {Version: \"2012-10-17\", Statement: [{Sid: alarms, Effect: Allow, Principal: {Service: cloudwatch.amazonaws.com}, Action: \"sns:Publish\", Resource: \"${other.arn}\"}]}}"),
+        remove: |c, id| Box::pin(async move {
+            // What deleting it does: the topic's own default policy back.
+            let sns = aws_sdk_sns::Client::new(&c);
+            let account = id.split(':').nth(4).unwrap().to_string();
+            let policy = serde_json::json!({"Version": "2008-10-17", "Id": "__default_policy_ID", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": id, "Condition": {"StringEquals": {"AWS:SourceOwner": account}}}]});
+            sns.set_topic_attributes().topic_arn(&id).attribute_name("Policy").attribute_value(policy.to_string()).send().await.unwrap();
+        }),
+    };
     subscription: Case {
         stack: "lc-subscription", type_name: "aws:sns:TopicSubscription", files: &[],
         setup: "  topic:\n    type: aws:sns:Topic\n    properties: {name: lc-subscribed}\n",
