@@ -344,7 +344,10 @@ fn codecs(
 pub fn passphrase(stack: &Site) -> Result<zeroize::Zeroizing<String>, Failure> {
     std::env::var("STACKR_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(zeroize::Zeroizing::new).ok_or_else(|| {
         Failure::hint(
-            anyhow::anyhow!("stack {} has secret values, and stackr stores them only encrypted", stack.name),
+            anyhow::anyhow!(
+                "stack {} keeps secrets (or its state records a secrets key), and its key comes from STACKR_PASSPHRASE, which is not set",
+                stack.name
+            ),
             "set STACKR_PASSPHRASE (the key that encrypts secrets in the state), or use secretsProvider: awskms://KEY",
         )
     })

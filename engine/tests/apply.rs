@@ -137,6 +137,14 @@ impl Provider for Fake {
     }
 
     async fn delete(&self, cx: &CallContext, id: &str, _: &Value) -> Result<(), ProviderError> {
+        let kind = self.cloud.resources.lock().unwrap().get(id).map(|r| r.0.clone());
+        if kind.is_some_and(|k| k != self.schema.type_name) {
+            // As AWS would: a table's DeleteTable on a role's name deletes someone else's table, or fails.
+            return Err(ProviderError::Other(format!(
+                "{} cannot delete {id}, which is not one",
+                self.schema.type_name
+            )));
+        }
         self.cloud.enter(&cx.resource, &format!("delete {id} of")).await?;
         self.cloud.resources.lock().unwrap().remove(id);
         self.cloud.leave();

@@ -208,3 +208,21 @@ fn a_type_checks_its_properties_together() {
     }
     assert!(out.contains("stack.yaml:5:"), "located at the property: {out}");
 }
+
+#[test]
+fn a_region_is_one_the_sdk_can_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.yaml");
+    std::fs::write(
+        &path,
+        "name: regions\nregion: \"us-east-1\\nx\"\nbackend: \"s3://bucket/p?region=a b\"\nresources:\n  t:\n    type: aws:sns:Topic\n    properties: {name: t}\n",
+    )
+    .unwrap();
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    let out = match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
+        Ok(_) => "valid".to_string(),
+        Err(diagnostics) => diagnostics.to_string(),
+    };
+    assert!(out.contains(r#"region: invalid region "us-east-1\nx""#), "{out}");
+    assert!(out.contains(r#"backend: invalid region "a b""#), "{out}");
+}

@@ -55,6 +55,9 @@ impl S3Store {
         }
         let mut builder = aws_sdk_s3::config::Builder::from(config).force_path_style(true);
         if let Some(region) = query.split('&').find_map(|p| p.strip_prefix("region=")) {
+            if !stackr_engine::stack::names::is_region(region) {
+                return Err(ProviderError::Invalid(format!("{url}: {region:?} is not a region")));
+            }
             builder = builder.region(aws_sdk_s3::config::Region::new(region.to_string()));
         }
         Ok(S3Store {

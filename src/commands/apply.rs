@@ -102,14 +102,14 @@ fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<
         ));
     }
     // A plan made against another state is stale whatever its files: say so before opening any key.
-    if moved.is_empty() {
-        moved.extend(file.moved_inputs().context("cannot hash the plan's inputs")?);
-    }
-    if !moved.is_empty() {
-        return Err(Failure::hint(
+    let stale = |moved: Vec<String>| {
+        Failure::hint(
             anyhow::anyhow!("the saved plan {} is stale: {}", path.display(), moved.join("; ")),
             new_plan(&bytes),
-        ));
+        )
+    };
+    if !moved.is_empty() {
+        return Err(stale(moved));
     }
     let key = crate::secrets_key::for_saved_plan(&session, &site, file.secrets_key.as_ref(), path)?;
     file.open(key.as_deref()).map_err(|e| {
@@ -124,6 +124,12 @@ fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<
         };
         Failure::hint(anyhow::anyhow!("{}: {e}", path.display()), hint)
     })?;
+    // The files it read are read only once the plan is known to be one `stackr plan` wrote (when it can be).
+    let root = std::env::current_dir().context("cannot read the working directory (the project root)")?;
+    let moved = file.moved_inputs(&root).context("cannot hash the plan's inputs")?;
+    if !moved.is_empty() {
+        return Err(stale(moved));
+    }
     session.rekey()?;
     let code = execute(&file, &mut session, &registry, region, options, "apply", printer)?;
     if code == 0 {

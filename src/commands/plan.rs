@@ -28,11 +28,10 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<u8, Failure> {
 
     let path = args.out.clone().unwrap_or_else(|| workspace::default_plan_path(&stack.name));
     if let Some(why) = &planned.unsaved {
-        // An older plan at that path would be applied in this one's place: it goes.
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(anyhow::anyhow!("cannot remove the older plan {}: {e}", path.display()).into()),
+        // An older plan at that path would be applied in this one's place: it goes. Anything else stays.
+        if is_saved_plan(&path) {
+            std::fs::remove_file(&path)
+                .map_err(|e| anyhow::anyhow!("cannot remove the older plan {}: {e}", path.display()))?;
         }
         printer.err_line(&format!(
             "note: a plan of this stack is saved only sealed and authenticated under its secrets key, which cannot be opened here: not saved ({})",
@@ -51,4 +50,13 @@ pub fn run(args: &PlanArgs, printer: &Printer) -> Result<u8, Failure> {
         printer.err_line(&format!("Saved the plan to {}.", path.display()));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() { 2 } else { 0 })
+}
+
+/// Whether `path` holds a plan `stackr plan` saved (of any format): what an unsaved plan may remove.
+fn is_saved_plan(path: &std::path::Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    let json: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
+    json.as_ref()
+        .and_then(|j| j.as_object())
+        .is_some_and(|o| o.contains_key("formatVersion") && o.contains_key("stack"))
 }

@@ -154,7 +154,25 @@ async fn a_saved_plan_applies_after_the_stack_files_are_gone() {
 
     // A plan that deploys code from elsewhere than it read and digested is refused before anything runs:
     // outside the project root, or code that is not an input of the plan (so nothing checked it).
-    let edits: [support::PlanEdit; 3] = [
+    let device = |p: &mut serde_json::Value| {
+        let mut inputs: std::collections::BTreeMap<String, String> =
+            serde_json::from_value(p["inputs"].clone()).unwrap();
+        inputs.insert("stack:/dev/zero".into(), "0".repeat(64));
+        p["inputsHash"] = stackr_engine::plan::file::combined_hash(&inputs).into();
+        p["inputs"] = serde_json::to_value(&inputs).unwrap();
+    };
+    let edits: [support::PlanEdit; 6] = [
+        (
+            "pathname",
+            &|p| p["stack"] = "../../../tmp/stackr-pwned".into(),
+            "`stack` is not a stack name: \"../../../tmp/stackr-pwned\"",
+        ),
+        (
+            "region",
+            &|p| p["target"]["region"] = "us-east-1\nx".into(),
+            "`target.region` is not a region: \"us-east-1\\nx\"",
+        ),
+        ("device", &device, "stack:/dev/zero: `/dev/zero` is an absolute path"),
         (
             "outside",
             &|p| p["steps"][1]["baseDir"] = "/".into(),
@@ -183,6 +201,7 @@ async fn a_saved_plan_applies_after_the_stack_files_are_gone() {
     }
     assert!(!d.join(".stackr/program.state.json").exists(), "a refused plan writes nothing");
     assert!(!std::path::Path::new("/tmp/stackr-elsewhere").exists());
+    assert!(!std::path::Path::new("/tmp/stackr-pwned.state.json").exists());
 
     // The stack files go; the plan still applies, exactly.
     std::fs::remove_dir_all(d.join("stacks")).unwrap();

@@ -158,7 +158,8 @@ async fn saved_plans_seal_their_secrets_under_the_secrets_key() {
     // Without the passphrase (a review of a pull request) a new stack's plan is shown but not saved: its
     // secrets could not be sealed. An older saved plan at that path is removed, not left to be applied.
     std::fs::create_dir_all(d.join(".stackr/plans")).unwrap();
-    std::fs::write(d.join(".stackr/plans/fingerprint.plan.json"), "{}").unwrap();
+    std::fs::write(d.join(".stackr/plans/fingerprint.plan.json"), r#"{"formatVersion": 4, "stack": "fingerprint"}"#)
+        .unwrap();
     let mut review = support::command(d);
     review.env("FINGERPRINT_KEY", "hunter2").env_remove("STACKR_PASSPHRASE");
     let (code, text) = status(&review.args(["plan", "stack.yaml", "--detailed-exitcode"]).output().unwrap());
@@ -167,6 +168,13 @@ async fn saved_plans_seal_their_secrets_under_the_secrets_key() {
     assert!(text.contains("not saved") && text.contains("STACKR_PASSPHRASE"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
     assert!(!d.join(".stackr/plans/fingerprint.plan.json").exists());
+    // A file that is not a saved plan is left alone.
+    std::fs::write(d.join("notes.txt"), "mine").unwrap();
+    let mut review = support::command(d);
+    review.env("FINGERPRINT_KEY", "hunter2").env_remove("STACKR_PASSPHRASE");
+    let (code, text) = status(&review.args(["plan", "stack.yaml", "-o", "notes.txt"]).output().unwrap());
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(std::fs::read_to_string(d.join("notes.txt")).unwrap(), "mine");
 
     // A new stack: the plan makes the secrets key and carries its record (salt and parameters), without the
     // check value, which would let anyone test passphrase guesses offline. The secret is in the plan only

@@ -119,6 +119,10 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
         create_token: None,
     };
     let delete_first = step.action == Action::Replace && step.replace_order == Some(ReplaceOrder::DeleteBeforeCreate);
+    let prior_provider = match (&prior, delete_first) {
+        (Some(old), true) => Some((old.clone(), context.registry.provider(&old.type_name)?)),
+        _ => None,
+    };
     Ok(Box::pin(async move {
         let started = Instant::now();
         let mut retired = None;
@@ -138,12 +142,13 @@ pub(super) fn prepare(job: &Job, state: &StateFile, context: &StepContext<'_>) -
                 }
                 _ => {
                     if delete_first {
-                        if let Some(old) = &prior {
-                            // The old resource must be recorded gone before its replacement is created.
+                        if let Some((old, old_provider)) = &prior_provider {
+                            // The old resource must be recorded gone before its replacement is created, by the
+                            // provider of its own type (a replacement may change the type).
                             let done = run_delete(
                                 &journal,
                                 lock.as_deref(),
-                                Some(Arc::clone(&provider)),
+                                Some(Arc::clone(old_provider)),
                                 &cx,
                                 old,
                                 Operation::Delete,

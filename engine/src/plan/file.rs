@@ -249,6 +249,13 @@ impl PlanFile {
             return Err(PlanFileError::Older(version));
         }
         let file: PlanFile = serde_json::from_value(raw).map_err(|e| PlanFileError::Syntax(e.to_string()))?;
+        // What keys the state and reaches AWS is held to the stack file's rules: a name is never a path.
+        if !crate::stack::names::is_stack_name(&file.stack) {
+            return Err(PlanFileError::Syntax(format!("`stack` is not a stack name: {:?}", file.stack)));
+        }
+        if let Some(region) = file.target.region.as_deref().filter(|r| !crate::stack::names::is_region(r)) {
+            return Err(PlanFileError::Syntax(format!("`target.region` is not a region: {region:?}")));
+        }
         if combined_hash(&file.inputs) != file.inputs_hash {
             return Err(PlanFileError::Syntax("`inputsHash` does not match `inputs`: the file was edited".into()));
         }
@@ -304,14 +311,26 @@ impl PlanFile {
 
     /// What moved among the files the plan read, in words: a file that changed, or code that is missing (apply
     /// deploys it). A stack or `fn::readFile` file that is gone moved nothing: the plan carries what it said.
-    pub fn moved_inputs(&self) -> Result<Vec<String>, std::io::Error> {
+    /// Only files inside the project `root` (or the plan's `allowPaths`) are read, and only regular files and
+    /// code directories: a plan naming another path (a device, a pipe, a file elsewhere) is refused unread.
+    pub fn moved_inputs(&self, root: &Path) -> Result<Vec<String>, std::io::Error> {
         let mut moved = Vec::new();
+        let confined = crate::stack::confine::Confinement { root, allowed: &self.target.allow_paths };
         for (name, digest) in &self.inputs {
-            let Some((kind, path)) = name.split_once(':') else {
+            let Some((kind, named)) = name.split_once(':') else {
                 moved.push(format!("{name} is not an input stackr knows"));
                 continue;
             };
-            let path = Path::new(path);
+            if let Err(message) = crate::stack::confine::resolve(Some(confined), Path::new(""), named) {
+                moved.push(format!("{name}: {message}"));
+                continue;
+            }
+            let path = Path::new(named);
+            let readable = |m: &std::fs::Metadata| m.is_file() || (kind == "code" && m.is_dir());
+            if std::fs::metadata(path).is_ok_and(|m| !readable(&m)) {
+                moved.push(format!("{name} is not a file stackr reads"));
+                continue;
+            }
             if !path.exists() {
                 // Code the plan deploys is read again; a stack file or a file read into a value is not.
                 if kind == "code" && digest != MISSING {
@@ -348,7 +367,8 @@ fn changed_properties(change: &super::ResourceChange) -> Vec<String> {
     names.into_iter().collect()
 }
 
-fn combined_hash(inputs: &BTreeMap<String, String>) -> String {
+/// `inputsHash`: SHA-256 over every input's name and digest.
+pub fn combined_hash(inputs: &BTreeMap<String, String>) -> String {
     let mut hasher = Sha256::new();
     for (name, digest) in inputs {
         hasher.update(name.as_bytes());

@@ -203,9 +203,13 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                         )
                     });
                 }
-                let data_loss = schema.holds_data;
+                // A type change loses what the old resource held, whatever the new type holds.
+                let old_holds_data =
+                    type_changed && request.registry.schema(&prior.type_name).is_some_and(|s| s.holds_data);
+                let data_loss = schema.holds_data || old_holds_data;
                 if data_loss {
-                    reasons.push(format!("replacing this {} destroys its data", resource.type_name));
+                    let holder = if schema.holds_data { &resource.type_name } else { &prior.type_name };
+                    reasons.push(format!("replacing this {holder} destroys its data"));
                 }
                 planned.insert(
                     name.clone(),

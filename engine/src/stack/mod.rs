@@ -10,7 +10,7 @@ pub(crate) mod credentials;
 pub mod document;
 pub mod expr;
 pub mod load;
-pub(crate) mod names;
+pub mod names;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -9,6 +9,18 @@
 
 use std::collections::BTreeMap;
 
+/// A stack name: letters, digits, `-` and `_`. It keys the state (a file or an object named after it), so it
+/// must never hold a path.
+pub fn is_stack_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// An AWS region as the SDK can send it in a header: lowercase letters, digits and `-` (`us-east-1`,
+/// `eu-central-2`), at most 32 characters.
+pub fn is_region(region: &str) -> bool {
+    (1..=32).contains(&region.len()) && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::schema::ResourceSchema;
 use crate::stack::Resource;

@@ -78,7 +78,6 @@ async fn a_plan_that_does_not_follow_from_the_state_is_refused_naming_why() {
             Box::new(|s| drop(inputs(&mut s[1]).insert("colour".into(), "red".into()))),
             "`b` has a property `colour` its type does not have",
         ),
-        (Box::new(|s| s[0].changed.clear()), "`a` changes `value`, which the step does not name"),
         (
             Box::new(|s| s[1].dependencies.push("ghost".into())),
             "`b` waits for `ghost`, which is neither a step of the plan nor in the state",
@@ -123,4 +122,58 @@ async fn steps_left_waiting_on_each_other_are_reported_not_run() {
         [("a".to_string(), "waits in a cycle".to_string()), ("b".into(), "waits in a cycle".into())]
     );
     assert!(h.cloud.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_delete_first_replacement_that_changes_the_type_deletes_the_old_with_its_own_type() {
+    let mut h = Harness::new();
+    h.converge(&h.stack(&thing("x", ""))).await;
+    let old = h.state.resources["x"].id.clone();
+    let store = h.stack(
+        "  x:\n    type: test:fake:Store\n    properties: {name: x}\n    options: {deleteBeforeReplace: true}\n",
+    );
+    let plan = h.plan(&store, false);
+    assert_eq!(plan.changes[0].replace_order, Some(plan::ReplaceOrder::DeleteBeforeCreate));
+    let report = h.apply_with(&plan, ApplyOptions { parallelism: 1, allow_data_loss: true }, CancelFlag::default());
+    let report = report.await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.counts.replaced, 1);
+    assert!(!h.cloud.resources.lock().unwrap().contains_key(&old), "the old Thing is deleted");
+    assert_eq!(h.state.resources["x"].type_name, "test:fake:Store");
+}
+
+#[tokio::test]
+async fn replacing_a_data_holding_resource_with_another_type_is_data_loss() {
+    let mut h = Harness::new();
+    h.converge(&h.stack("  s:\n    type: test:fake:Store\n    properties: {name: s}\n")).await;
+    let plan = h.plan(&h.stack(&thing("s", "")), false);
+    assert_eq!((plan.changes[0].action, plan.changes[0].data_loss), (Action::Replace, true));
+    assert!(plan.changes[0].reasons.contains(&"replacing this test:fake:Store destroys its data".to_string()));
+}
+
+/// AWS changed outside stackr to what the stack now says, and the stack also protects the resource: the plan
+/// (made against what refresh read) records only the option, and apply takes that plan.
+#[tokio::test]
+async fn an_option_change_applies_when_aws_drifted_to_what_the_stack_says() {
+    let mut h = Harness::new();
+    h.converge(&h.stack(&thing("p", "      value: one\n"))).await;
+    let mut refreshed = h.state.clone();
+    refreshed.resources.get_mut("p").unwrap().inputs["value"] = "two".into();
+    let stack = h.stack(&thing("p", "      value: two\n    options: {protect: true}\n"));
+    let plan = plan::plan(PlanRequest {
+        stack: &stack,
+        state: Some(&refreshed),
+        registry: &h.registry,
+        builtins: &Builtins { stack: "t".into(), region: None, account_id: None },
+        targets: &[],
+        destroy: false,
+        drift: vec![],
+    })
+    .unwrap();
+    let file = saved(&plan, None);
+    assert!(file.steps[0].changed.is_empty(), "only the option: {:?}", file.steps[0]);
+    apply::verify_saved(&file, &h.state, &h.registry, ApplyOptions::default(), None).unwrap();
+    h.apply_with(&plan, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
+    assert!(h.state.resources["p"].protect);
+    assert_eq!(h.state.resources["p"].inputs["value"], "two", "the state records what AWS has");
 }

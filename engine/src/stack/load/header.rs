@@ -15,7 +15,7 @@ pub(super) struct Header {
 pub(super) fn read(raw: &mut RawFile, scope: &FileScope, diags: &mut Diagnostics) -> Header {
     let name = match raw.name.take() {
         Some((name, pos)) => {
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if !crate::stack::names::is_stack_name(&name) {
                 diags.push(
                     scope
                         .error(pos, "name", format!("invalid stack name {name:?}"))
@@ -43,6 +43,32 @@ pub(super) fn read(raw: &mut RawFile, scope: &FileScope, diags: &mut Diagnostics
             );
         }
     }
+    let region = raw.region.take();
+    if let Some((region, pos)) = &region {
+        if !crate::stack::names::is_region(region) {
+            diags.push(
+                scope
+                    .error(*pos, "region", format!("invalid region {}", crate::render::shown(&format!("{region:?}"))))
+                    .with_hint("an AWS region: `us-east-1`, `eu-central-1`"),
+            );
+        }
+    }
+    if let Some(query_region) = backend.as_ref().and_then(|(url, _)| url.split_once("region=")).map(|(_, r)| r) {
+        let region = query_region.split('&').next().unwrap_or_default();
+        if !crate::stack::names::is_region(region) {
+            if let Some((_, pos)) = &backend {
+                diags.push(
+                    scope
+                        .error(
+                            *pos,
+                            "backend",
+                            format!("invalid region {}", crate::render::shown(&format!("{region:?}"))),
+                        )
+                        .with_hint("s3://BUCKET/PREFIX?region=us-east-1"),
+                );
+            }
+        }
+    }
     let secrets_provider = raw.secrets_provider.take();
     if let Some((provider, pos)) = &secrets_provider {
         if provider != "passphrase" && !provider.starts_with("awskms://") {
@@ -56,7 +82,7 @@ pub(super) fn read(raw: &mut RawFile, scope: &FileScope, diags: &mut Diagnostics
     Header {
         name,
         description: raw.description.take(),
-        region: raw.region.take().map(|(r, _)| r),
+        region: region.map(|(r, _)| r),
         backend: backend.map(|(b, _)| b),
         secrets_provider: secrets_provider.map(|(s, _)| s),
     }
