@@ -264,3 +264,47 @@ async fn finding_an_interrupted_rest_api_reads_every_page() {
     assert_eq!(pages.num_calls(), 2, "both pages read");
     assert_eq!(observe.num_calls(), 1, "the API on the second page was found and read");
 }
+
+/// moto ignores a change of tracing or architectures in place; AWS takes them in UpdateFunctionConfiguration and
+/// UpdateFunctionCode, which is what is sent.
+#[tokio::test]
+async fn tracing_and_architectures_change_in_place() {
+    use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
+    use aws_sdk_lambda::operation::update_function_code::UpdateFunctionCodeOutput;
+    use aws_sdk_lambda::operation::update_function_configuration::UpdateFunctionConfigurationOutput;
+    use aws_sdk_lambda::types::{Architecture, State, TracingMode};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("handler.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    let code = mock!(aws_sdk_lambda::Client::update_function_code)
+        .match_requests(|r| r.architectures() == [Architecture::Arm64])
+        .then_output(|| UpdateFunctionCodeOutput::builder().build());
+    let configuration = mock!(aws_sdk_lambda::Client::update_function_configuration)
+        .match_requests(|r| r.tracing_config().and_then(|t| t.mode()) == Some(&TracingMode::Active))
+        .then_output(|| UpdateFunctionConfigurationOutput::builder().build());
+    let ready = mock!(aws_sdk_lambda::Client::get_function_configuration)
+        .then_output(|| GetFunctionConfigurationOutput::builder().state(State::Active).build());
+    let read = mock!(aws_sdk_lambda::Client::get_function).then_output(|| {
+        aws_sdk_lambda::operation::get_function::GetFunctionOutput::builder()
+            .configuration(
+                aws_sdk_lambda::types::FunctionConfiguration::builder()
+                    .function_name("f")
+                    .function_arn("arn:aws:lambda:us-east-1:1:function:f")
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&code, &configuration, &ready, &read]);
+    let function = crate::lambda::function::Function::with_client(client, "us-east-1".into());
+    let provider = Typed::new(crate::lambda::function::schema(), function);
+    let function = |tracing: &str, architecture: &str| {
+        json(serde_json::json!({
+            "name": "f", "runtime": "python3.12", "handler": "handler.handler", "role": "arn:aws:iam::1:role/r",
+            "code": {"path": dir.path().to_string_lossy(), "sha256": "x"},
+            "tracing": tracing, "architectures": [architecture]
+        }))
+    };
+    let changed = ["tracing".to_string(), "architectures".to_string()];
+    let before = function("PassThrough", "x86_64");
+    provider.update(&cx(), "f", &before, &function("Active", "arm64"), &changed).await.unwrap();
+    assert_eq!((code.num_calls(), configuration.num_calls()), (1, 1), "both sent, with the new values");
+}

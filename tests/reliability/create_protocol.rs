@@ -89,6 +89,12 @@ fn cases() -> Vec<Case> {
             kind: Kind::Function,
         },
         Case {
+            name: "function reserved concurrency",
+            yaml: format!("  role:\n    type: aws:iam:Role\n    properties: {{name: cp-fn-role, assumeRolePolicy: {ROLE_TRUST}}}\n  function:\n    type: aws:lambda:Function\n    properties: {{name: cp-fn, runtime: python3.12, handler: app.handler, role: \"${{role.arn}}\", code: ./code, reservedConcurrency: 5}}\n"),
+            call: "/functions/cp-fn/concurrency",
+            kind: Kind::Function,
+        },
+        Case {
             name: "REST API deployment",
             yaml: format!("{function}  api:\n    type: aws:apigateway:RestApi\n    properties:\n      name: cp-api\n      routes: [{{path: /hello, method: GET, function: \"${{function.arn}}\"}}]\n      stageName: v1\n"),
             call: "/deployments",

@@ -2,15 +2,17 @@
 //!
 //! Create: CreateFunction with the code zipped deterministically, retrying for a bounded time while a role
 //! created in the same apply is not yet assumable (IAM is eventually consistent), then waiting until the
-//! function is Active. Update in place: code (UpdateFunctionCode) and configuration
-//! (UpdateFunctionConfiguration) separately, each waited for; tags. Replace: name.
+//! function is Active, then its reserved concurrency (PutFunctionConcurrency). Update in place: code and
+//! architectures (UpdateFunctionCode) and configuration, tracing included (UpdateFunctionConfiguration),
+//! separately, each waited for; reserved concurrency put or deleted; tags. Replace: name.
 //! The plan compares the code tree's content hash, so an unchanged tree never shows a change.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use stackr_engine::schema::{Property, ResourceSchema};
+use stackr_engine::schema::{PropType, Property, ResourceSchema};
+use stackr_engine::value::Value;
 
 /// The type's schema: its properties, outputs and what forces replacement.
 pub fn schema() -> ResourceSchema {
@@ -27,6 +29,15 @@ pub fn schema() -> ResourceSchema {
             "environment",
             vec![Property::string_map("variables").describe("Values may be secret")],
         ))
+        .property(Property::string("tracing").allowed(&["PassThrough", "Active"]).default("PassThrough"))
+        .property(
+            Property::list("architectures", PropType::String)
+                .default(Value::List(vec![Value::string("x86_64")]))
+                .describe("`x86_64` or `arm64`"),
+        )
+        .property(
+            Property::integer("reservedConcurrency").range(0, 1_000_000).describe("Reserved concurrent executions"),
+        )
         .property(Property::tags())
         .output("arn", "The function's ARN")
         .output("invokeArn", "The ARN API Gateway invokes")
@@ -51,6 +62,19 @@ pub struct FunctionInputs {
     #[serde(default = "memory")]
     memory_size: i32,
     environment: Option<EnvironmentInputs>,
+    #[serde(default = "pass_through")]
+    tracing: String,
+    #[serde(default = "x86")]
+    architectures: Vec<String>,
+    reserved_concurrency: Option<i32>,
+}
+
+fn pass_through() -> String {
+    "PassThrough".into()
+}
+
+fn x86() -> Vec<String> {
+    vec!["x86_64".into()]
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,7 +108,9 @@ mod calls {
 
     use crate::prelude::*;
     use aws_sdk_lambda::primitives::Blob;
-    use aws_sdk_lambda::types::{Environment, FunctionCode, LastUpdateStatus, Runtime, State};
+    use aws_sdk_lambda::types::{
+        Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State, TracingConfig, TracingMode,
+    };
     use aws_sdk_lambda::Client;
 
     use super::FunctionInputs;
@@ -105,6 +131,14 @@ mod calls {
         let variables: HashMap<String, String> =
             input.environment.as_ref().map(|e| e.variables.clone().into_iter().collect()).unwrap_or_default();
         Environment::builder().set_variables(Some(variables)).build()
+    }
+
+    fn tracing(input: &FunctionInputs) -> TracingConfig {
+        TracingConfig::builder().mode(TracingMode::from(input.tracing.as_str())).build()
+    }
+
+    fn architectures(input: &FunctionInputs) -> Vec<Architecture> {
+        input.architectures.iter().map(|a| Architecture::from(a.as_str())).collect()
     }
 
     fn role_not_ready(error: &ProviderError) -> bool {
@@ -133,6 +167,11 @@ mod calls {
                 ("codeSha256", sha.map(str::to_string)),
                 ("version", version.map(str::to_string)),
             ])
+        }
+
+        async fn reserve(&self, name: &str, reserved: i32) -> Result<(), ProviderError> {
+            let request = self.client.put_function_concurrency().function_name(name);
+            request.reserved_concurrent_executions(reserved).send().await.call("PutFunctionConcurrency").map(drop)
         }
 
         /// Waits until the function is Active and no update is in progress.
@@ -171,6 +210,15 @@ mod calls {
             inputs.insert("role".into(), Value::string(config.role().unwrap_or("")));
             inputs.insert("timeout".into(), Value::from(i64::from(config.timeout().unwrap_or(3))));
             inputs.insert("memorySize".into(), Value::from(i64::from(config.memory_size().unwrap_or(128))));
+            let mode = config.tracing_config().and_then(|t| t.mode()).map_or("PassThrough", |m| m.as_str());
+            inputs.insert("tracing".into(), Value::string(mode));
+            let architectures: Vec<Value> = config.architectures().iter().map(|a| Value::string(a.as_str())).collect();
+            let architectures = if architectures.is_empty() { vec![Value::string("x86_64")] } else { architectures };
+            inputs.insert("architectures".into(), Value::List(architectures));
+            match function.concurrency().and_then(|c| c.reserved_concurrent_executions()) {
+                Some(reserved) => inputs.insert("reservedConcurrency".into(), Value::from(i64::from(reserved))),
+                None => inputs.remove("reservedConcurrency"),
+            };
             // Secret markers stay where the stack had them: what AWS returns is the same value, still secret.
             let declared = prior_field(prior, "environment")
                 .and_then(|e| e.as_map())
@@ -217,6 +265,8 @@ mod calls {
                     .timeout(input.timeout)
                     .memory_size(input.memory_size)
                     .environment(environment(input))
+                    .tracing_config(tracing(input))
+                    .set_architectures(Some(architectures(input)))
                     .set_tags(Some(tags.clone().into_iter().collect()));
                 request.send().await.call("CreateFunction")
             })
@@ -225,19 +275,26 @@ mod calls {
             Ok(Made { id: input.name.clone(), outputs: Some(outputs) })
         }
 
-        async fn configure(&self, name: &str, _: &FunctionInputs) -> Result<(), ProviderError> {
-            self.wait_ready(name).await
+        async fn configure(&self, name: &str, input: &FunctionInputs) -> Result<(), ProviderError> {
+            self.wait_ready(name).await?;
+            match input.reserved_concurrency {
+                Some(reserved) => self.reserve(name, reserved).await,
+                None => Ok(()),
+            }
         }
 
         async fn update(&self, name: &str, change: Update<'_, FunctionInputs>) -> Result<(), ProviderError> {
             let new = change.new;
-            if change.any(&["code"]) {
+            if change.any(&["code", "architectures"]) {
                 let zip = package::zip(&new.code.path)?;
                 let request = self.client.update_function_code().function_name(name).zip_file(Blob::new(zip));
+                let request = request.set_architectures(Some(architectures(new)));
                 request.send().await.call("UpdateFunctionCode")?;
                 self.wait_ready(name).await?;
             }
-            if change.any(&["description", "runtime", "handler", "role", "timeout", "memorySize", "environment"]) {
+            let configuration =
+                ["description", "runtime", "handler", "role", "timeout", "memorySize", "environment", "tracing"];
+            if change.any(&configuration) {
                 let request = self
                     .client
                     .update_function_configuration()
@@ -248,9 +305,19 @@ mod calls {
                     .role(&new.role)
                     .timeout(new.timeout)
                     .memory_size(new.memory_size)
-                    .environment(environment(new));
+                    .environment(environment(new))
+                    .tracing_config(tracing(new));
                 request.send().await.call("UpdateFunctionConfiguration")?;
                 self.wait_ready(name).await?;
+            }
+            if change.any(&["reservedConcurrency"]) {
+                match new.reserved_concurrency {
+                    Some(reserved) => self.reserve(name, reserved).await?,
+                    None => {
+                        let request = self.client.delete_function_concurrency().function_name(name);
+                        request.send().await.call("DeleteFunctionConcurrency")?;
+                    }
+                }
             }
             Ok(())
         }

@@ -272,8 +272,10 @@ lifecycle! {
     function: Case {
         stack: "lc-function", type_name: "aws:lambda:Function", files: CODE,
         setup: "  role:\n    type: aws:iam:Role\n    properties: {name: lc-function, assumeRolePolicy: TRUST}\n",
-        create: "{name: lc-one, runtime: python3.12, handler: handler.handler, role: \"${role.arn}\", code: code, tags: {Owner: a, Team: x}}",
-        update: Some("{name: lc-one, runtime: python3.12, handler: handler.handler, role: \"${role.arn}\", code: code, timeout: 5, environment: {variables: {A: b}}, tags: {Owner: b}}"),
+        create: "{name: lc-one, runtime: python3.12, handler: handler.handler, role: \"${role.arn}\", code: code, tracing: Active, architectures: [arm64], reservedConcurrency: 5, tags: {Owner: a, Team: x}}",
+        // moto keeps the tracing mode and architectures a function was created with (UpdateFunctionConfiguration
+        // and UpdateFunctionCode ignore them): changing them is tested with mocked clients (src/mocked.rs).
+        update: Some("{name: lc-one, runtime: python3.12, handler: handler.handler, role: \"${role.arn}\", code: code, timeout: 5, environment: {variables: {A: b}}, tracing: Active, architectures: [arm64], tags: {Owner: b}}"),
         drift: Some(|c, id| Box::pin(async move {
             let lambda = aws_sdk_lambda::Client::new(&c);
             lambda.update_function_configuration().function_name(id).timeout(9).send().await.unwrap();
