@@ -226,3 +226,21 @@ fn a_region_is_one_the_sdk_can_send() {
     assert!(out.contains(r#"region: invalid region "us-east-1\nx""#), "{out}");
     assert!(out.contains(r#"backend: invalid region "a b""#), "{out}");
 }
+
+#[test]
+fn a_misspelt_property_hides_no_other_property_s_wrong_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.yaml");
+    std::fs::write(
+        &path,
+        "name: both\nresources:\n  q:\n    type: aws:sqs:Queue\n    properties: {name: q, visibiltyTimeout: 5, delaySeconds: soon}\n",
+    )
+    .unwrap();
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    let out = match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
+        Ok(_) => "valid".to_string(),
+        Err(diagnostics) => diagnostics.to_string(),
+    };
+    assert!(out.contains("`visibiltyTimeout` is not a property of aws:sqs:Queue"), "{out}");
+    assert!(out.contains("resources.q.properties.delaySeconds: expected an integer"), "{out}");
+}

@@ -86,8 +86,9 @@ pub fn load(path: &Path, registry: &Registry, env: &dyn Environment) -> Result<S
 }
 
 /// Evaluates every resource with other resources' attributes unknown, so type errors in literal and config
-/// values are found now rather than at plan time. Resources that already have problems are skipped: their
-/// errors would only repeat.
+/// values are found now rather than at plan time. What is found at a property that already has a problem (or
+/// inside it) is dropped: it would only repeat it; the resource's other properties are still checked (one
+/// misspelt property must not hide another's wrong value).
 fn check_values(stack: &Stack, registry: &Registry, diags: &mut Diagnostics) {
     if diags.iter().any(|d| d.path.starts_with("variables.") || d.path.starts_with("defaultTags")) {
         return;
@@ -98,13 +99,25 @@ fn check_values(stack: &Stack, registry: &Registry, diags: &mut Diagnostics) {
     let mut names = super::names::PhysicalNames::default();
     for resource in stack.resources.values() {
         let prefix = format!("resources.{}.", resource.name);
-        if diags.iter().any(|d| d.path.starts_with(&prefix)) {
-            continue;
-        }
+        let properties = format!("{prefix}properties");
+        // Problems of single properties; one of the resource as a whole (a missing required property) hides
+        // nothing.
+        let known: Vec<&str> = diags
+            .iter()
+            .map(|d| d.path.as_str())
+            .filter(|p| p.starts_with(&prefix) && *p != properties && !p.starts_with(&format!("{prefix}options")))
+            .collect();
+        let repeats = |path: &str| {
+            known.iter().any(|k| path == *k || path.strip_prefix(k).is_some_and(|r| r.starts_with(['.', '['])))
+        };
         if let Some(schema) = registry.schema(&resource.type_name) {
+            let mut own = Diagnostics::default();
             match evaluator.resource_inputs(resource, schema) {
-                Ok(inputs) => names.check(resource, schema, &inputs, &mut found),
-                Err(d) => found.extend(d),
+                Ok(inputs) => names.check(resource, schema, &inputs, &mut own),
+                Err(d) => own.extend(d),
+            }
+            for d in own.iter().filter(|d| !repeats(&d.path)) {
+                found.push(d.clone());
             }
         }
     }
