@@ -308,3 +308,19 @@ async fn tracing_and_architectures_change_in_place() {
     provider.update(&cx(), "f", &before, &function("Active", "arm64"), &changed).await.unwrap();
     assert_eq!((code.num_calls(), configuration.num_calls()), (1, 1), "both sent, with the new values");
 }
+
+/// `x` and `/x` have one ARN (`…:parameter/x`). moto takes them for one parameter; AWS keeps both. Importing by
+/// that ARN when both exist is refused, naming both, rather than guessing.
+#[tokio::test]
+async fn a_parameter_arn_naming_two_parameters_is_refused() {
+    use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
+    use aws_sdk_ssm::types::Parameter;
+    let both = mock!(aws_sdk_ssm::Client::get_parameter).then_output(|| {
+        GetParameterOutput::builder().parameter(Parameter::builder().name("x").value("v").build()).build()
+    });
+    let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&both]);
+    let provider = Typed::new(crate::ssm::parameter::schema(), crate::ssm::parameter::Parameter::with_client(client));
+    let arn = "arn:aws:ssm:us-east-1:123456789012:parameter/x";
+    let error = provider.import(&cx(), arn).await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("is the ARN of both `/x` and `x`: import by name"), "{error}");
+}

@@ -71,10 +71,34 @@ pub fn run(path: &Path, name: &str, id: &str, printer: &Printer) -> Result<u8, F
     );
     session.commit(state)?;
     session.release()?;
+    if let Some(declared) = declared_name(resource, provider.schema()) {
+        let name_property = provider.schema().name_property.unwrap_or_default();
+        let found = observed.inputs.as_map().and_then(|m| m.get(name_property)).and_then(|v| v.as_str());
+        if let Some(found) = found.filter(|f| *f != declared) {
+            // Adopted all the same (the id is what the user gave), but the next plan would replace it.
+            printer.err_line(&format!(
+                "warning: {} is named {}, but the stack declares `{name}` with {name_property} {}: the next plan replaces it",
+                observed.id,
+                stackr_engine::render::shown(&format!("{found:?}")),
+                stackr_engine::render::shown(&format!("{declared:?}")),
+            ));
+        }
+    }
     printer.out(&format!(
         "Imported {} as `{name}`. Run `stackr plan {}` to see how it differs from the stack.\n",
         observed.id,
         path.display()
     ));
     Ok(0)
+}
+
+/// The name the stack gives the resource, when it is written as a plain string.
+fn declared_name<'a>(
+    resource: &'a stackr_engine::stack::Resource,
+    schema: &stackr_engine::schema::ResourceSchema,
+) -> Option<&'a str> {
+    match resource.properties.get(schema.name_property?)? {
+        stackr_engine::stack::expr::Expr::String(name) => Some(name),
+        _ => None,
+    }
 }

@@ -93,6 +93,20 @@ async fn saved_plans_locks_guards_and_state_commands() {
     assert!(imported.starts_with(&format!("Imported {topic_arn} as `topic`")), "{imported}");
     let plan = stackr(d, &["plan", "stack.yaml", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+    // Importing a resource of another name is allowed (the id is what was given), and said.
+    let config = stackr_providers::moto::sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let other = sns.create_topic().name("someone-elses").send().await.unwrap().topic_arn().unwrap().to_string();
+    ok(&stackr(d, &["state", "rm", "stack.yaml", "topic"]));
+    let (code, text) = status(&stackr(d, &["import", "stack.yaml", "topic", &other]));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("is named \"someone-elses\", but the stack declares `topic` with name \"lifecycle-topic\": the next plan replaces it"),
+        "{text}"
+    );
+    ok(&stackr(d, &["state", "rm", "stack.yaml", "topic"]));
+    sns.delete_topic().topic_arn(&other).send().await.unwrap();
+    ok(&stackr(d, &["import", "stack.yaml", "topic", &topic_arn]));
     let outputs: serde_json::Value =
         serde_json::from_str(&ok(&stackr(d, &["output", "stack.yaml", "--json"]))).unwrap();
     assert_eq!(outputs["topicArn"], topic_arn.as_str());

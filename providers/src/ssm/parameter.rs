@@ -157,13 +157,21 @@ mod calls {
             let Some((_, path)) = given.split_once(":parameter/").filter(|_| given.starts_with("arn:")) else {
                 return Ok(Some(given.to_string()));
             };
+            // The ARN of `x` and of `/x` is the same: with both there, only the name tells which is meant.
+            let mut named = Vec::new();
             for name in [format!("/{path}"), path.to_string()] {
                 let out = self.client.get_parameter().name(&name).send().await.call("GetParameter");
                 if found(out)?.is_some() {
-                    return Ok(Some(name));
+                    named.push(name);
                 }
             }
-            Ok(None)
+            if named.len() > 1 {
+                return Err(ProviderError::Invalid(format!(
+                    "{given} is the ARN of both `{}` and `{}`: import by name",
+                    named[0], named[1]
+                )));
+            }
+            Ok(named.pop())
         }
     }
 }
