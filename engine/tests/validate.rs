@@ -18,6 +18,18 @@ fn validate(name: &str) -> String {
     }
 }
 
+/// What `stackr validate` reports for a stack file of `text`, as text.
+fn validate_text(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.yaml");
+    std::fs::write(&path, text).unwrap();
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
+        Ok(_) => "valid".to_string(),
+        Err(diagnostics) => diagnostics.to_string(),
+    }
+}
+
 #[test]
 fn misspelt_names_get_suggestions() {
     let out = validate("misspellings.yaml");
@@ -160,18 +172,9 @@ fn a_stack_cannot_read_credentials_from_the_environment() {
 
 #[test]
 fn what_identifies_a_resource_cannot_be_empty() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("stack.yaml");
-    std::fs::write(
-        &path,
+    let out = validate_text(
         "name: empty\nresources:\n  p:\n    type: aws:ssm:Parameter\n    properties: {name: \"\", value: v}\n  m:\n    type: aws:lambda:EventSourceMapping\n    properties: {eventSourceArn: \"\", functionName: f}\n",
-    )
-    .unwrap();
-    let env: BTreeMap<String, String> = BTreeMap::new();
-    let out = match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
-        Ok(_) => "valid".to_string(),
-        Err(diagnostics) => diagnostics.to_string(),
-    };
+    );
     assert!(
         out.contains(
             "resources.p.properties.name: `name` is empty, but it is what identifies the aws:ssm:Parameter in AWS"
@@ -183,18 +186,9 @@ fn what_identifies_a_resource_cannot_be_empty() {
 
 #[test]
 fn a_type_checks_its_properties_together() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("stack.yaml");
-    std::fs::write(
-        &path,
+    let out = validate_text(
         "name: rules\nresources:\n  fifo:\n    type: aws:sqs:Queue\n    properties: {name: orders, fifoQueue: true}\n  standard:\n    type: aws:sqs:Queue\n    properties: {name: jobs.fifo, contentBasedDeduplication: true}\n  p:\n    type: aws:ssm:Parameter\n    properties: {name: /p, value: v, keyId: alias/k}\n  r:\n    type: aws:events:Rule\n    properties: {name: r}\n  b:\n    type: aws:s3:Bucket\n    properties:\n      bucketName: Bad_Bucket\n      corsRules: [{allowedMethods: [GET, get], allowedOrigins: [\"*\"]}]\n",
-    )
-    .unwrap();
-    let env: BTreeMap<String, String> = BTreeMap::new();
-    let out = match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
-        Ok(_) => "valid".to_string(),
-        Err(diagnostics) => diagnostics.to_string(),
-    };
+    );
     for expected in [
         "resources.fifo.properties.name: a FIFO queue's name ends in .fifo: `orders.fifo`",
         "resources.standard.properties.fifoQueue: `jobs.fifo` is a FIFO queue's name: set fifoQueue: true",
@@ -211,36 +205,18 @@ fn a_type_checks_its_properties_together() {
 
 #[test]
 fn a_region_is_one_the_sdk_can_send() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("stack.yaml");
-    std::fs::write(
-        &path,
+    let out = validate_text(
         "name: regions\nregion: \"us-east-1\\nx\"\nbackend: \"s3://bucket/p?region=a b\"\nresources:\n  t:\n    type: aws:sns:Topic\n    properties: {name: t}\n",
-    )
-    .unwrap();
-    let env: BTreeMap<String, String> = BTreeMap::new();
-    let out = match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
-        Ok(_) => "valid".to_string(),
-        Err(diagnostics) => diagnostics.to_string(),
-    };
+    );
     assert!(out.contains(r#"region: invalid region "us-east-1\nx""#), "{out}");
     assert!(out.contains(r#"backend: invalid region "a b""#), "{out}");
 }
 
 #[test]
 fn a_misspelt_property_hides_no_other_property_s_wrong_value() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("stack.yaml");
-    std::fs::write(
-        &path,
+    let out = validate_text(
         "name: both\nresources:\n  q:\n    type: aws:sqs:Queue\n    properties: {name: q, visibiltyTimeout: 5, delaySeconds: soon}\n",
-    )
-    .unwrap();
-    let env: BTreeMap<String, String> = BTreeMap::new();
-    let out = match stack::load(&path, &stackr_providers::catalog::registry(), &env) {
-        Ok(_) => "valid".to_string(),
-        Err(diagnostics) => diagnostics.to_string(),
-    };
+    );
     assert!(out.contains("`visibiltyTimeout` is not a property of aws:sqs:Queue"), "{out}");
     assert!(out.contains("resources.q.properties.delaySeconds: expected an integer"), "{out}");
 }

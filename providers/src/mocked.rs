@@ -107,6 +107,18 @@ async fn a_non_retryable_error_is_reported_once_with_operation_and_code() {
     assert_eq!(delete.num_calls(), 1);
 }
 
+/// GetFunction's answer for a function `f` that exists.
+fn function_f() -> aws_sdk_lambda::operation::get_function::GetFunctionOutput {
+    aws_sdk_lambda::operation::get_function::GetFunctionOutput::builder()
+        .configuration(
+            aws_sdk_lambda::types::FunctionConfiguration::builder()
+                .function_name("f")
+                .function_arn("arn:aws:lambda:us-east-1:1:function:f")
+                .build(),
+        )
+        .build()
+}
+
 #[tokio::test]
 async fn a_new_role_not_yet_assumable_is_retried_then_the_function_is_waited_for() {
     use aws_sdk_lambda::operation::create_function::{CreateFunctionError, CreateFunctionOutput};
@@ -140,16 +152,7 @@ async fn a_new_role_not_yet_assumable_is_retried_then_the_function_is_waited_for
         .output(|| GetFunctionConfigurationOutput::builder().state(State::Active).build())
         .build();
     // Read back once created.
-    let read = mock!(aws_sdk_lambda::Client::get_function).then_output(|| {
-        aws_sdk_lambda::operation::get_function::GetFunctionOutput::builder()
-            .configuration(
-                aws_sdk_lambda::types::FunctionConfiguration::builder()
-                    .function_name("f")
-                    .function_arn("arn:aws:lambda:us-east-1:1:function:f")
-                    .build(),
-            )
-            .build()
-    });
+    let read = mock!(aws_sdk_lambda::Client::get_function).then_output(function_f);
     let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&create, &ready, &read]);
     let function = crate::lambda::function::Function::with_client(client, "us-east-1".into());
     let provider = Typed::new(crate::lambda::function::schema(), function);
@@ -283,16 +286,7 @@ async fn tracing_and_architectures_change_in_place() {
         .then_output(|| UpdateFunctionConfigurationOutput::builder().build());
     let ready = mock!(aws_sdk_lambda::Client::get_function_configuration)
         .then_output(|| GetFunctionConfigurationOutput::builder().state(State::Active).build());
-    let read = mock!(aws_sdk_lambda::Client::get_function).then_output(|| {
-        aws_sdk_lambda::operation::get_function::GetFunctionOutput::builder()
-            .configuration(
-                aws_sdk_lambda::types::FunctionConfiguration::builder()
-                    .function_name("f")
-                    .function_arn("arn:aws:lambda:us-east-1:1:function:f")
-                    .build(),
-            )
-            .build()
-    });
+    let read = mock!(aws_sdk_lambda::Client::get_function).then_output(function_f);
     let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&code, &configuration, &ready, &read]);
     let function = crate::lambda::function::Function::with_client(client, "us-east-1".into());
     let provider = Typed::new(crate::lambda::function::schema(), function);

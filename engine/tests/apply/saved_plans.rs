@@ -95,28 +95,12 @@ async fn a_plan_that_does_not_follow_from_the_state_is_refused_naming_why() {
 
 #[tokio::test]
 async fn steps_left_waiting_on_each_other_are_reported_not_run() {
-    let h = Harness::new();
+    let mut h = Harness::new();
     let stack = h.stack(&[thing("a", ""), thing("b", "")].concat());
     let mut file = saved(&h.plan(&stack, false), None);
     file.steps[0].dependencies = vec!["b".into()];
     file.steps[1].dependencies = vec!["a".into()];
-    let journal = JournalWriter::open(&h.journal_path(), None).unwrap();
-    let report = apply::apply(ApplyRun {
-        steps: &file.steps,
-        outputs: &BTreeMap::new(),
-        state: h.state.clone(),
-        registry: &h.registry,
-        region: None,
-        options: ApplyOptions::default(),
-        journal,
-        events: None,
-        cancel: CancelFlag::default(),
-        operation: "apply",
-        gone: &[],
-        lock: None,
-    })
-    .await
-    .unwrap();
+    let report = h.apply_file(&file, ApplyOptions::default(), CancelFlag::default()).await.unwrap();
     assert_eq!(
         report.skipped,
         [("a".to_string(), "waits in a cycle".to_string()), ("b".into(), "waits in a cycle".into())]
