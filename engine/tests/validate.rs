@@ -220,3 +220,12 @@ fn a_misspelt_property_hides_no_other_property_s_wrong_value() {
     assert!(out.contains("`visibiltyTimeout` is not a property of aws:sqs:Queue"), "{out}");
     assert!(out.contains("resources.q.properties.delaySeconds: expected an integer"), "{out}");
 }
+
+#[test]
+fn a_function_has_one_known_architecture_and_a_topic_policy_names_an_arn() {
+    let out = validate_text(
+        "name: arch\nresources:\n  fn:\n    type: aws:lambda:Function\n    properties: {name: f, runtime: python3.12, handler: h.h, role: arn:aws:iam::1:role/r, code: ., architectures: [sparc]}\n  pol:\n    type: aws:sns:TopicPolicy\n    properties: {topic: alerts, policy: {Version: \"2012-10-17\", Statement: []}}\n",
+    );
+    assert!(out.contains("resources.fn.properties.architectures: a function has one architecture"), "{out}");
+    assert!(out.contains("resources.pol.properties.topic: the topic is its ARN"), "{out}");
+}

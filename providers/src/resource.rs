@@ -278,7 +278,9 @@ impl<R: Resource> Provider for Typed<R> {
         desired: &Value,
         changed: &[String],
     ) -> Result<Value, ProviderError> {
-        let old = self.parse(prior)?;
+        // What AWS cannot report (a function's code directory) is missing from a prior read back or imported:
+        // the desired value stands in for it, so that such a prior still parses.
+        let old = self.parse(&filled_in(prior, desired))?;
         let new = self.parse(desired)?;
         let others: Vec<String> = changed.iter().filter(|c| *c != "tags").cloned().collect();
         if !others.is_empty() {
@@ -323,5 +325,17 @@ impl<R: Resource> Provider for Typed<R> {
             return Ok(found.filter(|o| o.create_token.as_deref() == Some(token)));
         }
         Ok(found)
+    }
+}
+
+/// `prior` with the top-level properties it lacks taken from `desired`.
+fn filled_in(prior: &Value, desired: &Value) -> Value {
+    match (prior, desired) {
+        (Value::Map(prior), Value::Map(desired)) => {
+            let mut filled = desired.clone();
+            filled.extend(prior.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Value::Map(filled)
+        }
+        _ => prior.clone(),
     }
 }

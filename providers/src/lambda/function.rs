@@ -39,11 +39,24 @@ pub fn schema() -> ResourceSchema {
             Property::integer("reservedConcurrency").range(0, 1_000_000).describe("Reserved concurrent executions"),
         )
         .property(Property::tags())
+        .rules(rules)
         .output("arn", "The function's ARN")
         .output("invokeArn", "The ARN API Gateway invokes")
         .volatile_output("codeSha256", "Base64 SHA-256 of the deployed zip")
         .volatile_output("version", "The latest version")
         .unique_name("name")
+}
+
+/// A function runs on one architecture, `x86_64` or `arm64`.
+fn rules(inputs: &Value) -> Vec<(String, String)> {
+    let Some(Value::List(architectures)) = inputs.as_map().and_then(|m| m.get("architectures")) else {
+        return Vec::new();
+    };
+    let known = architectures.iter().all(|a| matches!(a.as_str(), Some("x86_64" | "arm64") | None));
+    if architectures.len() != 1 || !known {
+        return vec![("architectures".into(), "a function has one architecture: [x86_64] or [arm64]".into())];
+    }
+    Vec::new()
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,17 @@ pub fn schema() -> ResourceSchema {
         .property(Property::string("topic").required().forces_replacement().describe("Topic ARN"))
         .property(Property::json("policy").required().describe("The policy document"))
         .identified_by(&["topic"])
+        .rules(rules)
+}
+
+/// The topic is named by its ARN (`${topic.arn}`), as SetTopicAttributes needs it.
+fn rules(inputs: &stackr_engine::value::Value) -> Vec<(String, String)> {
+    match inputs.as_map().and_then(|m| m.get("topic")).and_then(|t| t.as_str()) {
+        Some(topic) if !topic.starts_with("arn:") => {
+            vec![("topic".into(), "the topic is its ARN (`${TOPIC.arn}`), not its name".into())]
+        }
+        _ => Vec::new(),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,12 +55,21 @@ fn default_policy(topic: &str) -> serde_json::Value {
 
 const DEFAULT_ID: &str = "__default_policy_ID";
 
+/// SNS's own policy: its `Id` and its one default statement. A policy extending it (more statements, the `Id`
+/// kept, as copying the default and adding to it gives) is the stack's.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+fn is_default(policy: &stackr_engine::value::Value) -> bool {
+    let json = policy.to_json();
+    let statements = json["Statement"].as_array().map(Vec::as_slice).unwrap_or_default();
+    json["Id"] == DEFAULT_ID && statements.len() == 1 && statements[0]["Sid"] == "__default_statement_ID"
+}
+
 #[cfg(feature = "aws")]
 pub use calls::TopicPolicy;
 
 #[cfg(feature = "aws")]
 mod calls {
-    use super::{default_policy, TopicPolicyInputs, DEFAULT_ID};
+    use super::{default_policy, is_default, TopicPolicyInputs};
     use crate::inputs::{document_text, document_value};
     use crate::prelude::*;
 
@@ -70,8 +90,7 @@ mod calls {
             let out = self.client.get_topic_attributes().topic_arn(topic).send().await;
             let attributes = out.call("GetTopicAttributes")?.attributes.unwrap_or_default();
             let Some(policy) = attributes.get("Policy").and_then(|p| document_value(p)) else { return Ok(None) };
-            let is_default = policy.as_map().and_then(|m| m.get("Id")).and_then(Value::as_str) == Some(DEFAULT_ID);
-            if is_default {
+            if is_default(&policy) {
                 return Ok(None);
             }
             let inputs = [("topic".to_string(), Value::string(topic)), ("policy".to_string(), policy)];
@@ -108,11 +127,18 @@ mod calls {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     #[test]
     fn the_default_policy_names_the_topic_and_its_owner() {
         let policy = super::default_policy("arn:aws:sns:us-east-1:123456789012:orders");
         assert_eq!(policy["Statement"][0]["Resource"], "arn:aws:sns:us-east-1:123456789012:orders");
         assert_eq!(policy["Statement"][0]["Condition"]["StringEquals"]["AWS:SourceOwner"], "123456789012");
         assert_eq!(policy["Id"], super::DEFAULT_ID);
+        let value = stackr_engine::value::Value::from_json(&policy);
+        assert!(super::is_default(&value));
+        let mut extended = policy.clone();
+        extended["Statement"].as_array_mut().unwrap().push(serde_json::json!({"Sid": "events", "Effect": "Allow"}));
+        assert!(!super::is_default(&stackr_engine::value::Value::from_json(&extended)), "extending it makes it ours");
     }
 }

@@ -166,7 +166,16 @@ async fn api_function_role_and_table_in_one_run() {
     // Import: the function by name, the API by id.
     let cx = CallContext { stack: env.name.clone(), resource: "x".into(), create_token: None, made: None };
     let function = env.registry.provider("aws:lambda:Function").unwrap();
-    assert_eq!(function.import(&cx, "api-test-fn").await.unwrap().unwrap().id, "api-test-fn");
+    let imported = function.import(&cx, "api-test-fn").await.unwrap().unwrap();
+    assert_eq!(imported.id, "api-test-fn");
+    // What import reads lacks the code (AWS keeps a zip, not the directory): an update from it still runs.
+    let mut desired = Value::from_json(&env.state.resources["fn"].inputs);
+    if let Value::Map(map) = &mut desired {
+        map.insert("timeout".into(), Value::from(12));
+    }
+    function.update(&cx, "api-test-fn", &imported.inputs, &desired, &["timeout".to_string()]).await.unwrap();
+    let configuration = lambda.get_function_configuration().function_name("api-test-fn").send().await.unwrap();
+    assert_eq!(configuration.timeout(), Some(12));
     let api = env.registry.provider("aws:apigateway:RestApi").unwrap();
     assert_eq!(api.import(&cx, &api_id).await.unwrap().unwrap().id, api_id);
 

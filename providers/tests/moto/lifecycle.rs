@@ -434,7 +434,7 @@ lifecycle! {
             // What deleting it does: the topic's own default policy back.
             let sns = aws_sdk_sns::Client::new(&c);
             let account = id.split(':').nth(4).unwrap().to_string();
-            let policy = serde_json::json!({"Version": "2008-10-17", "Id": "__default_policy_ID", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": id, "Condition": {"StringEquals": {"AWS:SourceOwner": account}}}]});
+            let policy = serde_json::json!({"Version": "2008-10-17", "Id": "__default_policy_ID", "Statement": [{"Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": id, "Condition": {"StringEquals": {"AWS:SourceOwner": account}}}]});
             sns.set_topic_attributes().topic_arn(&id).attribute_name("Policy").attribute_value(policy.to_string()).send().await.unwrap();
         }),
     };
