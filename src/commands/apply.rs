@@ -156,6 +156,15 @@ fn plan_and_apply(
     let planned = make_plan(path, &stack, &session, &registry, &builtins, &settings, printer)?;
     let plan = &planned.plan;
     printer.out(&render::text::render(plan, printer.stdout_style));
+    if !plan.has_changes() && !planned.file.gone.is_empty() {
+        // Nothing to change in AWS, but the state still records what refresh found deleted outside stackr:
+        // forgetting it is the run (confirmed gone first), with nothing to ask.
+        session.rekey()?;
+        let code =
+            execute(&planned.file, &mut session, &registry, builtins.region.clone(), options, operation, printer)?;
+        session.release()?;
+        return Ok(code);
+    }
     if !plan.has_changes() {
         if session.replayed {
             // An interrupted run's journal was replayed and reconciled: record that in the state now, or every

@@ -244,3 +244,25 @@ async fn a_saved_plan_applies_after_the_stack_files_are_gone() {
     assert_eq!(code, Some(1));
     assert!(text.contains("there is no saved plan"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_was_deleted_outside_stackr_leaves_the_state_on_the_next_apply_or_destroy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("stack.yaml"),
+        "name: vanished\nregion: us-east-1\nresources:\n  topic:\n    type: aws:sns:Topic\n    properties: {name: vanished-topic}\n",
+    )
+    .unwrap();
+    ok(&stackr(d, &["apply", "stack.yaml", "--auto-approve"]));
+    let config = stackr_providers::moto::sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let listed = sns.list_topics().send().await.unwrap();
+    let arn = listed.topics().iter().filter_map(|t| t.topic_arn()).find(|a| a.ends_with(":vanished-topic")).unwrap();
+    sns.delete_topic().topic_arn(arn).send().await.unwrap();
+    let destroyed = ok(&stackr(d, &["destroy", "stack.yaml", "--auto-approve"]));
+    assert!(destroyed.contains("no changes"), "{destroyed}");
+    let (code, listed) = status(&stackr(d, &["state", "list", "stack.yaml"]));
+    assert_eq!(code, Some(0), "{listed}");
+    assert!(!listed.contains("vanished-topic"), "the state no longer records what is gone: {listed}");
+}
