@@ -31,7 +31,7 @@ pub fn for_plan(session: &Session, stack: &Site, holds_secrets: bool) -> Result<
         }
         None if !holds_secrets => Ok(None),
         None => {
-            let provider = stack.target.secrets_provider.as_deref().unwrap_or("passphrase");
+            let provider = stack.secrets_provider();
             let (codec, record) = session::open(stack, lineage, provider, None)?;
             Ok(Some((codec, PlanKey::New { record: record.without_check() })))
         }

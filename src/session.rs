@@ -124,12 +124,12 @@ impl Session {
     /// change a plan shows (`~ secrets: … re-encrypted`), made by the apply of that plan once it is verified.
     /// The state's own key has already opened what it holds; the next commit seals it under the new one.
     pub fn rekey(&mut self) -> Result<(), Failure> {
-        let wanted = self.site.target.secrets_provider.clone().unwrap_or_else(|| "passphrase".to_string());
+        let wanted = self.site.secrets_provider();
         match &self.state.secrets {
             Some(recorded) if recorded.provider != wanted => {}
             _ => return Ok(()),
         }
-        let (codec, config) = open(&self.site, &self.state.lineage.0, &wanted, None)?;
+        let (codec, config) = open(&self.site, &self.state.lineage.0, wanted, None)?;
         self.state.secrets = Some(config);
         self.codec = Some(codec);
         Ok(())
@@ -312,9 +312,7 @@ fn codecs(
     let recorded = state.secrets.clone();
     let wanted = journal_secrets
         .or(recorded.as_ref())
-        .map(|c| c.provider.clone())
-        .or_else(|| stack.target.secrets_provider.clone())
-        .unwrap_or_else(|| "passphrase".to_string());
+        .map_or_else(|| stack.secrets_provider().to_string(), |c| c.provider.clone());
     let lineage = state.lineage.0.clone();
     let read = match (&recorded, sealed) {
         (Some(config), true) => Some(open(stack, &lineage, &config.provider, Some(config))?.0),

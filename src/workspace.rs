@@ -55,7 +55,7 @@ impl Site {
     /// The site a saved plan records, held to the same rules as a stack's.
     pub fn of_plan(file: &PlanFile) -> Result<Site, Failure> {
         let url = file.target.backend.clone().unwrap_or_else(|| format!("file://{STACKR_DIR}"));
-        let root = std::env::current_dir().context("cannot read the working directory (the project root)")?;
+        let root = project_root()?;
         let allowed = &file.target.allow_paths;
         confined_backend(&url, Some(stackr_engine::stack::confine::Confinement { root: &root, allowed }))?;
         Ok(Site {
@@ -65,6 +65,11 @@ impl Site {
             backend: url,
             has_secrets: file.holds_secrets(),
         })
+    }
+
+    /// The secrets provider the stack names, or the default one.
+    pub fn secrets_provider(&self) -> &str {
+        self.target.secrets_provider.as_deref().unwrap_or(stackr_state::secrets::DEFAULT_PROVIDER)
     }
 
     /// The region the stack names, or the environment's.
@@ -129,8 +134,12 @@ pub fn load_stack(path: &Path, registry: &Registry) -> Result<Stack, Failure> {
 /// The stack's state store: `backend:` in the stack (file://DIR or s3://BUCKET/PREFIX?region=R), or `.stackr/`
 /// in the working directory.
 pub fn store(site: &Site) -> Result<crate::store::Store, Failure> {
-    let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    crate::store::Store::from_url(&site.backend, &cwd)
+    crate::store::Store::from_url(&site.backend, &project_root()?)
+}
+
+/// The project root: the directory stackr runs in, where `.stackr/` lives and every path a stack names stays.
+pub fn project_root() -> Result<PathBuf, Failure> {
+    Ok(std::env::current_dir().context("cannot read the working directory (the project root)")?)
 }
 
 /// The process's one async runtime, which every AWS call (providers, the S3 state, KMS) runs on; built on

@@ -125,8 +125,7 @@ fn apply_saved(path: &Path, options: ApplyOptions, printer: &Printer) -> Result<
         Failure::hint(anyhow::anyhow!("{}: {e}", path.display()), hint)
     })?;
     // The files it read are read only once the plan is known to be one `stackr plan` wrote (when it can be).
-    let root = std::env::current_dir().context("cannot read the working directory (the project root)")?;
-    let moved = file.moved_inputs(&root).context("cannot hash the plan's inputs")?;
+    let moved = file.moved_inputs(&workspace::project_root()?).context("cannot hash the plan's inputs")?;
     if !moved.is_empty() {
         return Err(stale(moved));
     }
@@ -156,16 +155,10 @@ fn plan_and_apply(
     let planned = make_plan(path, &stack, &session, &registry, &builtins, &settings, printer)?;
     let plan = &planned.plan;
     printer.out(&render::text::render(plan, printer.stdout_style));
-    if !plan.has_changes() && !planned.file.gone.is_empty() {
-        // Nothing to change in AWS, but the state still records what refresh found deleted outside stackr:
-        // forgetting it is the run (confirmed gone first), with nothing to ask.
-        session.rekey()?;
-        let code =
-            execute(&planned.file, &mut session, &registry, builtins.region.clone(), options, operation, printer)?;
-        session.release()?;
-        return Ok(code);
-    }
-    if !plan.has_changes() {
+    // Nothing to change in AWS, but the state still records what refresh found deleted outside stackr:
+    // forgetting it is the run (confirmed gone first), with nothing to ask.
+    let only_forgets = !plan.has_changes() && !planned.file.gone.is_empty();
+    if !plan.has_changes() && !only_forgets {
         if session.replayed {
             // An interrupted run's journal was replayed and reconciled: record that in the state now, or every
             // later command would replay it again.
@@ -175,7 +168,7 @@ fn plan_and_apply(
         session.release()?;
         return Ok(0);
     }
-    if !auto_approve {
+    if !auto_approve && !only_forgets {
         if !std::io::stdin().is_terminal() {
             return Err(Failure::hint(
                 anyhow::anyhow!("refusing to {operation} without confirmation: standard input is not a terminal"),
@@ -267,7 +260,7 @@ fn execute(
 ) -> Result<u8, Failure> {
     let runtime = workspace::runtime()?;
     apply::guard(&file.steps, &session.state, options).map_err(apply_failure)?;
-    let root = std::env::current_dir().context("cannot read the working directory (the project root)")?;
+    let root = workspace::project_root()?;
     apply::verify_saved(file, &session.state, registry, options, Some(&root)).map_err(apply_failure)?;
     confirm_gone(runtime, file, session, registry)?;
     // Whether or not the plan read AWS (`--refresh=false`), nothing is changed in another account or region.

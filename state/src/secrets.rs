@@ -21,6 +21,8 @@ use zeroize::Zeroizing;
 
 pub const SECRET_KEY: &str = "@secret";
 pub const ENCRYPTED_KEY: &str = "@encrypted";
+/// The secrets provider of a stack that names none.
+pub const DEFAULT_PROVIDER: &str = "passphrase";
 const CHECK_TEXT: &[u8] = b"stackr secrets check";
 const CHECK_CONTEXT: &str = "check";
 /// Sealed values written with their location as associated data.

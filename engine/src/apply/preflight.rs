@@ -182,8 +182,7 @@ fn code_checked(
         let (Some(Value::String(path)), Some(Value::String(sha256))) = (asset.get("path"), asset.get("sha256")) else {
             continue;
         };
-        let full = confine::resolve(confined, &base_dir, path)
-            .and_then(|full| confine::check_tree(confined, &full, path).map(|()| full))
+        let full = confine::resolve_tree(confined, &base_dir, path)
             .map_err(|message| format!("deploys code from outside: {message}"))?;
         let key = format!("code:{}", confine::lexical(&full).display());
         match file.inputs.get(&key) {

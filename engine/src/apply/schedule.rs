@@ -72,16 +72,18 @@ pub(super) fn forward_jobs(steps: &[PlannedStep]) -> Vec<Job> {
 pub(super) fn delete_jobs(steps: &[PlannedStep], state: &StateFile, retired: Vec<(String, ResourceState)>) -> Vec<Job> {
     let mut jobs: Vec<Job> = Vec::new();
     for s in steps.iter().filter(|s| s.action == Action::Delete) {
+        let prior = state.resources.get(&s.name).cloned();
         jobs.push(Job {
             name: s.name.clone(),
             // What the state records decides (the plan's flag was checked against it before the run).
-            operation: match state.resources.get(&s.name) {
-                Some(r) if r.retain_on_delete => Operation::Forget,
-                _ => Operation::Delete,
+            operation: if prior.as_ref().is_some_and(|r| r.retain_on_delete) {
+                Operation::Forget
+            } else {
+                Operation::Delete
             },
             after: Vec::new(),
             step: Some(s.clone()),
-            prior: state.resources.get(&s.name).cloned(),
+            prior,
         });
     }
     for (name, old) in retired {

@@ -175,9 +175,7 @@ impl Conform<'_, '_> {
                 self.error(path, "the path is secret, but a path cannot be kept secret".to_string())
             }
             (PropType::Asset, Value::String(relative)) => {
-                let full = match crate::stack::confine::resolve(self.confined, self.base_dir, &relative)
-                    .and_then(|full| crate::stack::confine::check_tree(self.confined, &full, &relative).map(|()| full))
-                {
+                let full = match crate::stack::confine::resolve_tree(self.confined, self.base_dir, &relative) {
                     Ok(full) => crate::stack::confine::lexical(&full),
                     Err(message) => return self.error(path, message),
                 };

@@ -239,7 +239,7 @@ pub fn plan(request: PlanRequest<'_>) -> Result<Plan, PlanError> {
                 }
                 continue;
             }
-            // Only the options changed: the state records them, AWS is not called.
+            // Option changes are named beside the properties; an update of options alone calls no AWS API.
             let changed: Vec<&str> = diff.iter().chain(&options).map(|c| c.path.as_str()).collect();
             planned.insert(
                 name.clone(),
@@ -456,7 +456,7 @@ fn option_changes(prior: &stackr_state::ResourceState, resource: &crate::stack::
 /// The state's secrets are encrypted under another provider than the stack names: apply re-encrypts them.
 fn secrets_change(stack: &Stack, state: Option<&StateFile>) -> Option<super::SecretsChange> {
     let recorded = state?.secrets.as_ref()?;
-    let wanted = stack.secrets_provider.as_deref().unwrap_or("passphrase");
+    let wanted = stack.secrets_provider.as_deref().unwrap_or(stackr_state::secrets::DEFAULT_PROVIDER);
     (recorded.provider != wanted)
         .then(|| super::SecretsChange { from: recorded.provider.clone(), to: wanted.to_string() })
 }

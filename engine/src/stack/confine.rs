@@ -44,6 +44,14 @@ pub fn resolve(confined: Option<Confinement<'_>>, base_dir: &Path, named: &str) 
     Ok(joined)
 }
 
+/// [`resolve`] for a path that may be a directory (Lambda code): the path, and every file under it, inside the
+/// confinement.
+pub fn resolve_tree(confined: Option<Confinement<'_>>, base_dir: &Path, named: &str) -> Result<PathBuf, String> {
+    let full = resolve(confined, base_dir, named)?;
+    check_tree(confined, &full, named)?;
+    Ok(full)
+}
+
 /// Every file under a directory (a Lambda code directory) must stay inside the root too, links included.
 pub fn check_tree(confined: Option<Confinement<'_>>, dir: &Path, named: &str) -> Result<(), String> {
     let Some(confined) = confined else { return Ok(()) };
