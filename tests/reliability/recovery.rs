@@ -265,3 +265,58 @@ async fn a_rest_api_update_killed_half_way_is_rebuilt_by_the_next_apply() {
         assert_eq!(code, Some(0), "{args:?}: {text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_killed_after_re_keying_the_state_is_continued_under_the_new_key() {
+    // The plan changes the secrets provider (passphrase → KMS) and a dashboard; the run is killed while the
+    // dashboard's update is in flight. Its journal was written under the new key, the stored state is still under
+    // the old one: the next apply reads both, finishes the change, and the state ends under the new key only.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stack = |provider: &str, markdown: &str| {
+        format!("name: rekeykill\nregion: us-east-1\nsecretsProvider: {provider}\nresources:\n  secret:\n    type: aws:secretsmanager:Secret\n    properties: {{name: rekeykill/token, secretString: {{fn::secret: rekey-canary-value}}, recoveryWindowInDays: 0}}\n  dashboard:\n    type: aws:cloudwatch:Dashboard\n    properties: {{dashboardName: rekeykill, dashboardBody: {{widgets: [{{type: text, x: 0, y: 0, width: 3, height: 3, properties: {{markdown: {markdown}}}}}]}}}}\n")
+    };
+    let state = || std::fs::read_to_string(d.join(".stackr/rekeykill.state.json")).unwrap();
+    // The first PutDashboard (the create) passes; the second (the update) is held and the run killed.
+    let proxy = proxy("240000000001", std::sync::Arc::new(|w: &str| w.contains("PutDashboard")), 1, Fault::Hold).await;
+    std::fs::write(d.join("stack.yaml"), stack("passphrase", "first")).unwrap();
+    ok(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert!(state().contains("\"provider\": \"passphrase\""));
+    let kms = aws_sdk_kms::Client::new(&sdk(&proxy.endpoint).await);
+    let key = kms.create_key().description("rekeykill state key").send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_string();
+    kms.create_alias().alias_name("alias/rekeykill").target_key_id(&key_id).send().await.unwrap();
+
+    std::fs::write(d.join("stack.yaml"), stack("awskms://alias/rekeykill", "second")).unwrap();
+    let child = spawn(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]);
+    assert!(kill_when_held(child, &proxy), "killed while the dashboard's update was in flight");
+    assert!(d.join(".stackr/rekeykill.journal").exists(), "the killed run left its journal");
+    assert!(state().contains("\"provider\": \"passphrase\""), "the stored state is still under the old key");
+    proxy.disarm();
+
+    let (code, text) = status(&run(d, &proxy.endpoint, &["apply", "stack.yaml", "--auto-approve"]));
+    assert_eq!(code, Some(0), "the next run continues the killed one: {text}");
+    assert!(text.contains("replaying"), "{text}");
+    let written = state();
+    assert!(
+        written.contains("\"provider\": \"awskms://alias/rekeykill\"") && written.contains("\"encryptedKey\""),
+        "the state is under the new key: {written}"
+    );
+    assert!(written.contains("@encrypted") && !written.contains("rekey-canary-value"), "{written}");
+    assert!(!d.join(".stackr/rekeykill.journal").exists(), "the journal was committed and removed");
+    // The passphrase is no longer needed, and nothing is left to do.
+    let plan = faults::command_without_passphrase(d, &proxy.endpoint)
+        .args(["plan", "stack.yaml", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk(&proxy.endpoint).await);
+    let body = cloudwatch.get_dashboard().dashboard_name("rekeykill").send().await.unwrap();
+    assert!(body.dashboard_body().unwrap_or_default().contains("second"), "{body:?}");
+}

@@ -259,6 +259,13 @@ fn command(d: &Path, endpoint: &str) -> std::process::Command {
     command
 }
 
+/// stackr through the proxy without `STACKR_PASSPHRASE` (a state whose secrets are under a KMS key needs none).
+pub fn command_without_passphrase(d: &Path, endpoint: &str) -> std::process::Command {
+    let mut command = command(d, endpoint);
+    command.env_remove("STACKR_PASSPHRASE");
+    command
+}
+
 pub fn spawn(d: &Path, endpoint: &str, args: &[&str]) -> Child {
     command(d, endpoint).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
 }
