@@ -309,13 +309,8 @@ async fn a_run_killed_after_re_keying_the_state_is_continued_under_the_new_key()
         .args(["plan", "stack.yaml", "--detailed-exitcode"])
         .output()
         .unwrap();
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&plan.stdout),
-        String::from_utf8_lossy(&plan.stderr)
-    );
+    let (code, text) = status(&plan);
+    assert_eq!(code, Some(0), "{text}");
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk(&proxy.endpoint).await);
     let body = cloudwatch.get_dashboard().dashboard_name("rekeykill").send().await.unwrap();
     assert!(body.dashboard_body().unwrap_or_default().contains("second"), "{body:?}");
