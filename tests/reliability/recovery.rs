@@ -305,7 +305,8 @@ async fn a_run_killed_after_re_keying_the_state_is_continued_under_the_new_key()
     assert!(written.contains("@encrypted") && !written.contains("rekey-canary-value"), "{written}");
     assert!(!d.join(".stackr/rekeykill.journal").exists(), "the journal was committed and removed");
     // The passphrase is no longer needed, and nothing is left to do.
-    let plan = faults::command_without_passphrase(d, &proxy.endpoint)
+    let plan = faults::command(d, &proxy.endpoint)
+        .env_remove("STACKR_PASSPHRASE")
         .args(["plan", "stack.yaml", "--detailed-exitcode"])
         .output()
         .unwrap();

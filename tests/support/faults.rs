@@ -253,16 +253,9 @@ pub fn run(d: &Path, endpoint: &str, args: &[&str]) -> Output {
 
 /// stackr through the proxy. Reconcile's wait for a create still in flight is short here: a killed run's last
 /// request has always reached moto (or been refused) before the test goes on.
-fn command(d: &Path, endpoint: &str) -> std::process::Command {
+pub fn command(d: &Path, endpoint: &str) -> std::process::Command {
     let mut command = super::command_via(d, endpoint);
     command.env("STACKR_RECONCILE_SETTLE_MS", "100");
-    command
-}
-
-/// stackr through the proxy without `STACKR_PASSPHRASE` (a state whose secrets are under a KMS key needs none).
-pub fn command_without_passphrase(d: &Path, endpoint: &str) -> std::process::Command {
-    let mut command = command(d, endpoint);
-    command.env_remove("STACKR_PASSPHRASE");
     command
 }
 
